@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The README's main command: set-up, then the lab up and the talk's basic flow.
+set -euo pipefail
+cd "$(dirname "$0")"
+python3 -m kfs.bootstrap
+exec .venv/bin/kfs demo "$@"

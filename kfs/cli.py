@@ -1,0 +1,138 @@
+"""The ``kfs`` command: the lab, the images, the main job, and (later) every component binary.
+
+Each component of the course is its own subcommand and runs as its own OS process, as the
+real binaries do: ``kfs apiserver``, ``kfs kubelet``, ``kfs scheduler`` ... Components add
+themselves to ``COMPONENTS``: a name and the module whose ``add_arguments(parser)`` and
+``main(args)`` implement it, imported only when that command runs.
+"""
+import argparse
+import importlib
+import os
+import sys
+
+from kfs.lab import stages
+
+# subcommand -> module with add_arguments(parser) and main(args)
+COMPONENTS = {}
+
+
+def lab_commands(sub):
+    lab = sub.add_parser("lab", help="the machines the course runs on").add_subparsers(
+        dest="lab_command", required=True, metavar="COMMAND")
+    up = lab.add_parser("up", help="create or repair the lab, bring it to a stage")
+    up.add_argument("--nodes", type=int, help="number of node machines (default: 2, or as is)")
+    up.add_argument("--stage", default="machines", choices=stages.STAGES,
+                    help="the course step to bring the lab to (default: machines)")
+    lab.add_parser("down", help="remove everything the lab created")
+    lab.add_parser("status", help="machines, addresses, daemons and their PIDs")
+    ex = lab.add_parser("exec", help="run a command on a machine: kfs lab exec node1 -- docker ps")
+    ex.add_argument("machine")
+    ex.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...")
+    logs = lab.add_parser("logs", help="a component's log (dockerd, kubelet, apiserver, ...)")
+    logs.add_argument("component")
+    logs.add_argument("--machine", "-m", help="only this machine's (default: all that have it)")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-n", "--lines", type=int, default=100)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="kfs", description="Kubernetes from scratch")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    lab_commands(sub)
+    images = sub.add_parser("images", help="the course's offline images").add_subparsers(
+        dest="images_command", required=True, metavar="COMMAND")
+    images.add_parser("build", help="build the images, load them into running lab machines")
+    sub.add_parser("demo", help="the main job: the lab up and the basic flow")
+    for name, module in COMPONENTS.items():
+        mod = importlib.import_module(module)
+        mod.add_arguments(sub.add_parser(name, help=mod.__doc__.splitlines()[0]))
+    return parser
+
+
+def print_status(lab):
+    from kfs.lab.lab import Lab
+    lab = lab or Lab()
+    if not lab.exists:
+        print(f"lab {lab.name!r} is down (kfs lab up brings it up)")
+        return
+    print(f"lab {lab.name!r}  stage {lab.stage or '-'}  network {lab.bridge} "
+          f"{lab.host_ip}/{lab.subnet.prefixlen}  state {lab.dir}")
+    print(f"{'MACHINE':8} {'ADDRESS':15} {'NETNS':12} DAEMONS (PID)")
+    for row in lab.status():
+        daemons = "  ".join(f"{n} {p or 'DEAD'}" for n, p in row["daemons"].items())
+        print(f"{row['machine']:8} {row['address']:15} {row['netns'] or 'MISSING':12} {daemons}")
+
+
+def lab_main(args):
+    from kfs.lab.lab import Lab
+    lab = Lab()
+    cmd = args.lab_command
+    if cmd == "up":
+        lab.up(nodes=args.nodes, stage=args.stage)
+        print_status(lab)
+    elif cmd == "down":
+        lab.down()
+        print(f"lab {lab.name!r} is down")
+    elif cmd == "status":
+        print_status(lab)
+    elif cmd == "exec":
+        argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+        m = lab.machine(args.machine)
+        env = dict(os.environ, **m.env)
+        argv = ["nsenter", f"--net=/run/netns/{m.netns}", "--", *(argv or ["/bin/sh"])]
+        os.execvpe("nsenter", argv, env)
+    elif cmd == "logs":
+        machines = [lab.machine(args.machine)] if args.machine else lab.machines
+        files = [m.dir / f"{args.component}.log" for m in machines]
+        files = [str(f) for f in files if f.exists()]
+        if not files:
+            raise SystemExit(f"kfs: no {args.component} log in the lab "
+                             f"(logs are in {lab.dir}/<machine>/<component>.log)")
+        os.execvp("tail", ["tail", "-n", str(args.lines), *(["-F"] if args.follow else []), *files])
+
+
+def images_main(args):
+    from kfs import images
+    from kfs.lab.lab import Lab
+    built = images.build()
+    print(f"images built: {', '.join(built)}" if built else "images are up to date")
+    lab = Lab()
+    for m in lab.machines if lab.exists else []:
+        if m.docker_ready():
+            loaded = images.load(m.docker_host)
+            if loaded:
+                print(f"{m.name}: loaded {', '.join(loaded)}")
+
+
+def demo_main(args):
+    from kfs import viz
+    from kfs.lab.lab import Lab
+    lab = Lab().up()
+    print_status(lab)
+    path = lab.dir / "topology.png"
+    viz.topology(lab).savefig(path)
+    print(f"topology picture: {path}")
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from kfs.lab.lab import LabError
+    try:
+        if args.command == "lab":
+            lab_main(args)
+        elif args.command == "images":
+            images_main(args)
+        elif args.command == "demo":
+            demo_main(args)
+        else:
+            return importlib.import_module(COMPONENTS[args.command]).main(args)
+    except LabError as e:
+        print(f"kfs: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

