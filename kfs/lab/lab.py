@@ -163,6 +163,12 @@ def check_host():
                            "(python3 -m kfs.bootstrap) first")
 
 
+def machines_up(lab, target, progress):
+    """Stage `machines`: the lab network, and every machine with its container runtime."""
+    network_up(lab, progress)
+    runtime_up(lab, progress)
+
+
 def network_up(lab, progress):
     """The host-only network: bridge, firewall chains, forwarding."""
     if "ip_forward_was" not in lab.state:

@@ -8,22 +8,41 @@ A stage is a pair of functions ``up(lab, target, progress)`` and ``down(lab, pro
 ``up`` receives the target stage because a component may run differently further on (the
 kubelets run standalone at stage ``kubelet`` and against the API server from ``apiserver``).
 """
+import importlib
 
 STAGES = ["machines", "kubelet", "apiserver", "scheduler", "controller-manager", "proxy",
           "flannel"]
 
 
-def _machines_up(lab, target, progress):
-    from kfs.lab import lab as lab_module
-    lab_module.network_up(lab, progress)
-    lab_module.runtime_up(lab, progress)
-
-
-# stage -> (up, down); `down` None means the stage has nothing to stop on its own
-# (the machines stage is undone by `Lab.down`).
+# stage -> ("module:up_function", "module:down_function" or None). A stage's module is
+# imported only when the stage is used; a stage whose module does not exist yet is "not
+# part of kfs yet". `up(lab, target, progress)`, `down(lab, progress)`.
 REGISTRY = {
-    "machines": (_machines_up, None),
+    "machines": ("kfs.lab.lab:machines_up", None),  # undone by Lab.down
+    "kubelet": ("kfs.kubelet.stage:up", "kfs.kubelet.stage:down"),
+    "apiserver": ("kfs.apiserver.stage:up", "kfs.apiserver.stage:down"),
+    "scheduler": ("kfs.scheduler.stage:up", "kfs.scheduler.stage:down"),
+    "controller-manager": ("kfs.controllers.stage:up", "kfs.controllers.stage:down"),
+    "proxy": ("kfs.proxy_stage:up", "kfs.proxy_stage:down"),
+    "flannel": ("kfs.flannel.stage:up", "kfs.flannel.stage:down"),
 }
+
+
+def _resolve(ref):
+    """"module:function" -> the function, or None if that module does not exist yet."""
+    if ref is None:
+        return None
+    module, _, func = ref.partition(":")
+    try:
+        return getattr(importlib.import_module(module), func)
+    except ModuleNotFoundError as e:
+        if e.name and module.startswith(e.name):
+            return None
+        raise
+
+
+def available():
+    return [s for s in STAGES if _resolve(REGISTRY[s][0])]
 
 
 def at_least(stage, target):
@@ -35,13 +54,13 @@ def bring_to(lab, target, progress):
     """Stop the stages after `target` (latest first), then bring up those up to it."""
     from kfs.lab.lab import LabError
     wanted = STAGES[:STAGES.index(target) + 1] if target else []
-    missing = [s for s in wanted if s not in REGISTRY]
+    missing = [s for s in wanted if not _resolve(REGISTRY[s][0])]
     if missing:
         raise LabError(f"stage {missing[0]!r} is not part of kfs yet; "
-                       f"available: {', '.join(s for s in STAGES if s in REGISTRY)}")
+                       f"available: {', '.join(available())}")
     for stage in reversed(STAGES[len(wanted):]):
-        down = REGISTRY.get(stage, (None, None))[1]
+        down = _resolve(REGISTRY[stage][1])
         if down:
             down(lab, progress)
     for stage in wanted:
-        REGISTRY[stage][0](lab, target, progress)
+        _resolve(REGISTRY[stage][0])(lab, target, progress)

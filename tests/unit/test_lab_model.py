@@ -50,10 +50,12 @@ def test_the_subnet_is_remembered_by_the_record(tmp_path):
 
 def test_bring_to_stops_later_stages_latest_first_then_brings_up_in_order(monkeypatch, lab):
     calls = []
-    registry = {s: (lambda lab, target, progress, s=s: calls.append(("up", s, target)),
-                    lambda lab, progress, s=s: calls.append(("down", s)))
-                for s in stages.STAGES}
-    monkeypatch.setattr(stages, "REGISTRY", registry)
+    fns = {f"{s}:up": lambda lab, target, progress, s=s: calls.append(("up", s, target))
+           for s in stages.STAGES}
+    fns.update({f"{s}:down": lambda lab, progress, s=s: calls.append(("down", s))
+                for s in stages.STAGES})
+    monkeypatch.setattr(stages, "REGISTRY", {s: (f"{s}:up", f"{s}:down") for s in stages.STAGES})
+    monkeypatch.setattr(stages, "_resolve", fns.get)
     stages.bring_to(lab, "kubelet", progress=print)
     assert calls == [("down", s) for s in reversed(stages.STAGES[2:])] + [
         ("up", "machines", "kubelet"), ("up", "kubelet", "kubelet")]
@@ -63,3 +65,9 @@ def test_at_least_orders_stages():
     assert stages.at_least("apiserver", "scheduler")
     assert not stages.at_least("scheduler", "apiserver")
     assert not stages.at_least("machines", None)
+
+
+def test_a_stage_whose_module_does_not_exist_yet_is_a_clear_error(monkeypatch, lab):
+    monkeypatch.setitem(stages.REGISTRY, "kubelet", ("kfs.no_such_module:up", None))
+    with pytest.raises(LabError, match="stage 'kubelet' is not part of kfs yet"):
+        stages.bring_to(lab, "kubelet", progress=print)
