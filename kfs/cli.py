@@ -1,9 +1,10 @@
 """The ``kfs`` command: the lab, the images, the main job, and (later) every component binary.
 
 Each component of the course is its own subcommand and runs as its own OS process, as the
-real binaries do: ``kfs apiserver``, ``kfs kubelet``, ``kfs scheduler`` ... Components add
-themselves to ``COMPONENTS``: a name and the module whose ``add_arguments(parser)`` and
-``main(args)`` implement it, imported only when that command runs.
+real binaries do: ``kfs apiserver``, ``kfs kubelet``, ``kfs scheduler`` ... ``COMPONENTS``
+names the module of each: its docstring's first line is the command's help, its
+``add_arguments(parser)`` declares the flags (upstream's names), its ``main(args)`` runs it.
+A component whose module does not exist yet is simply not offered.
 """
 import argparse
 import importlib
@@ -13,7 +14,25 @@ import sys
 from kfs.lab import stages
 
 # subcommand -> module with add_arguments(parser) and main(args)
-COMPONENTS = {}
+COMPONENTS = {
+    "apiserver": "kfs.apiserver.main",
+    "kubelet": "kfs.kubelet.main",
+    "scheduler": "kfs.scheduler.main",
+    "controller-manager": "kfs.controllers.main",
+    "proxy": "kfs.proxy",
+    "flanneld": "kfs.flannel.main",
+}
+
+
+def component_module(name):
+    """The module of a component, or None if kfs does not have it yet."""
+    module = COMPONENTS[name]
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name and module.startswith(e.name):
+            return None
+        raise
 
 
 def lab_commands(sub):
@@ -43,9 +62,10 @@ def build_parser():
         dest="images_command", required=True, metavar="COMMAND")
     images.add_parser("build", help="build the images, load them into running lab machines")
     sub.add_parser("demo", help="the main job: the lab up and the basic flow")
-    for name, module in COMPONENTS.items():
-        mod = importlib.import_module(module)
-        mod.add_arguments(sub.add_parser(name, help=mod.__doc__.splitlines()[0]))
+    for name in COMPONENTS:
+        mod = component_module(name)
+        if mod:
+            mod.add_arguments(sub.add_parser(name, help=mod.__doc__.strip().splitlines()[0]))
     return parser
 
 
@@ -125,7 +145,7 @@ def main(argv=None):
         elif args.command == "demo":
             demo_main(args)
         else:
-            return importlib.import_module(COMPONENTS[args.command]).main(args)
+            return component_module(args.command).main(args)
     except LabError as e:
         print(f"kfs: {e}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,11 @@ def _recorded_command(daemon):
         return daemon.cmdfile.read_text().strip()
     except OSError:
         return None
+
+
+def kfs_command():
+    """The `kfs` console script of this installation (component command lines start with it)."""
+    return str(Path(sys.executable).parent / "kfs")
 
 
 def _start_time(pid):
