@@ -1,0 +1,147 @@
+"""kfs.client against fakes: a canned HTTP server for the REST layer, a fake client for
+the Informer (the real API server is the integration tier's)."""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from kfs.client import ApiError, Client, Expired, Informer
+from kfs.util import wait_for
+
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"}}
+
+
+@pytest.fixture
+def server():
+    """An HTTP server answering each request from `routes` and recording what it got."""
+    routes, seen = {}, []
+
+    class Handler(BaseHTTPRequestHandler):
+        def handle_one(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            seen.append((self.command, self.path, self.headers.get("Content-Type"),
+                         self.rfile.read(length) if length else b""))
+            code, body = routes.get((self.command, self.path.split("?")[0]), (404, {}))
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_one
+
+        def log_message(self, *args):
+            pass
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield Client(f"http://127.0.0.1:{httpd.server_port}"), routes, seen
+    httpd.shutdown()
+
+
+def status(code, reason):
+    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
+            "reason": reason, "message": f"it is {reason}"}
+
+
+def test_error_status_becomes_api_error_with_code_and_reason(server):
+    client, routes, _ = server
+    routes[("GET", "/api/v1/namespaces/default/pods/p")] = (404, status(404, "NotFound"))
+    with pytest.raises(ApiError) as e:
+        client.get("pods", "p", "default")
+    assert (e.value.code, e.value.reason, e.value.not_found) == (404, "NotFound", True)
+
+
+def test_create_posts_to_the_namespace_of_the_object(server):
+    client, routes, seen = server
+    routes[("POST", "/api/v1/namespaces/default/pods")] = (201, POD)
+    assert client.create(POD) == POD
+    assert seen[-1][0:2] == ("POST", "/api/v1/namespaces/default/pods")
+
+
+def test_patch_sends_the_content_type_of_its_patch_type(server):
+    client, routes, seen = server
+    routes[("PATCH", "/apis/apps/v1/namespaces/ns/deployments/web/scale")] = (200, {})
+    client.patch("deploy", "web", {"spec": {"replicas": 3}}, "ns", subresource="scale")
+    client.patch("deploy", "web", {}, "ns", patch_type="strategic", subresource="scale")
+    assert [s[2] for s in seen] == ["application/merge-patch+json",
+                                    "application/strategic-merge-patch+json"]
+
+
+def test_watch_yields_events_and_raises_expired_on_a_410_error_event(server):
+    client, routes, _ = server
+    lines = [{"type": "ADDED", "object": POD},
+             {"type": "ERROR", "object": status(410, "Expired")}]
+    routes[("GET", "/api/v1/pods")] = (200, "\n".join(map(json.dumps, lines)).encode())
+    events = []
+    with pytest.raises(Expired):
+        for event in client.watch("pods"):
+            events.append(event)
+    assert events == [("ADDED", POD)]
+
+
+def test_a_dead_server_is_an_api_error_with_code_0():
+    with pytest.raises(ApiError) as e:
+        Client("http://127.0.0.1:9", timeout=2).get("nodes", "n")
+    assert e.value.code == 0
+
+
+def obj(name, rv):
+    return {"metadata": {"name": name, "namespace": "ns", "resourceVersion": str(rv)}}
+
+
+class FakeClient:
+    """Serves lists and scripted watch streams; each watch call takes the next script."""
+
+    def __init__(self, lists, watches):
+        self.lists, self.watches, self.watch_calls = lists, watches, []
+
+    def list(self, resource, namespace=None, **selectors):
+        return self.lists.pop(0)
+
+    def watch(self, resource, namespace=None, resource_version=None, **kw):
+        self.watch_calls.append(resource_version)
+        script = self.watches.pop(0) if self.watches else []
+        if script == "block":
+            threading.Event().wait(0.05)
+            return
+        for item in script:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+
+def test_informer_lists_then_watches_from_the_lists_resource_version():
+    fake = FakeClient([{"metadata": {"resourceVersion": "10"}, "items": [obj("a", 5)]}],
+                      [[("MODIFIED", obj("a", 11)), ("ADDED", obj("b", 12))], "block"])
+    events = []
+    inf = Informer(fake, "pods").add_handler(lambda t, o, old: events.append((t, o["metadata"]["name"])))
+    inf.start()
+    wait_for(lambda: len(events) == 3, timeout=5, what="three events")
+    inf.stop()
+    assert events == [("ADDED", "a"), ("MODIFIED", "a"), ("ADDED", "b")]
+    assert fake.watch_calls[:2] == ["10", "12"]  # resumed from the last event's version
+    assert inf.get("ns/a")["metadata"]["resourceVersion"] == "11"
+
+
+def test_informer_relists_on_expired_and_reports_what_changed_meanwhile():
+    fake = FakeClient([{"metadata": {"resourceVersion": "10"}, "items": [obj("a", 5), obj("b", 6)]},
+                       {"metadata": {"resourceVersion": "30"}, "items": [obj("a", 25)]}],
+                      [[Expired({"code": 410})], "block"])
+    events = []
+    inf = Informer(fake, "pods").add_handler(lambda t, o, old: events.append((t, o["metadata"]["name"])))
+    inf.start()
+    wait_for(lambda: len(events) == 4, timeout=5, what="events after the relist")
+    inf.stop()
+    assert events[2:] == [("MODIFIED", "a"), ("DELETED", "b")]
+    assert set(inf.store) == {"ns/a"}
+
+
+def test_bookmarks_move_the_resource_version_without_calling_handlers():
+    bookmark = {"metadata": {"resourceVersion": "99"}}
+    fake = FakeClient([{"metadata": {"resourceVersion": "10"}, "items": []}],
+                      [[("BOOKMARK", bookmark)], "block"])
+    events = []
+    inf = Informer(fake, "pods").add_handler(lambda *a: events.append(a)).start()
+    wait_for(lambda: len(fake.watch_calls) >= 2, timeout=5, what="a second watch")
+    inf.stop()
+    assert events == [] and fake.watch_calls[1] == "99"
