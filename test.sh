@@ -10,6 +10,9 @@ python3 -m kfs.bootstrap
 export KFS_LAB=${KFS_LAB:-kfst} KFS_LAB_SUBNET=${KFS_LAB_SUBNET:-192.168.57.0/24}
 trap '.venv/bin/kfs lab down >/dev/null 2>&1 || true' EXIT
 if [ $# -eq 0 ]; then
-  set -- tests/unit tests/integration tests/system --nbval-lax notebooks
+  for tier in tests/unit tests/integration tests/system; do
+    [ -d "$tier" ] && set -- "$@" "$tier"
+  done
+  compgen -G "notebooks/*.ipynb" >/dev/null && set -- "$@" --nbval-lax notebooks
 fi
 .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"
