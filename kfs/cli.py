@@ -42,8 +42,12 @@ def lab_commands(sub):
     up.add_argument("--nodes", type=int, help="number of node machines (default: 2, or as is)")
     up.add_argument("--stage", default="machines", choices=stages.STAGES,
                     help="the course step to bring the lab to (default: machines)")
+    up.add_argument("--etcd-members", type=int, choices=(1, 3),
+                    help="etcd on cp only (1, the default) or on cp, node1 and node2 (3)")
     lab.add_parser("down", help="remove everything the lab created")
     lab.add_parser("status", help="machines, addresses, daemons and their PIDs")
+    lab.add_parser("kubeconfig", help="print the path of the admin kubeconfig "
+                   "(export KUBECONFIG=$(kfs lab kubeconfig))")
     ex = lab.add_parser("exec", help="run a command on a machine: kfs lab exec node1 -- docker ps")
     ex.add_argument("machine")
     ex.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...")
@@ -84,12 +88,16 @@ def print_status(lab):
 
 
 def lab_main(args):
-    from kfs.lab.lab import Lab
+    from kfs.lab.lab import Lab, LabError
     lab = Lab()
     cmd = args.lab_command
     if cmd == "up":
-        lab.up(nodes=args.nodes, stage=args.stage)
+        lab.up(nodes=args.nodes, stage=args.stage, etcd_members=args.etcd_members)
         print_status(lab)
+    elif cmd == "kubeconfig":
+        if not lab.admin_kubeconfig.exists():
+            raise LabError("the lab has no API server yet: kfs lab up --stage apiserver")
+        print(lab.admin_kubeconfig)
     elif cmd == "down":
         lab.down()
         print(f"lab {lab.name!r} is down")

@@ -75,6 +75,18 @@ class Lab:
         raise LabError(f"no machine {name!r} in the lab; machines: {known}")
 
     @property
+    def pki_dir(self):
+        return self.dir / "pki"
+
+    @property
+    def admin_kubeconfig(self):
+        return self.dir / "admin.kubeconfig"
+
+    def kubeconfig(self, component):
+        """A component's kubeconfig: "kube-scheduler", "kubelet-node1", ..."""
+        return self.dir / "kubeconfigs" / f"{component}.kubeconfig"
+
+    @property
     def stage(self):
         return self.state.get("stage")
 
@@ -114,7 +126,7 @@ class Lab:
         with self.locked():
             old = self.machines
             self.state["nodes"] = nodes if nodes is not None else self.state.get("nodes", 2)
-            self.state.update(options)
+            self.state.update({k: v for k, v in options.items() if v is not None})
             self.save()
             for m in old:
                 if m.name not in {n.name for n in self.machines}:
