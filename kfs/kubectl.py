@@ -1,0 +1,50 @@
+"""Run the real kubectl against the lab, as an attendee would type it.
+
+    from kfs.kubectl import kubectl
+    kubectl("get", "pods", "-o", "wide")          # prints "$ kubectl get pods -o wide" and the output
+    out = kubectl("get", "pods", show=False)      # just returns the output
+
+The kubeconfig is the lab's admin kubeconfig (``kfs lab kubeconfig``); the discovery cache
+lives in the lab's state directory, so it never outlives the lab's API server.
+"""
+import os
+import shlex
+import shutil
+import subprocess
+
+
+class KubectlError(RuntimeError):
+    """kubectl exited non-zero; the message is its stderr (e.g. "Error from server ...")."""
+
+    def __init__(self, argv, result):
+        self.result = result
+        super().__init__(f"kubectl {shlex.join(argv)} failed (exit {result.returncode}): "
+                         f"{result.stderr.strip()}")
+
+
+def binary():
+    found = shutil.which("kubectl") or shutil.which("kubectl", path="/usr/local/bin:/usr/bin")
+    if not found:
+        raise FileNotFoundError("kubectl is missing: run the README's set-up "
+                                "(python3 -m kfs.bootstrap), which installs it")
+    return found
+
+
+def env(lab=None):
+    from kfs.lab.lab import Lab
+    lab = lab or Lab()
+    return dict(os.environ, KUBECONFIG=str(lab.admin_kubeconfig),
+                KUBECACHEDIR=str(lab.dir / "kubectl-cache"))
+
+
+def kubectl(*argv, lab=None, show=True, check=True, input=None, timeout=120):
+    """Run `kubectl argv...`; return its stdout. `show` prints the command line and output."""
+    argv = [str(a) for a in argv]
+    result = subprocess.run([binary(), *argv], capture_output=True, text=True, input=input,
+                            env=env(lab), timeout=timeout)
+    if show:
+        print(f"$ kubectl {shlex.join(argv)}")
+        print(result.stdout + result.stderr, end="")
+    if check and result.returncode != 0:
+        raise KubectlError(argv, result)
+    return result.stdout
