@@ -26,3 +26,17 @@ def test_topology_returns_a_figure_with_one_box_per_node(tmp_path):
     fig = viz.topology(lab)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert len(texts) == 3 and any("cp" in t for t in texts)
+
+
+def test_pods_hang_under_their_node_and_unscheduled_ones_under_the_network(tmp_path):
+    lab = Lab(name="kfs", subnet="192.168.56.0/24", home=tmp_path)
+    lab.state["nodes"] = 2
+    pods = [{"metadata": {"name": "web-1", "namespace": "default"}, "spec": {"nodeName": "node1"},
+             "status": {"phase": "Running", "podIP": "172.17.0.2"}},
+            {"metadata": {"name": "web-2", "namespace": "default"}, "spec": {},
+             "status": {"phase": "Pending"}}]
+    g = viz.graph(lab, pods=pods)
+    assert list(g.predecessors("pod/default/web-1")) == ["node1"]
+    assert "172.17.0.2" in g.nodes["pod/default/web-1"]["label"]
+    assert list(g.predecessors("pod/default/web-2")) == ["network"]
+    assert g.nodes["pod/default/web-2"]["kind"] == "pod-pending"
