@@ -3,9 +3,13 @@
 ``FakeApi`` speaks the same verbs as ``kfs.client.Client`` (get, list, create, replace,
 update_status, patch, delete, bind) over dicts in memory, with resourceVersions, uids,
 generateName, 409 on a stale resourceVersion and 404/409 Status errors, and records every
-write in ``actions`` so a test can assert what a reconcile did. ``informer(resource)``
-returns a ``FakeInformer`` whose cache always mirrors the fake's objects (no watch delay)
-and whose handlers are called synchronously on every write.
+write in ``actions`` so a test can assert what a reconcile did. Deletion honours
+finalizers as the API server does: an object with finalizers (or deleted with
+propagationPolicy Foreground or Orphan, which add ``foregroundDeletion`` or ``orphan``) only
+gets a deletionTimestamp, and goes when an update removes its last finalizer.
+``informer(resource)`` returns a ``FakeInformer`` whose cache always mirrors the fake's
+objects (no watch delay) and whose handlers are called synchronously on every write;
+``hold_events()`` ... ``release_events()`` makes them lag behind, as a real watch can.
 
 Integration and system tests use the real API server instead.
 """
@@ -30,6 +34,7 @@ class FakeApi:
         self.rv = itertools.count(1)
         self.names = itertools.count(1)
         self.fail = {}      # verb -> ApiError to raise once (simulate a hiccup)
+        self.held = None    # events held back by hold_events(), or None
         for o in objects:
             self.create(o)
 
@@ -55,7 +60,24 @@ class FakeApi:
     def _notify(self, r, kind, obj, old):
         for inf in self.informers:
             if inf.resource is r:
-                inf.notify(kind, copy.deepcopy(obj), old)
+                if self.held is not None:
+                    self.held.append((inf, kind, copy.deepcopy(obj), old))
+                else:
+                    inf.notify(kind, copy.deepcopy(obj), old)
+
+    def hold_events(self):
+        """Until `release_events()`, informers keep showing the objects as they were and
+        their handlers hear nothing: a watch lagging behind the writes."""
+        for inf in self.informers:
+            inf.freeze()
+        self.held = []
+
+    def release_events(self):
+        held, self.held = self.held or [], None
+        for inf in self.informers:
+            inf.thaw()
+        for inf, kind, obj, old in held:
+            inf.notify(kind, obj, old)
 
     def all(self, resource, namespace=None):
         r = self._res(resource)
@@ -116,7 +138,7 @@ class FakeApi:
             obj["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
         self.actions.append(("update" if not subresource else f"update/{subresource}",
                              r.plural, meta.key(obj), obj))
-        return self._store(r, obj, "MODIFIED")
+        return self._store_or_finalize(r, obj)
 
     def update_status(self, body):
         return self.replace(body, subresource="status")
@@ -131,6 +153,15 @@ class FakeApi:
             obj["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
         self.actions.append(("patch" if not subresource else f"patch/{subresource}",
                              r.plural, meta.key(obj), body))
+        return self._store_or_finalize(r, obj)
+
+    def _store_or_finalize(self, r, obj):
+        """As the API server: an object being deleted goes once its last finalizer does."""
+        md = obj["metadata"]
+        if md.get("deletionTimestamp") and not md.get("finalizers"):
+            self.objects.pop(self._key(r, md.get("namespace"), md["name"]), None)
+            self._notify(r, "DELETED", obj, obj)
+            return copy.deepcopy(obj)
         return self._store(r, obj, "MODIFIED")
 
     def delete(self, resource, name, namespace=None, propagation_policy=None,
@@ -140,6 +171,15 @@ class FakeApi:
         obj = self.get(r, name, namespace)
         if uid and obj["metadata"].get("uid") != uid:
             raise status_error(409, "Conflict", "Precondition failed: UID in precondition")
+        finalizer = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}.get(
+            propagation_policy)
+        md = obj["metadata"]
+        if finalizer or md.get("finalizers"):  # as the API server: mark, let finalizers run
+            if finalizer and finalizer not in (md.get("finalizers") or []):
+                md["finalizers"] = [*(md.get("finalizers") or []), finalizer]
+            md.setdefault("deletionTimestamp", meta.now())
+            self.actions.append(("delete", r.plural, meta.key(obj), propagation_policy))
+            return self._store(r, obj, "MODIFIED")
         del self.objects[self._key(r, namespace, name)]
         self.actions.append(("delete", r.plural, meta.key(obj), propagation_policy))
         self._notify(r, "DELETED", obj, obj)
@@ -183,17 +223,27 @@ class FakeInformer:
     def __init__(self, api, resource):
         self.api, self.resource, self.handlers = api, resource, []
         self.synced = True
+        self.frozen = None  # a snapshot while the FakeApi holds events back
 
     @property
     def store(self):
+        if self.frozen is not None:
+            return copy.deepcopy(self.frozen)
         return {meta.key(o): o for o in self.api.all(self.resource)}
+
+    def freeze(self):
+        self.frozen = self.store
+
+    def thaw(self):
+        self.frozen = None
 
     def get(self, key):
         return self.store.get(key)
 
     def list(self, selector=None, namespace=None):
-        return [o for o in self.api.all(self.resource, namespace)
-                if selector is None or meta.selects(selector, o)]
+        return [o for _, o in sorted(self.store.items())
+                if (namespace is None or meta.namespace(o) == namespace)
+                and (selector is None or meta.selects(selector, o))]
 
     def add_handler(self, handler):
         self.handlers.append(handler)

@@ -1,0 +1,15 @@
+"""The controller manager: one process running the loops that keep the cluster true.
+
+Each controller is a ``reconcile(key)`` over informer caches, in the style of upstream's
+``sample-controller``: event handlers only put keys on a work queue; a worker takes a key,
+compares what is wanted (the Deployment's spec, the Service's selector, the Node's lease)
+with what is (the caches), and makes one step towards it through the API server.
+
+- ``replicaset``: keeps a ReplicaSet's number of pods;
+- ``deployment`` (+ ``deployment_util``): rolls a Deployment out through ReplicaSets;
+- ``endpoints``: each Service's ready pod addresses;
+- ``garbagecollector``: deletes what lost its owner, honours foreground and orphan deletion;
+- ``nodelifecycle``: notices dead nodes, taints them, evicts their pods;
+- ``manager``: the shared informers and the workers; ``main``: the ``kfs controller-manager``
+  command; ``stage``: the lab stage that runs it on ``cp``.
+"""
