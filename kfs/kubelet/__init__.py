@@ -1,0 +1,24 @@
+"""The kubelet: the worker that turns pod specifications into running Docker containers.
+
+It learns which pods to run from its sources (a manifest directory, a manifest URL, the API
+server), merges them into one desired set, and for each pod makes Docker match it: a pause
+container owning the pod's network namespace, the app containers joined to it, restarts
+with back-off, probes, status. It keeps no state of its own: everything it needs after a
+restart is in Docker's container labels.
+
+Read it in this order:
+
+- ``main.py``       the command line (``kfs kubelet --help``) and how the parts are wired
+- ``sources.py``    pod sources and their merge (``manifest.py``: decoding, static pods)
+- ``kubelet.py``    the sync loop, one worker per pod, housekeeping of orphans
+- ``sync.py``       ``sync_pod``: sandbox, containers, restarts, back-off, images, killing
+- ``podspec.py``    a pod's spec turned into sandbox and container configs (env, volumes ...)
+- ``runtime.py``    the Docker adapter (what dockershim did), ``fake_runtime.py`` its twin
+- ``status.py``     pod phase, conditions and container states, as the API shows them
+- ``probes.py``     liveness, readiness and startup probes
+- ``server.py``     the HTTPS API on :10250: /healthz, /pods, /containerLogs
+- ``node.py``       with an API server: Node registration, Lease heartbeat, mirror pods, events
+- ``stage.py``      the lab stage ``kubelet``: a kubelet on every node machine
+
+Mirrors ``pkg/kubelet`` of Kubernetes; each module names the upstream files it shrinks.
+"""

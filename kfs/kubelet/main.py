@@ -1,0 +1,176 @@
+"""the node agent: runs pods from a manifest directory, a URL and the API server in Docker
+
+``kfs kubelet`` wires the kubelet together from its flags (upstream's names) and runs it
+until SIGTERM. Stopping the kubelet leaves its pods running: a kubelet started again
+adopts them from Docker's labels.
+
+    kfs kubelet --node-name node1 --pod-manifest-path /etc/kubernetes/manifests \\
+        --container-runtime-endpoint unix:///var/run/docker.sock --node-ip 192.168.56.11
+
+Mirrors ``cmd/kubelet/app/server.go`` and ``options/options.go``.
+
+What real Kubernetes does differently: most settings live in a KubeletConfiguration file
+(``--config``); the runtime endpoint is a CRI socket (containerd, CRI-O), not Docker's.
+"""
+import argparse
+import logging
+import re
+import signal
+import socket
+import sys
+import threading
+
+DESCRIPTION = """\
+The node agent. Runs the pods it learns of (a manifest directory, a manifest URL, the API
+server) as Docker containers: a pause container holding each pod's network namespace, the
+app containers joined to it, restarted with back-off, probed, reported. Stopping it leaves
+its pods running; started again, it adopts them from Docker's labels.
+
+example:
+  kfs kubelet --node-name node1 --node-ip 192.168.56.11 \\
+      --pod-manifest-path /etc/kubernetes/manifests --file-check-frequency 1s \\
+      --container-runtime-endpoint unix:///var/run/docker.sock
+"""
+
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+
+def duration(text):
+    """Go durations as upstream flags take them: "20s", "500ms", "1m30s" (or plain seconds)."""
+    text = str(text).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = DURATION.findall(text)
+    if not parts or "".join(a + b for a, b in parts) != text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 20s, 500ms, 1m)")
+    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * unit[u] for n, u in parts)
+
+
+def add_arguments(p):
+    p.description = DESCRIPTION
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("--node-name", default=socket.gethostname(),
+                   help="the name of this node (default: the hostname)")
+    p.add_argument("--node-ip", default="",
+                   help="this node's address: the pods' hostIP and the Node's InternalIP")
+    src = p.add_argument_group("pod sources")
+    src.add_argument("--pod-manifest-path", metavar="DIR",
+                     help="a directory of static pod manifests (one Pod per YAML/JSON file)")
+    src.add_argument("--file-check-frequency", type=duration, default=20.0, metavar="DURATION",
+                     help="how often to re-read the manifest directory (default: 20s)")
+    src.add_argument("--manifest-url", metavar="URL",
+                     help="a URL serving a Pod or PodList to run as static pods")
+    src.add_argument("--manifest-url-header", action="append", default=[],
+                     metavar="'KEY:VALUE'", help="an HTTP header for --manifest-url (repeatable)")
+    src.add_argument("--http-check-frequency", type=duration, default=20.0, metavar="DURATION",
+                     help="how often to fetch --manifest-url (default: 20s)")
+    src.add_argument("--kubeconfig", metavar="FILE",
+                     help="a kubeconfig for the API server: run the pods bound to this node, "
+                          "register the Node, heartbeat (without it: standalone)")
+    rt = p.add_argument_group("runtime")
+    rt.add_argument("--container-runtime-endpoint", default="unix:///var/run/docker.sock",
+                    metavar="URL", help="the Docker daemon to run pods in "
+                                        "(default: unix:///var/run/docker.sock)")
+    rt.add_argument("--pod-infra-container-image", default="kfs/pause:1", metavar="IMAGE",
+                    help="the sandbox image that holds each pod's network namespace "
+                         "(default: kfs/pause:1)")
+    rt.add_argument("--root-dir", default="/var/lib/kubelet", metavar="DIR",
+                    help="where pod volumes (emptyDir) and certificates live "
+                         "(default: /var/lib/kubelet)")
+    rt.add_argument("--sync-frequency", type=duration, default=1.0, metavar="DURATION",
+                    help="how often each pod is re-synced with the runtime (default: 1s)")
+    rt.add_argument("--max-backoff", type=duration, default=300.0, metavar="DURATION",
+                    help="the cap of the crash-loop and image-pull back-off, which starts at "
+                         "10s and doubles (default: 300s)")
+    node = p.add_argument_group("node (with --kubeconfig)")
+    node.add_argument("--node-status-update-frequency", type=duration, default=10.0,
+                      metavar="DURATION", help="how often the Node's status is posted "
+                                               "(default: 10s)")
+    node.add_argument("--node-lease-duration-seconds", type=int, default=40, metavar="N",
+                      help="the Lease's duration; it is renewed every quarter of it "
+                           "(default: 40)")
+    srv = p.add_argument_group("the kubelet's HTTPS API (/healthz, /pods, /containerLogs)")
+    srv.add_argument("--address", default="0.0.0.0", help="address to serve on (default: 0.0.0.0)")
+    srv.add_argument("--port", type=int, default=10250, help="port to serve on (default: 10250)")
+    srv.add_argument("--tls-cert-file", metavar="FILE",
+                     help="serving certificate (default: a self-signed one in <root-dir>/pki)")
+    srv.add_argument("--tls-private-key-file", metavar="FILE", help="its private key")
+    srv.add_argument("--client-ca-file", metavar="FILE",
+                     help="require client certificates signed by this CA")
+    p.add_argument("-v", "--v", type=int, default=2, metavar="N",
+                   help="log verbosity: 2 the story of each pod, 4 and up everything")
+
+
+def setup_logging(verbosity):
+    logging.basicConfig(
+        level=logging.DEBUG if verbosity >= 4 else logging.INFO, stream=sys.stderr,
+        format="%(levelname).1s%(asctime)s.%(msecs)03d %(name)s] %(message)s",
+        datefmt="%m%d %H:%M:%S")
+    for noisy in ("urllib3", "docker", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def fail(message):
+    print(f"kfs kubelet: {message}", file=sys.stderr)
+    return 2
+
+
+def main(args):
+    from kfs.kubelet import sources
+    from kfs.kubelet.kubelet import Kubelet
+    from kfs.kubelet.runtime import ContainerRuntimeError, DockerRuntime
+    from kfs.kubelet.server import KubeletServer
+    setup_logging(args.v)
+    log = logging.getLogger("kubelet")
+    if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
+        return fail("--tls-cert-file and --tls-private-key-file go together")
+    try:
+        runtime = DockerRuntime(args.container_runtime_endpoint)
+        version = runtime.version()
+    except (ContainerRuntimeError, Exception) as e:
+        return fail(f"cannot reach Docker at {args.container_runtime_endpoint}: {e} "
+                    f"(is dockerd running? see --container-runtime-endpoint)")
+    headers = dict(h.split(":", 1) for h in args.manifest_url_header if ":" in h)
+    names = [s for s, on in ((sources.FILE, args.pod_manifest_path),
+                             (sources.HTTP, args.manifest_url),
+                             (sources.API, args.kubeconfig)) if on]
+    config = sources.PodConfig(names)
+    kl = Kubelet(runtime, args.node_name, args.node_ip, args.root_dir, config,
+                 pause_image=args.pod_infra_container_image, max_backoff=args.max_backoff,
+                 sync_frequency=args.sync_frequency)
+    config.recorder = kl.recorder
+    log.info("kubelet %s starting: Docker %s at %s, root dir %s, sources: %s",
+             args.node_name, version.get("Version"), args.container_runtime_endpoint,
+             args.root_dir, ", ".join(names) or "none")
+    started = []
+    if args.kubeconfig:
+        from kfs.kubelet import node
+        try:
+            started += node.connect(kl, config, args)
+        except Exception as e:
+            return fail(f"cannot use --kubeconfig {args.kubeconfig}: {e}")
+    if args.pod_manifest_path:
+        started.append(sources.FileSource(config, args.node_name, args.pod_manifest_path,
+                                          args.file_check_frequency).start())
+    if args.manifest_url:
+        started.append(sources.URLSource(config, args.node_name, args.manifest_url,
+                                         args.http_check_frequency, headers).start())
+    try:
+        server = KubeletServer(kl, args.address, args.port, args.tls_cert_file,
+                               args.tls_private_key_file, args.client_ca_file).start()
+    except (OSError, ValueError) as e:
+        return fail(f"cannot serve on {args.address}:{args.port}: {e}")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: (stop.set(), kl.stop()))
+    loop = threading.Thread(target=kl.run, name="sync-loop", daemon=True)
+    loop.start()
+    stop.wait()
+    log.info("kubelet stopping (its pods keep running)")
+    for s in started:
+        s.stop()
+    server.stop()
+    return 0

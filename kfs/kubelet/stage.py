@@ -1,0 +1,89 @@
+"""Lab stage ``kubelet``: a kubelet on every node machine, talking to that machine's Docker.
+
+Each node machine runs ``kfs kubelet`` under the lab's supervisor, inside the machine's
+network namespace, with the manifest directory ``<machine dir>/manifests`` (what
+``/etc/kubernetes/manifests`` is on a real node). At stage ``apiserver`` and later the same
+kubelet also gets ``--kubeconfig`` and serves the API server's pods. Going back below this
+stage stops the kubelets and removes the pods they ran, leaving bare machines.
+
+Mirrors what kubeadm's node set-up and systemd's ``kubelet.service`` do on a real node.
+"""
+import socket
+
+from kfs.kubelet import runtime as rt
+from kfs.lab import stages, supervisor
+from kfs.util import wait_for
+
+PORT = 10250
+
+
+def manifest_dir(machine):
+    return machine.dir / "manifests"
+
+
+def root_dir(machine):
+    return machine.dir / "kubelet"
+
+
+def kubelet_argv(lab, machine, target):
+    argv = [supervisor.kfs_command(), "kubelet",
+            "--node-name", machine.name, "--node-ip", machine.ip,
+            "--pod-manifest-path", manifest_dir(machine), "--file-check-frequency", "1s",
+            "--container-runtime-endpoint", machine.docker_host,
+            "--root-dir", root_dir(machine), "--port", PORT]
+    if stages.at_least("apiserver", target):
+        argv += api_flags(lab, machine)
+    return [str(a) for a in argv]
+
+
+def api_flags(lab, machine):
+    """--kubeconfig and the TLS files the lab's PKI made for this node (phase 2)."""
+    from kfs import pki
+    files = pki.kubelet_files(lab, machine)
+    return ["--kubeconfig", files["kubeconfig"], "--tls-cert-file", files["cert"],
+            "--tls-private-key-file", files["key"], "--client-ca-file", files["ca"]]
+
+
+def daemon(lab, machine, target=None):
+    return machine.daemon("kubelet", kubelet_argv(lab, machine, target) if target else [])
+
+
+def listening(machine):
+    try:
+        socket.create_connection((machine.ip, PORT), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def up(lab, target, progress):
+    started = []
+    for m in lab.nodes:
+        manifest_dir(m).mkdir(parents=True, exist_ok=True)
+        d = daemon(lab, m, target)
+        started.append((m, d, supervisor.ensure(d)))
+    for m, d, pid in started:
+        def ready():
+            if supervisor.pid_of(d) is None:
+                raise RuntimeError(f"the kubelet on {m.name} exited; see {d.logfile}")
+            return listening(m)
+        wait_for(ready, timeout=30, what=f"the kubelet on {m.name} to serve on :{PORT}")
+        progress(f"kubelet {m.name:6} pid {pid}  manifests {manifest_dir(m)}")
+
+
+def down(lab, progress):
+    for m in lab.nodes:
+        if supervisor.stop(daemon(lab, m)):
+            progress(f"kubelet {m.name} stopped")
+        remove_pods(m)
+
+
+def remove_pods(machine):
+    """The containers the kubelet made, its manifests and its pods' volumes."""
+    import shutil
+    if machine.docker_ready():
+        client = machine.docker()
+        for c in client.containers.list(all=True, filters={"label": rt.POD_UID}):
+            c.remove(force=True)
+    shutil.rmtree(manifest_dir(machine), ignore_errors=True)
+    shutil.rmtree(root_dir(machine) / "pods", ignore_errors=True)

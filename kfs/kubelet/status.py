@@ -1,0 +1,196 @@
+"""Pod status as the API shows it, computed from what runs in the runtime.
+
+``generate_pod_status(pod, containers, ...)`` turns the runtime's containers, the reasons
+the last sync recorded (``ErrImagePull``, ``CrashLoopBackOff`` ...) and the probes' results
+into a ``PodStatus``:
+
+- ``containerStatuses``: per container its ``state`` (waiting / running / terminated, with
+  reasons ContainerCreating, ErrImagePull, ImagePullBackOff, CrashLoopBackOff, Completed,
+  Error, OOMKilled, StartError), ``lastState``, ``ready``, ``started``, ``restartCount``,
+  ``image``, ``imageID``, ``containerID``;
+- ``phase`` (``get_phase``): Pending while a container waits to start, Running while one
+  runs (or will be restarted), Succeeded / Failed when all have stopped for good;
+- ``conditions``: PodScheduled, Initialized, ContainersReady (every container running and
+  ready), Ready; ``podIP`` (the sandbox's address), ``hostIP``, ``startTime``, ``qosClass``.
+
+``StatusManager`` keeps the latest status of every pod; with an API server it writes
+changes to ``pods/<name>/status`` (of the mirror pod, for a static pod).
+
+Mirrors ``pkg/kubelet/kubelet_pods.go`` (generateAPIPodStatus, getPhase,
+convertToAPIContainerStatuses), ``pkg/kubelet/status/generate.go`` and
+``status_manager.go``.
+
+What real Kubernetes does differently: statuses are written in batches by a status manager
+with a cache of versions, and pod resize and init-container states add more conditions.
+"""
+import logging
+import threading
+from datetime import datetime, timezone
+
+from kfs import meta
+from kfs.kubelet import podspec
+
+log = logging.getLogger("kubelet.status")
+
+
+def rfc3339(epoch):
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def terminated_state(c):
+    if c.failed_to_start:
+        return {"exitCode": c.exit_code or 128, "reason": "StartError", "message": c.error,
+                "startedAt": rfc3339(c.created_at), "finishedAt": rfc3339(c.created_at),
+                "containerID": f"docker://{c.id}"}
+    reason = "OOMKilled" if c.oom_killed else ("Completed" if c.exit_code == 0 else "Error")
+    return {"exitCode": c.exit_code, "reason": reason,
+            "startedAt": rfc3339(c.started_at or c.created_at),
+            "finishedAt": rfc3339(c.finished_at or c.created_at),
+            "containerID": f"docker://{c.id}"}
+
+
+def container_status(pod, spec, instances, reason, ready, started, will_restart):
+    """One entry of containerStatuses. `instances` newest first; `reason` (reason, message)
+    recorded by the last sync, or None."""
+    status = {"name": spec["name"], "image": spec["image"], "imageID": "", "ready": False,
+              "restartCount": instances[0].restart_count if instances else 0,
+              "started": False, "state": {}, "lastState": {}}
+    dead = [c for c in instances if not c.running]
+    latest = instances[0] if instances else None
+    if latest is None or (latest.state == "created" and not latest.error):
+        r, msg = reason or ("ContainerCreating", "")
+        status["state"] = {"waiting": {"reason": r, **({"message": msg} if msg else {})}}
+        return status
+    status["containerID"] = f"docker://{latest.id}"
+    status["imageID"] = f"docker://{latest.image_id}" if latest.image_id else ""
+    if latest.running:
+        status["state"] = {"running": {"startedAt": rfc3339(latest.started_at)}}
+        status["ready"], status["started"] = bool(ready), bool(started)
+        if dead:
+            status["lastState"] = {"terminated": terminated_state(dead[0])}
+        return status
+    if reason and will_restart:
+        r, msg = reason
+        status["state"] = {"waiting": {"reason": r, **({"message": msg} if msg else {})}}
+        status["lastState"] = {"terminated": terminated_state(latest)}
+        return status
+    status["state"] = {"terminated": terminated_state(latest)}
+    if len(dead) > 1:
+        status["lastState"] = {"terminated": terminated_state(dead[1])}
+    return status
+
+
+def get_phase(pod, statuses):
+    """getPhase in kubelet_pods.go, without init containers."""
+    running = waiting = stopped = succeeded = 0
+    for s in statuses:
+        state = s["state"]
+        if "running" in state:
+            running += 1
+        elif "terminated" in state:
+            stopped += 1
+            succeeded += state["terminated"]["exitCode"] == 0
+        elif "waiting" in state:
+            if s["lastState"].get("terminated"):
+                stopped += 1
+            else:
+                waiting += 1
+    policy = pod["spec"].get("restartPolicy", "Always")
+    if waiting > 0:
+        return "Pending"
+    if running > 0:
+        return "Running"
+    if stopped > 0:
+        if policy == "Always":
+            return "Running"
+        if stopped == succeeded:
+            return "Succeeded"
+        return "Failed" if policy == "Never" else "Running"
+    return "Pending"
+
+
+def generate_pod_status(pod, containers, reasons, probes, node_ip, old=None, now=None):
+    """The pod's status. `probes` answers ready(uid, name, cid) and started(uid, name, cid);
+    `old` is the previous status (conditions keep their transition times)."""
+    from kfs.kubelet.sync import should_restart, split  # the status follows sync's rules
+    uid = pod["metadata"]["uid"]
+    sandboxes, apps = split(containers)
+    statuses = []
+    for spec in pod["spec"]["containers"]:
+        instances = apps.get(spec["name"], [])
+        cid = instances[0].id if instances else None
+        statuses.append(container_status(
+            pod, spec, instances, reasons.get((uid, spec["name"])),
+            probes.ready(uid, spec, cid), probes.started(uid, spec, cid),
+            should_restart(pod, instances)))
+    phase = get_phase(pod, statuses)
+    status = {"phase": phase, "conditions": [dict(c) for c in (old or {}).get("conditions", [])],
+              "hostIP": node_ip, "hostIPs": [{"ip": node_ip}],
+              "qosClass": podspec.qos_class(pod)}
+    sandbox = sandboxes[0] if sandboxes else None
+    ip = node_ip if pod["spec"].get("hostNetwork") else (sandbox.ip if sandbox and sandbox.running else "")
+    if ip:
+        status["podIP"], status["podIPs"] = ip, [{"ip": ip}]
+    first = sandboxes[-1].created_at if sandboxes else None
+    status["startTime"] = (old or {}).get("startTime") or (rfc3339(first) if first else meta.now())
+    status["containerStatuses"] = statuses
+    set_conditions(status, statuses, phase, now)
+    return status
+
+
+def set_conditions(status, statuses, phase, now=None):
+    all_ready = bool(statuses) and all(s["ready"] for s in statuses)
+    not_ready = [s["name"] for s in statuses if not s["ready"]]
+    if phase in ("Succeeded", "Failed"):
+        reason, message = "PodCompleted", ""
+    elif all_ready:
+        reason, message = "", ""
+    else:
+        reason = "ContainersNotReady"
+        message = f"containers with unready status: [{' '.join(not_ready)}]"
+    meta.set_condition(status, "PodScheduled", True, at=now)
+    meta.set_condition(status, "Initialized", True, at=now)
+    meta.set_condition(status, "ContainersReady", all_ready, reason, message, at=now)
+    meta.set_condition(status, "Ready", all_ready, reason, message, at=now)
+    order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
+             "PodScheduled"]
+    status["conditions"].sort(key=lambda c: order.index(c["type"]) if c["type"] in order else 9)
+
+
+def is_terminal(status):
+    return (status or {}).get("phase") in ("Succeeded", "Failed")
+
+
+class StatusManager:
+    """The latest status of every pod the kubelet runs; `writer` (if any) is called with
+    (pod, status) until it succeeded for the pod's current status (phase 2: the API server)."""
+
+    def __init__(self, writer=None):
+        self.statuses = {}   # uid -> status
+        self.written = {}    # uid -> the status the writer last accepted
+        self.writer = writer
+        self.lock = threading.Lock()
+
+    def get(self, uid):
+        with self.lock:
+            return self.statuses.get(uid)
+
+    def set(self, pod, status):
+        uid = pod["metadata"]["uid"]
+        with self.lock:
+            changed = self.statuses.get(uid) != status
+            self.statuses[uid] = status
+            pending = self.writer and self.written.get(uid) != status
+        if pending:
+            try:
+                self.writer(pod, status)
+                with self.lock:
+                    self.written[uid] = status
+            except Exception as e:  # the API server may be away: the next sync retries
+                log.warning("could not write the status of pod %s: %s", meta.key(pod), e)
+        return changed
+
+    def forget(self, uid):
+        with self.lock:
+            self.statuses.pop(uid, None)
+            self.written.pop(uid, None)

@@ -1,0 +1,285 @@
+"""``sync_pod``: make one pod's containers in the runtime match the pod's spec.
+
+Each call looks at what runs (``runtime.list_containers(uid)``), decides what to do
+(``compute_pod_actions``), and does it, in upstream's order:
+
+1. if the sandbox is missing or dead (or there are two), kill everything of the pod and
+   create a new sandbox (a pod whose ``restartPolicy`` is Never and whose containers have
+   run gets no second sandbox: it is finished);
+2. kill containers whose spec changed or whose liveness (or startup) probe failed;
+3. start containers that should run: never started, or exited and allowed to restart by
+   the restart policy (Always: always; OnFailure: exit code != 0; Never: no), unless the
+   last exit is still inside its back-off window (``CrashLoopBackOff``). Starting means:
+   ensure the image (``imagePullPolicy``; a failed pull is ``ErrImagePull``, then
+   ``ImagePullBackOff``), create the container joined to the sandbox, start it;
+4. remove dead containers beyond the newest dead one of each name.
+
+Every step that fails records why (``kl.reasons``, shown as the container's waiting reason)
+and an Event. ``kill_pod`` stops a pod gracefully: SIGTERM to every container at once,
+SIGKILL after the grace period, then the sandbox.
+
+Mirrors ``pkg/kubelet/kuberuntime/kuberuntime_manager.go`` (computePodActions, SyncPod,
+KillPod, doBackOff), ``kuberuntime_container.go`` (startContainer, killContainer),
+``kuberuntime_gc.go`` and ``pkg/kubelet/images/image_manager.go`` (EnsureImageExists).
+
+What real Kubernetes does differently: init containers, sidecars, ephemeral containers,
+lifecycle hooks (postStart, preStop), in-place resize; the sandbox's network comes from CNI.
+"""
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from kfs.kubelet import podspec
+from kfs.kubelet.runtime import ContainerRuntimeError
+
+log = logging.getLogger("kubelet.sync")
+
+
+@dataclass
+class PodActions:
+    kill_pod: bool = False
+    create_sandbox: bool = False
+    sandbox_attempt: int = 0
+    start: list = field(default_factory=list)   # container names
+    kill: dict = field(default_factory=dict)    # container id -> (container name, message)
+
+
+def newest_first(containers):
+    return sorted(containers, key=lambda c: (c.attempt, c.created_at), reverse=True)
+
+
+def split(containers):
+    """(sandboxes newest first, {container name: instances newest first})."""
+    sandboxes = newest_first([c for c in containers if c.is_sandbox])
+    apps = {}
+    for c in newest_first([c for c in containers if not c.is_sandbox]):
+        apps.setdefault(c.container_name, []).append(c)
+    return sandboxes, apps
+
+
+def succeeded(instances):
+    return bool(instances) and not instances[0].running and \
+        instances[0].exit_code == 0 and not instances[0].failed_to_start
+
+
+def should_restart(pod, instances):
+    """kubecontainer.ShouldContainerBeRestarted."""
+    if not instances:
+        return True
+    latest = instances[0]
+    if latest.running:
+        return False
+    if latest.state == "created" and not latest.error:
+        return True
+    policy = pod["spec"].get("restartPolicy", "Always")
+    if policy == "Never":
+        return False
+    if policy == "OnFailure":
+        return not succeeded(instances)
+    return True
+
+
+def compute_pod_actions(pod, containers, probe_failure=lambda uid, name, cid: None):
+    """What sync_pod must do. `probe_failure` returns a message if a container's liveness
+    or startup probe failed."""
+    sandboxes, apps = split(containers)
+    specs = pod["spec"]["containers"]
+    policy = pod["spec"].get("restartPolicy", "Always")
+    running_sandboxes = [s for s in sandboxes if s.running]
+    if not sandboxes or not sandboxes[0].running or len(running_sandboxes) > 1:
+        attempt = sandboxes[0].attempt + 1 if sandboxes else 0
+        actions = PodActions(kill_pod=any(c.running for c in containers),
+                             create_sandbox=True, sandbox_attempt=attempt)
+        if policy == "Never" and attempt > 0 and apps:
+            actions.create_sandbox = False  # finished: a Never pod's containers ran once
+            return actions
+        actions.start = [c["name"] for c in specs
+                         if not (policy == "OnFailure" and succeeded(apps.get(c["name"])))]
+        actions.create_sandbox = bool(actions.start)
+        return actions
+    actions = PodActions(sandbox_attempt=sandboxes[0].attempt)
+    for spec in specs:
+        instances = apps.get(spec["name"], [])
+        if not instances or not instances[0].running:
+            if should_restart(pod, instances):
+                actions.start.append(spec["name"])
+            continue
+        latest = instances[0]
+        if latest.labels.get(podspec.rt.CONTAINER_HASH) != podspec.container_hash(spec):
+            actions.kill[latest.id] = (spec["name"], f"Container {spec['name']} definition "
+                                                     f"changed, will be restarted")
+            actions.start.append(spec["name"])
+            continue
+        failure = probe_failure(pod["metadata"]["uid"], spec["name"], latest.id)
+        if failure:
+            actions.kill[latest.id] = (spec["name"], failure)
+            if policy != "Never":
+                actions.start.append(spec["name"])
+    return actions
+
+
+# -- sync_pod --------------------------------------------------------------------------------
+
+def sync_pod(kl, pod):
+    """One pass of making the runtime match `pod`; returns the pod's containers after it."""
+    uid = pod["metadata"]["uid"]
+    containers = kl.runtime.list_containers(uid)
+    actions = compute_pod_actions(pod, containers, kl.probes.failure)
+    if actions.kill_pod:
+        kill_pod(kl, pod, containers, grace_period(pod), reason="SandboxChanged")
+    for cid, (name, message) in actions.kill.items():
+        kill_container(kl, pod, cid, name, grace_period(pod, name), message)
+    if actions.kill_pod or actions.kill:
+        containers = kl.runtime.list_containers(uid)
+    if actions.create_sandbox:
+        try:
+            config = podspec.sandbox_config(pod, actions.sandbox_attempt)
+            kl.runtime.run_pod_sandbox(config, kl.pause_image)
+        except ContainerRuntimeError as e:
+            kl.recorder.event(pod, "Warning", "FailedCreatePodSandBox",
+                              f"Failed to create pod sandbox: {e}")
+            return kl.runtime.list_containers(uid)
+        containers = kl.runtime.list_containers(uid)
+    sandboxes, apps = split(containers)
+    if actions.start and sandboxes and sandboxes[0].running:
+        sandbox = sandboxes[0]
+        pod_ip = kl.node_ip if pod["spec"].get("hostNetwork") else sandbox.ip
+        for spec in pod["spec"]["containers"]:
+            if spec["name"] in actions.start:
+                start_if_not_backing_off(kl, pod, spec, sandbox, apps.get(spec["name"], []), pod_ip)
+        containers = kl.runtime.list_containers(uid)
+    garbage_collect(kl, containers)
+    return containers
+
+
+def start_if_not_backing_off(kl, pod, spec, sandbox, instances, pod_ip):
+    key = (pod["metadata"]["uid"], spec["name"])
+    backing_off = do_backoff(kl, pod, spec, instances)
+    if backing_off:
+        kl.reasons[key] = ("CrashLoopBackOff", backing_off)
+        return
+    failure = start_container(kl, pod, spec, sandbox, instances, pod_ip)
+    if failure:
+        kl.reasons[key] = failure
+    else:
+        kl.reasons.pop(key, None)
+
+
+def do_backoff(kl, pod, spec, instances):
+    """If the container's last exit is inside its back-off window, the waiting message."""
+    dead = next((c for c in instances if not c.running), None)
+    if dead is None:
+        return None
+    m = pod["metadata"]
+    key = f"{m['uid']}/{spec['name']}/{podspec.container_hash(spec)}"
+    if kl.backoff.in_backoff_since(key, dead.finished_at or dead.created_at):
+        pod_ref = f"{m['name']}_{m.get('namespace', 'default')}({m['uid']})"
+        kl.recorder.event(pod, "Warning", "BackOff",
+                          f"Back-off restarting failed container {spec['name']} in pod {pod_ref}")
+        return (f"back-off {kl.backoff.get(key):g}s restarting failed "
+                f"container={spec['name']} pod={pod_ref}")
+    kl.backoff.next(key)
+    return None
+
+
+def start_container(kl, pod, spec, sandbox, instances, pod_ip):
+    """Image, create, start; returns (reason, message) on failure, None on success."""
+    failure = ensure_image(kl, pod, spec)
+    if failure:
+        return failure
+    name = spec["name"]
+    attempt = instances[0].attempt + 1 if instances else 0
+    try:
+        config = podspec.container_config(pod, spec, attempt, pod_ip, kl.node_ip, kl.root_dir)
+    except (podspec.ConfigError, OSError) as e:
+        kl.recorder.event(pod, "Warning", "Failed", f"Error: {e}")
+        return "CreateContainerConfigError", str(e)
+    try:
+        cid = kl.runtime.create_container(sandbox.id, config)
+    except ContainerRuntimeError as e:
+        kl.recorder.event(pod, "Warning", "Failed", f"Error: {e}")
+        return "CreateContainerError", str(e)
+    kl.recorder.event(pod, "Normal", "Created", f"Created container {name}")
+    try:
+        kl.runtime.start_container(cid)
+    except ContainerRuntimeError as e:
+        kl.recorder.event(pod, "Warning", "Failed", f"Error: {e}")
+        return "RunContainerError", str(e)
+    kl.recorder.event(pod, "Normal", "Started", f"Started container {name}")
+    return None
+
+
+def ensure_image(kl, pod, spec):
+    """imagePullPolicy: returns (reason, message) if the image is not there to run."""
+    image, policy = spec["image"], spec.get("imagePullPolicy", "IfNotPresent")
+    present = kl.runtime.image_id(image)
+    if policy == "Never" and not present:
+        message = f'Container image "{image}" is not present with pull policy of Never'
+        kl.recorder.event(pod, "Warning", "ErrImageNeverPull", message)
+        return "ErrImageNeverPull", message
+    if present and policy != "Always":
+        kl.recorder.event(pod, "Normal", "Pulled", f'Container image "{image}" already present '
+                                                   f'on machine')
+        return None
+    key = f"{pod['metadata']['uid']}/{image}"
+    if kl.pull_backoff.in_backoff_since_update(key):
+        message = f'Back-off pulling image "{image}"'
+        kl.recorder.event(pod, "Normal", "BackOff", message)
+        return "ImagePullBackOff", message
+    kl.recorder.event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
+    started = time.monotonic()
+    try:
+        kl.runtime.pull_image(image)
+    except ContainerRuntimeError as e:
+        kl.pull_backoff.next(key)
+        kl.recorder.event(pod, "Warning", "Failed", f'Failed to pull image "{image}": {e}')
+        return "ErrImagePull", f'failed to pull image "{image}": {e}'
+    kl.recorder.event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}" in '
+                                               f'{time.monotonic() - started:.3f}s')
+    return None
+
+
+# -- killing -----------------------------------------------------------------------------------
+
+def grace_period(pod, container_name=None, probe=None):
+    """Seconds between SIGTERM and SIGKILL: the deletion's grace period if the pod is being
+    deleted, else the spec's terminationGracePeriodSeconds (default 30)."""
+    m = pod["metadata"]
+    if m.get("deletionTimestamp") and m.get("deletionGracePeriodSeconds") is not None:
+        return int(m["deletionGracePeriodSeconds"])
+    return int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+
+
+def kill_container(kl, pod, cid, name, grace, message=None):
+    kl.recorder.event(pod, "Normal", "Killing", message or f"Stopping container {name}")
+    kl.runtime.stop_container(cid, grace)
+
+
+def kill_pod(kl, pod, containers, grace, reason=None):
+    """Stop every running container of the pod at once (SIGTERM, SIGKILL after `grace`
+    seconds), then its sandboxes."""
+    threads = []
+    for c in containers:
+        if c.running and not c.is_sandbox:
+            t = threading.Thread(target=kill_container, args=(kl, pod, c.id, c.container_name,
+                                                              grace), daemon=True)
+            t.start()
+            threads.append(t)
+    for t in threads:
+        t.join()
+    for c in containers:
+        if c.running and c.is_sandbox:
+            kl.runtime.stop_container(c.id, 10)
+
+
+def garbage_collect(kl, containers):
+    """Keep the running instance and the newest dead one of each container (its exit is the
+    container's lastState), and the newest sandbox; remove the rest."""
+    sandboxes, apps = split(containers)
+    doomed = [s for s in sandboxes[1:] if not s.running]
+    for instances in apps.values():
+        dead = [c for c in instances if not c.running]
+        doomed += dead[1:]
+    for c in doomed:
+        kl.runtime.remove_container(c.id)
