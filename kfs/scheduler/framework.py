@@ -1,0 +1,370 @@
+"""The scheduling framework: what a node looks like to a plugin, and filter -> score -> pick.
+
+Mirrors ``pkg/scheduler/framework`` (``types.go``: ``NodeInfo``, ``Resource``, ``FitError``;
+``interface.go``: the ``Status`` codes; ``runtime/framework.go``: ``RunFilterPlugins``,
+``RunScorePlugins``) and the decision half of ``pkg/scheduler/schedule_one.go``
+(``schedulePod``: ``findNodesThatFitPod``, ``prioritizeNodes``, ``selectHost``), shrunk.
+
+A **filter** plugin is a function ``filter(pod, node_info)`` that returns ``None`` when the
+pod may run on the node, or a ``Status`` saying why not. A **score** plugin is a function
+``score(pod, node_info)`` returning 0..100 for a node that passed every filter; a
+``ScorePlugin`` wraps it with a weight and an optional ``normalize(scores)`` that rescales
+all nodes' scores to 0..100 (as upstream's ``NormalizeScore``). The node with the highest
+weighted sum wins; ties are broken at random (``select_host``).
+
+When no node passes, ``FitError.message`` says why in upstream's words: a histogram of
+the filters' reasons across nodes, then what preemption would have said::
+
+    0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint
+    {node.kubernetes.io/unreachable: }. preemption: 0/3 nodes are available:
+    1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.
+
+What real Kubernetes does differently: plugins are Go objects implementing several
+extension points (PreFilter, Filter, PostFilter, PreScore, Score, Reserve, Permit, PreBind,
+Bind, PostBind) configured per profile in KubeSchedulerConfiguration; filters and scores
+run in parallel (16 goroutines); only ``percentageOfNodesToScore`` of a large cluster's
+nodes are examined; PostFilter really preempts lower-priority pods (kfs pods have no
+priority, so it would never find a victim, and kfs only writes what it would have said).
+"""
+import random
+from dataclasses import dataclass, field
+
+from kfs import meta
+
+MAX_NODE_SCORE = 100
+# Scoring counts a container without requests as asking for this much (upstream
+# schedutil.DefaultMilliCPURequest / DefaultMemoryRequest), so that empty nodes attract
+# request-less pods and they spread instead of piling onto one node.
+DEFAULT_MILLI_CPU_REQUEST = 100
+DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
+
+# Status codes (framework.Code). Preemption could make room on an Unschedulable node by
+# evicting pods; on an UnschedulableAndUnresolvable node it could not (a taint, a label).
+UNSCHEDULABLE = "Unschedulable"
+UNRESOLVABLE = "UnschedulableAndUnresolvable"
+
+NO_NODES_AVAILABLE = "no nodes available to schedule pods"
+
+
+@dataclass
+class Status:
+    """Why a filter said no: a code and upstream's reason strings."""
+    code: str
+    reasons: list
+    plugin: str = ""
+
+    @property
+    def message(self):
+        return ", ".join(self.reasons)
+
+
+def unschedulable(*reasons):
+    return Status(UNSCHEDULABLE, list(reasons))
+
+
+def unresolvable(*reasons):
+    return Status(UNRESOLVABLE, list(reasons))
+
+
+# -- what pods ask for and nodes offer ---------------------------------------------------
+
+@dataclass
+class Resource:
+    """Amounts of the resources the scheduler counts: millicores, bytes, a pod count."""
+    milli_cpu: int = 0
+    memory: int = 0
+    pods: int = 0
+
+    def add(self, other, sign=1):
+        self.milli_cpu += sign * other.milli_cpu
+        self.memory += sign * other.memory
+        self.pods += sign * other.pods
+
+
+def _milli(q):
+    return round(meta.parse_quantity(q) * 1000)
+
+
+def _bytes(q):
+    return int(meta.parse_quantity(q))
+
+
+def container_requests(container):
+    """A container's requests; a limit stands in for a missing request (API defaulting)."""
+    res = container.get("resources") or {}
+    return {**(res.get("limits") or {}), **(res.get("requests") or {})}
+
+
+def pod_requests(pod, non_zero=False):
+    """What a pod asks for (upstream resourcehelper.PodRequests): the sum over its
+    containers, at least the largest init container, plus the pod's overhead.
+
+    `non_zero` counts a container without a cpu or memory request as asking for the
+    scoring defaults (100m, 200Mi), as upstream's NonZeroRequested does.
+    """
+    spec = pod.get("spec") or {}
+    total = Resource()
+    for c in spec.get("containers") or []:
+        req = container_requests(c)
+        cpu, mem = req.get("cpu"), req.get("memory")
+        total.milli_cpu += _milli(cpu) if cpu is not None else (
+            DEFAULT_MILLI_CPU_REQUEST if non_zero else 0)
+        total.memory += _bytes(mem) if mem is not None else (
+            DEFAULT_MEMORY_REQUEST if non_zero else 0)
+    for c in spec.get("initContainers") or []:
+        req = container_requests(c)
+        total.milli_cpu = max(total.milli_cpu, _milli(req.get("cpu", 0)))
+        total.memory = max(total.memory, _bytes(req.get("memory", 0)))
+    overhead = spec.get("overhead") or {}
+    total.milli_cpu += _milli(overhead.get("cpu", 0))
+    total.memory += _bytes(overhead.get("memory", 0))
+    total.pods = 1
+    return total
+
+
+def node_allocatable(node):
+    alloc = (node.get("status") or {}).get("allocatable") or {}
+    return Resource(_milli(alloc.get("cpu", 0)), _bytes(alloc.get("memory", 0)),
+                    int(meta.parse_quantity(alloc.get("pods", 0))))
+
+
+def host_ports(pod):
+    """The (hostIP, protocol, hostPort) triples a pod's containers want on its node."""
+    out = []
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for p in c.get("ports") or []:
+            if p.get("hostPort"):
+                out.append((p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP",
+                            int(p["hostPort"])))
+    return out
+
+
+def pod_uid(pod):
+    return pod["metadata"].get("uid") or meta.key(pod)
+
+
+# -- a node as plugins see it ------------------------------------------------------------
+
+class NodeInfo:
+    """A node and the pods the scheduler counts on it (bound, or assumed on their way).
+
+    ``requested`` sums the pods' requests (what NodeResourcesFit checks against
+    ``allocatable``); ``non_zero_requested`` the same with the scoring defaults;
+    ``used_ports`` the host ports taken.
+    """
+
+    def __init__(self, node=None):
+        self.node = None
+        self.pods = {}  # uid -> pod
+        self.requested, self.non_zero_requested = Resource(), Resource()
+        self.allocatable = Resource()
+        self.used_ports = {}  # (hostIP, protocol, port) -> count
+        if node is not None:
+            self.set_node(node)
+
+    @property
+    def name(self):
+        return meta.name(self.node) if self.node else None
+
+    def set_node(self, node):
+        self.node = node
+        self.allocatable = node_allocatable(node)
+
+    def add_pod(self, pod):
+        uid = pod_uid(pod)
+        if uid in self.pods:
+            self.remove_pod(self.pods[uid])
+        self.pods[uid] = pod
+        self._count(pod, 1)
+
+    def remove_pod(self, pod):
+        old = self.pods.pop(pod_uid(pod), None)
+        if old is not None:
+            self._count(old, -1)
+
+    def _count(self, pod, sign):
+        self.requested.add(pod_requests(pod), sign)
+        self.non_zero_requested.add(pod_requests(pod, non_zero=True), sign)
+        for port in host_ports(pod):
+            self.used_ports[port] = self.used_ports.get(port, 0) + sign
+            if self.used_ports[port] <= 0:
+                del self.used_ports[port]
+
+    def __repr__(self):
+        return (f"NodeInfo({self.name}, pods={len(self.pods)}, "
+                f"cpu={self.requested.milli_cpu}m/{self.allocatable.milli_cpu}m, "
+                f"memory={self.requested.memory}/{self.allocatable.memory})")
+
+
+# -- plugins and the pipeline ------------------------------------------------------------
+
+@dataclass
+class ScorePlugin:
+    name: str
+    score: object            # (pod, node_info) -> int
+    weight: int = 1
+    normalize: object = None  # ({node name: score}) -> {node name: score 0..100}
+
+
+class FitError(Exception):
+    """No node fits the pod; ``message`` is upstream's FitError.Error() text."""
+
+    def __init__(self, pod, num_all_nodes, statuses):
+        self.pod, self.num_all_nodes, self.statuses = pod, num_all_nodes, statuses
+        super().__init__(self.message)
+
+    @property
+    def message(self):
+        return (f"{histogram(self.num_all_nodes, self.statuses)} "
+                f"{preemption_message(self.pod, self.num_all_nodes, self.statuses)}")
+
+
+def histogram(num_all_nodes, statuses):
+    """``0/N nodes are available: <count reason, ...>.``: reasons sorted as strings."""
+    counts = {}
+    for status in statuses.values():
+        for reason in status.reasons:
+            counts[reason] = counts.get(reason, 0) + 1
+    text = f"0/{num_all_nodes} nodes are available:"
+    if counts:
+        text += " " + ", ".join(sorted(f"{n} {r}" for r, n in counts.items())) + "."
+    return text
+
+
+def preemption_message(pod, num_all_nodes, statuses):
+    """What upstream's DefaultPreemption PostFilter says when it cannot help.
+
+    It would evict lower-priority pods from nodes where that could help (Unschedulable),
+    never where it could not (UnschedulableAndUnresolvable). kfs pods all have the same
+    priority, so there is never a victim: every node gets one of two answers.
+    """
+    if (pod.get("spec") or {}).get("preemptionPolicy") == "Never":
+        return "preemption: not eligible due to preemptionPolicy=Never."
+    verdicts = {
+        n: Status(s.code, ["Preemption is not helpful for scheduling" if s.code == UNRESOLVABLE
+                           else "No preemption victims found for incoming pod"])
+        for n, s in statuses.items()}
+    return "preemption: " + histogram(num_all_nodes, verdicts)
+
+
+@dataclass
+class ScheduleResult:
+    suggested_host: str
+    evaluated_nodes: int
+    feasible_nodes: int
+    scores: dict = field(default_factory=dict)  # node -> total weighted score
+
+
+class InvalidScore(Exception):
+    """A score plugin returned something outside 0..100."""
+
+
+class PluginFailed(Exception):
+    """A plugin raised: the pod is retried after backoff, the scheduler lives on."""
+
+
+class NoNodesAvailable(Exception):
+    """The cluster has no nodes at all."""
+
+
+class Framework:
+    """One scheduling profile: its filter functions and weighted score plugins."""
+
+    def __init__(self, filters, scores, rng=None):
+        self.filters = list(filters)   # [(name, function)]
+        self.scores = list(scores)     # [ScorePlugin]
+        self.rng = rng or random.Random()
+
+    def run_filter_plugins(self, pod, node_info):
+        """The first filter that says no, with its name; None if every filter passes."""
+        for name, plugin in self.filters:
+            try:
+                status = plugin(pod, node_info)
+            except Exception as e:
+                raise PluginFailed(f"running {name!r} filter plugin: {type(e).__name__}: "
+                                   f"{e}") from e
+            if status is not None:
+                status.plugin = name
+                return status
+        return None
+
+    def find_nodes_that_fit(self, pod, node_infos):
+        feasible, statuses = [], {}
+        for ni in node_infos:
+            status = self.run_filter_plugins(pod, ni)
+            if status is None:
+                feasible.append(ni)
+            else:
+                statuses[ni.name] = status
+        return feasible, statuses
+
+    def run_score_plugins(self, pod, node_infos):
+        """{plugin name: {node name: weighted score}}, each normalised to 0..100 first."""
+        out = {}
+        for plugin in self.scores:
+            try:
+                raw = {ni.name: plugin.score(pod, ni) for ni in node_infos}
+                if plugin.normalize:
+                    raw = plugin.normalize(raw)
+            except Exception as e:
+                raise PluginFailed(f"plugin {plugin.name!r} failed with: {type(e).__name__}: "
+                                   f"{e}") from e
+            for node, s in raw.items():
+                if not isinstance(s, (int, float)) or not 0 <= s <= MAX_NODE_SCORE:
+                    raise InvalidScore(f"plugin {plugin.name!r} returns an invalid score {s!r}"
+                                       f", it should in the range of [0, {MAX_NODE_SCORE}] "
+                                       f"after normalizing")
+            out[plugin.name] = {node: int(s) * plugin.weight for node, s in raw.items()}
+        return out
+
+    def prioritize_nodes(self, pod, node_infos):
+        per_plugin = self.run_score_plugins(pod, node_infos)
+        return {ni.name: sum(p[ni.name] for p in per_plugin.values()) for ni in node_infos}
+
+    def select_host(self, totals):
+        """The best-scored node; among equals each has the same chance (reservoir sampling)."""
+        best, seen = None, 0
+        for node, score in totals.items():
+            if best is None or score > totals[best]:
+                best, seen = node, 1
+            elif score == totals[best]:
+                seen += 1
+                if self.rng.randrange(seen) == 0:
+                    best = node
+        return best
+
+    def schedule_pod(self, pod, node_infos):
+        """Filter, score, pick: a ScheduleResult, or FitError if no node fits."""
+        node_infos = [ni for ni in node_infos if ni.node is not None]
+        if not node_infos:
+            raise NoNodesAvailable(NO_NODES_AVAILABLE)
+        feasible, statuses = self.find_nodes_that_fit(pod, node_infos)
+        if not feasible:
+            raise FitError(pod, len(node_infos), statuses)
+        if len(feasible) == 1:  # nothing to compare: upstream skips scoring too
+            return ScheduleResult(feasible[0].name, len(node_infos), 1)
+        totals = self.prioritize_nodes(pod, feasible)
+        return ScheduleResult(self.select_host(totals), len(node_infos), len(feasible), totals)
+
+    def explain(self, pod, node_infos):
+        """Every node's verdict, plugin by plugin: what a notebook shows of one decision.
+
+        Returns rows {node, filters: {plugin: "ok" or reason}, scores: {plugin: weighted},
+        total}; unlike schedule_pod every filter runs, so each one's answer is visible.
+        """
+        rows = []
+        for ni in node_infos:
+            verdicts = {}
+            for name, plugin in self.filters:
+                status = plugin(pod, ni)
+                verdicts[name] = "ok" if status is None else status.message
+            rows.append({"node": ni.name, "filters": verdicts, "scores": {}, "total": None})
+        feasible = [ni for ni, row in zip(node_infos, rows)
+                    if all(v == "ok" for v in row["filters"].values())]
+        if feasible:
+            per_plugin = self.run_score_plugins(pod, feasible)
+            for row in rows:
+                if row["node"] in {ni.name for ni in feasible}:
+                    row["scores"] = {p: s[row["node"]] for p, s in per_plugin.items()}
+                    row["total"] = sum(row["scores"].values())
+        return rows

@@ -1,0 +1,65 @@
+"""Lab stage ``scheduler``: ``kfs scheduler`` running on ``cp``, as kube-scheduler would.
+
+``up`` starts (or keeps, or restarts with a changed command line) one scheduler process in
+cp's network namespace, talking to the API server with the ``kube-scheduler`` kubeconfig
+the ``apiserver`` stage wrote; ``down`` stops it. Its log is ``<lab>/cp/scheduler.log``
+(``kfs lab logs scheduler``).
+
+An attendee's score plugins are part of the lab's state, so every later ``up`` keeps
+them: ``Lab().up(stage="scheduler", scheduler_score_plugins=["/path/f.py:func:5"])``
+restarts the scheduler with ``--score-plugin /path/f.py:func:5``; ``[]`` removes them.
+"""
+from kfs.lab import supervisor
+from kfs.util import wait_for
+
+NAME = "scheduler"
+STARTED = "started:"  # the line Scheduler.run logs once its informers have synced
+
+
+def daemon(lab):
+    argv = [supervisor.kfs_command(), "scheduler",
+            "--kubeconfig", str(lab.kubeconfig("kube-scheduler")),
+            "--pod-max-in-unschedulable-pods-duration", "30s"]
+    for spec in lab.state.get("scheduler_score_plugins") or []:
+        argv += ["--score-plugin", spec]
+    return lab.machine("cp").daemon(NAME, argv)
+
+
+def up(lab, target, progress):
+    from kfs.lab.lab import LabError
+    if not lab.kubeconfig("kube-scheduler").exists():
+        raise LabError(f"no {lab.kubeconfig('kube-scheduler')}: the apiserver stage writes it "
+                       "(kfs lab up --stage apiserver)")
+    d = daemon(lab)
+    before = supervisor.pid_of(d)
+    offset = d.logfile.stat().st_size if d.logfile.exists() else 0
+    pid = supervisor.ensure(d)
+    if pid != before:
+        wait_started(d, pid, offset)
+    progress(f"scheduler on cp, pid {pid}: {d.command_line}")
+
+
+def wait_started(d, pid, offset, timeout=60.0):
+    """Wait until the new process says its informers synced; a death is an error."""
+    from kfs.lab.lab import LabError
+
+    def started():
+        if supervisor.pid_of(d) != pid:
+            raise LabError(f"the scheduler exited at once: {tail(d, offset)}")
+        with open(d.logfile, "rb") as f:
+            f.seek(offset)
+            return STARTED in f.read().decode(errors="replace")
+    wait_for(started, timeout, what=f"the scheduler to start (see {d.logfile})")
+
+
+def tail(d, offset, lines=5):
+    with open(d.logfile, "rb") as f:
+        f.seek(offset)
+        return " | ".join(f.read().decode(errors="replace").strip().splitlines()[-lines:])
+
+
+def down(lab, progress):
+    d = daemon(lab)
+    pid = supervisor.stop(d)
+    if pid:
+        progress(f"stopped the scheduler (pid {pid})")
