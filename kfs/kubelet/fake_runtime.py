@@ -104,7 +104,9 @@ class FakeRuntime:
         self.images.add(image)
 
     def exec_sync(self, cid, command, timeout):
-        c = self._get(cid)
+        if cid not in self.containers:
+            return -1, f"No such container: {cid}"
+        c = self.containers[cid]
         return self.exec_results.get((c.container_name, tuple(command)), (0, ""))
 
     def logs(self, cid, follow=False, tail=None):

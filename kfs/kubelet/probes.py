@@ -80,7 +80,7 @@ def run_probe(probe, pod_ip, container_id, spec, runtime):
 class ProbeWorker:
     """Probes one container with one kind of probe, in a thread of its own."""
 
-    def __init__(self, manager, pod, spec, kind):
+    def __init__(self, manager, pod, spec, kind, start=True):
         self.manager, self.pod, self.spec, self.kind = manager, pod, spec, kind
         self.probe = spec[f"{kind}Probe"]
         self.target = None          # (runtime Container, pod IP)
@@ -90,7 +90,8 @@ class ProbeWorker:
         self.wake, self.stopped = threading.Event(), threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True,
                                        name=f"probe-{kind}-{spec['name']}")
-        self.thread.start()
+        if start:
+            self.thread.start()
 
     def set_target(self, container, pod_ip):
         if container is None or (self.target and self.target[0].id == container.id):

@@ -184,6 +184,7 @@ class KubeletServer:
             self.loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.address, self.port, ssl_context=self.ssl)
             self.loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # the real one, if 0 was asked
         except OSError as e:
             self.error = e
             self.ready.set()
