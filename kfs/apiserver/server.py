@@ -1,0 +1,289 @@
+"""The API server's HTTPS front: every request through authn -> authz -> handler.
+
+For each request, in upstream's filter order:
+
+1. **authentication** (``authn``): a client certificate verified by the TLS handshake, or
+   a bearer token from ``--token-auth-file``; nobody else gets in (401 Unauthorized);
+2. **request info** (``requestinfo``): verb, group, resource, namespace, name from the path;
+3. **authorization** (``rbac``): may this user do that? (403 Forbidden naming both);
+4. the **handler**: discovery, ``/version``, health, OpenAPI, or a resource (``handlers``),
+   which goes through admission to the registry and etcd.
+
+Every failure leaves as a ``Status`` (``errors``); an unexpected exception is logged and
+becomes a 500 Status, never a dropped connection. The server also keeps in-memory copies
+of the RBAC objects (`Cache`, a list + watch of etcd, like upstream's informers) so that
+authorizing a request costs no etcd read, writes the bootstrap objects at start
+(namespaces, RBAC policy, the ``kubernetes`` Service), and compacts etcd periodically.
+
+Mirrors ``apiserver/pkg/server/config.go`` (DefaultBuildHandlerChain),
+``endpoints/filters`` (authentication, requestinfo, authorization) and the bootstrap
+post-start hooks (``pkg/controlplane``: system namespaces, the kubernetes service,
+RBAC's ``ensure-bootstrap-policy``).
+
+What real Kubernetes does differently: more filters (audit, API priority and fairness,
+impersonation, CORS, request timeouts, tracing), HTTP/2, the aggregator in front for
+extension API servers, and the bootstrap work done by controllers that keep running.
+"""
+import asyncio
+import ipaddress
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from aiohttp import web
+
+from kfs import meta, resources, storage as st
+from kfs.apiserver import (authn, discovery, errors, handlers, negotiation, openapi, policy,
+                           rbac, requestinfo)
+from kfs.apiserver.registry import Registry
+from kfs.apiserver.services import Allocator
+
+log = logging.getLogger("kfs.apiserver")
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+RBAC_KINDS = ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+
+
+class Cache:
+    """The objects of one resource, mirrored from etcd by list + watch (an informer)."""
+
+    def __init__(self, storage, resource):
+        self.storage, self.resource = storage, resource
+        self.items = {}
+        self.synced = threading.Event()
+
+    def start(self):
+        threading.Thread(target=self.run, daemon=True, name=f"cache-{self.resource.plural}").start()
+        return self
+
+    def run(self):
+        prefix = f"{self.resource.prefix}/"
+        while True:
+            try:
+                items, revision, _ = self.storage.list(prefix)
+                self.items = {self.storage_key(o): o for o in items}
+                self.synced.set()
+                for ev in self.storage.watch(prefix, revision + 1):
+                    items = dict(self.items)
+                    if ev.type == "DELETED":
+                        items.pop(self.storage_key(ev.obj), None)
+                    else:
+                        items[self.storage_key(ev.obj)] = ev.obj
+                    self.items = items
+            except st.StorageError as e:
+                log.warning("%s cache: %s; relisting", self.resource.plural, e)
+                time.sleep(1)
+
+    @staticmethod
+    def storage_key(obj):
+        return meta.key(obj)
+
+    def list(self):
+        return list(self.items.values())
+
+
+class Context:
+    """What every handler needs: storage, registry, authorizer, a thread pool."""
+
+    def __init__(self, storage, tokens=None, service_cidr="10.96.0.0/12",
+                 node_ports="30000-32767", kubelet_ssl=None, advertise=None,
+                 compaction_interval=300.0):
+        self.storage = storage
+        self.registry = Registry(storage, Allocator(storage, service_cidr, node_ports))
+        self.tokens = tokens or {}
+        self.kubelet_ssl = kubelet_ssl
+        self.advertise = advertise  # (address, port) of this server for the kubernetes Service
+        self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="registry")
+        self.watches = set()
+        self.caches = {kind: Cache(storage, resources.for_object(
+            {"apiVersion": policy.RBAC_API_VERSION, "kind": kind})) for kind in RBAC_KINDS}
+        self.authorizer = rbac.Authorizer(lambda kind: self.caches[kind].list())
+        self.compactor = st.Compactor(storage, compaction_interval)
+
+    async def run(self, fn, *args, **kwargs):
+        """Run a blocking (etcd) call in the thread pool."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.pool, partial(fn, *args, **kwargs))
+
+
+def status_response(e):
+    resp = web.Response(body=handlers.status_json(e.status), status=e.code,
+                        content_type="application/json")
+    for k, v in e.headers.items():
+        resp.headers[k] = v
+    return resp
+
+
+def peer_certificate(request):
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    return ssl_object.getpeercert(binary_form=True) if ssl_object else None
+
+
+async def dispatch(request):
+    ctx = request.app["ctx"]
+    started = time.monotonic()
+    user, code = None, 500
+    try:
+        user = authn.authenticate(peer_certificate(request), request.headers.get("Authorization"),
+                                  ctx.tokens)
+        if user is None:
+            raise errors.StatusError(401, "Unauthorized", "Unauthorized")
+        info = requestinfo.parse(request.method, request.path, request.query)
+        attrs = rbac.Attributes(user, info.verb, info.api_group, info.resource, info.subresource,
+                                info.name, info.namespace, info.resource_request,
+                                info.path, info.api_version)
+        allowed, reason = ctx.authorizer.authorize(attrs)
+        if not allowed:
+            status = rbac.forbidden_status(attrs, reason)
+            raise errors.StatusError(403, "Forbidden", status["message"], status["details"])
+        if info.resource_request:
+            resp = await handlers.handle(request, ctx, info, user)
+        else:
+            resp = await non_resource(request, ctx, info)
+    except errors.StatusError as e:
+        resp = status_response(e)
+    except Exception as e:  # a bug: say so, keep serving
+        log.exception("%s %s failed", request.method, request.path_qs)
+        resp = status_response(errors.internal(f"{type(e).__name__}: {e}"))
+    code = resp.status
+    log.info("%s %s %s %d %.1fms", user.name if user else "-", request.method,
+             request.path_qs, code, (time.monotonic() - started) * 1000)
+    return resp
+
+
+async def non_resource(request, ctx, info):
+    if request.method not in ("GET", "HEAD"):
+        raise errors.method_not_allowed()
+    path = request.path.rstrip("/") or "/"
+    parts = path.strip("/").split("/")
+    if path == "/version":
+        return web.json_response(discovery.version())
+    if path in ("/healthz", "/livez", "/readyz"):
+        return await health(request, ctx, path)
+    if path == "/api":
+        host = request.host or "127.0.0.1"
+        return web.json_response(discovery.api_versions(host))
+    if path == "/apis":
+        return web.json_response(discovery.api_group_list())
+    if path == "/openapi/v2":
+        accept = request.headers.get("Accept", "")
+        if "protobuf" in accept:
+            return web.Response(body=openapi.document(), content_type=None,
+                                headers={"Content-Type": openapi.CONTENT_TYPE})
+        return web.json_response(openapi.document_json())
+    if parts[0] == "api" and len(parts) == 2:
+        found = discovery.api_resource_list("", parts[1])
+    elif parts[0] == "apis" and len(parts) == 2:
+        found = discovery.api_group(parts[1])
+    elif parts[0] == "apis" and len(parts) == 3:
+        found = discovery.api_resource_list(parts[1], parts[2])
+    else:
+        found = None
+    if found is None:
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested "
+                                 "resource", {})
+    return web.json_response(found)
+
+
+async def health(request, ctx, path):
+    checks = [("ping", True)]
+    if path != "/livez":
+        try:
+            await asyncio.wait_for(ctx.run(ctx.storage.current_revision), 2)
+            checks.append(("etcd", True))
+        except Exception:
+            checks.append(("etcd", False))
+    ok = all(good for _, good in checks)
+    name = path.strip("/")
+    if "verbose" in request.query:
+        lines = [f"[+]{n} ok" if good else f"[-]{n} failed: reason withheld" for n, good in checks]
+        text = "\n".join(lines) + f"\n{name} check {'passed' if ok else 'failed'}\n"
+    else:
+        text = "ok" if ok else f"[-]etcd failed: reason withheld\n{name} check failed\n"
+    return web.Response(text=text, status=200 if ok else 500)
+
+
+# -- start and stop ---------------------------------------------------------------------------
+
+def bootstrap(ctx):
+    """What upstream's post-start hooks write: namespaces, RBAC policy, the kubernetes service."""
+    reg, ns_res = ctx.registry, resources.lookup("namespaces")
+    for name in SYSTEM_NAMESPACES:
+        _ensure(reg, ns_res, None, {"apiVersion": "v1", "kind": "Namespace",
+                                    "metadata": {"name": name}})
+    for obj in policy.bootstrap_policy():
+        r = resources.for_object(obj)
+        ns = meta.namespace(obj)
+        try:
+            existing = reg.get(r, ns, meta.name(obj))
+        except errors.StatusError:
+            existing = None
+        wanted = policy.reconcile(existing, obj)
+        if wanted is None:
+            continue
+        if existing is None:
+            reg.create(r, ns, wanted)
+        elif wanted.get("roleRef") != existing.get("roleRef"):
+            reg.delete(r, ns, meta.name(obj), {})
+            reg.create(r, ns, policy.reconcile(None, obj))
+        else:
+            reg.update(r, ns, meta.name(obj), wanted)
+    if ctx.advertise and not ipaddress.ip_address(ctx.advertise[0]).is_loopback:
+        try:
+            kubernetes_service(ctx)
+        except errors.StatusError as e:
+            log.warning("could not write the kubernetes service: %s", e.message)
+
+
+def _ensure(reg, r, ns, obj):
+    try:
+        reg.get(r, ns, meta.name(obj))
+    except errors.StatusError:
+        try:
+            reg.create(r, ns, obj)
+        except errors.StatusError as e:
+            if e.reason != "AlreadyExists":
+                raise
+
+
+def kubernetes_service(ctx):
+    """default/kubernetes: the first ClusterIP of the range, pointing at this server."""
+    address, port = ctx.advertise
+    first_ip = str(ctx.registry.allocator.network.network_address + 1)
+    svc = {"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "kubernetes", "labels": {"component": "apiserver",
+                                                         "provider": "kubernetes"}},
+           "spec": {"type": "ClusterIP", "clusterIP": first_ip, "sessionAffinity": "None",
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                               "targetPort": port}]}}
+    _ensure(ctx.registry, resources.lookup("services"), "default", svc)
+    endpoints = {"apiVersion": "v1", "kind": "Endpoints",
+                 "metadata": {"name": "kubernetes", "namespace": "default",
+                              "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                 "subsets": [{"addresses": [{"ip": address}],
+                              "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]}
+    ctx.registry.update(resources.lookup("endpoints"), "default", "kubernetes", endpoints)
+
+
+def make_app(ctx):
+    app = web.Application(client_max_size=negotiation.MAX_BODY + 1)
+    app["ctx"] = ctx
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+
+    async def on_startup(app):
+        await ctx.run(bootstrap, ctx)
+        for cache in ctx.caches.values():
+            cache.start()
+        for cache in ctx.caches.values():
+            await ctx.run(cache.synced.wait, 30)
+        ctx.compactor.start()
+
+    async def on_shutdown(app):
+        for stream in list(ctx.watches):  # end watch streams cleanly: clients resume
+            stream.stop()
+        ctx.compactor.stop()
+
+    app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
+    return app
