@@ -243,3 +243,18 @@ def slow_start_batch(count, fn, initial_batch=SLOW_START_INITIAL_BATCH, max_work
             count -= batch
             batch = min(2 * batch, count)
     return done, None
+
+
+def semantic_equal(a, b):
+    """Equal once empty values (0, "", None, [], {}) are left out, as a server storing
+    the object may leave them out: comparing raw dicts would rewrite statuses forever."""
+    return _prune(a) == _prune(b)
+
+
+def _prune(value):
+    if isinstance(value, dict):
+        pruned = {k: _prune(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if v not in (0, "", None, [], {})}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
