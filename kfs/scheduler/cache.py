@@ -109,3 +109,15 @@ class Cache:
 
     def node_info(self, name):
         return self.nodes.get(name)
+
+
+def snapshot(nodes, pods):
+    """A Cache of these nodes and the bound pods among `pods`: the state one decision
+    sees (a notebook lists nodes and pods from the API server and explains a decision)."""
+    cache = Cache()
+    for n in nodes:
+        cache.add_node(n)
+    for p in pods:
+        if counts_on_node(p):
+            cache.add_pod(p)
+    return cache

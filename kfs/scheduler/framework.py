@@ -368,3 +368,18 @@ class Framework:
                     row["scores"] = {p: s[row["node"]] for p, s in per_plugin.items()}
                     row["total"] = sum(row["scores"].values())
         return rows
+
+
+def explain_table(rows, filters, scores):
+    """Framework.explain's rows as text: one line per plugin, one column per node."""
+    nodes = [r["node"] for r in rows]
+    lines = [("plugin", *nodes)]
+    for name, _ in filters:
+        lines.append((f"{name} (filter)", *(r["filters"][name] for r in rows)))
+    for p in scores:
+        lines.append((f"{p.name} (score x{p.weight})",
+                      *(str(r["scores"][p.name]) if r["scores"] else "-" for r in rows)))
+    lines.append(("total", *(str(r["total"]) if r["total"] is not None else "-" for r in rows)))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
+                     for line in lines)

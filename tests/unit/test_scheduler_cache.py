@@ -58,3 +58,12 @@ def test_a_deleted_node_keeps_its_pods_counted_but_is_not_offered():
     cache.remove_pod(p)
     cache.remove_node(n)
     assert cache.node_info("node1") is None
+
+
+def test_a_snapshot_counts_only_bound_unfinished_pods():
+    from kfs.scheduler.cache import snapshot
+    pods = [bound(pod("a", cpu="1"), "node1"), pod("pending", cpu="1"),
+            bound(pod("done", cpu="1"), "node1", phase="Succeeded")]
+    cache = snapshot([node("node1")], pods)
+    assert [ni.name for ni in cache.node_infos()] == ["node1"]
+    assert cpu_on(cache, "node1") == 1000

@@ -113,3 +113,15 @@ def test_explain_shows_every_filters_answer_and_the_scores_of_feasible_nodes():
     assert rows["small"]["total"] is None
     assert set(rows["big"]["scores"]) == {"NodeResourcesLeastAllocated", "SelectorSpread"}
     assert rows["big"]["total"] == sum(rows["big"]["scores"].values())
+
+
+def test_explain_table_has_a_line_per_plugin_and_a_column_per_node():
+    from kfs.scheduler.framework import explain_table
+    f = framework()
+    nodes = [node_info(node("small", cpu="500m")), node_info(node("big", cpu="4"))]
+    lines = explain_table(f.explain(pod(cpu="1"), nodes), f.filters, f.scores).splitlines()
+    assert lines[0].split() == ["plugin", "small", "big"]
+    assert len(lines) == 1 + len(f.filters) + len(f.scores) + 1
+    fit = next(line for line in lines if line.startswith("NodeResourcesFit (filter)"))
+    assert "Insufficient cpu" in fit
+    assert lines[-1].split()[1:] == ["-", str(f.explain(pod(cpu="1"), nodes)[1]["total"])]
