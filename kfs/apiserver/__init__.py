@@ -1,0 +1,1 @@
+"""The kfs API server: REST over etcd."""
