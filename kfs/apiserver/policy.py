@@ -1,0 +1,220 @@
+"""The bootstrap policy: the roles and bindings the API server writes when it starts.
+
+RBAC allows nothing until a binding says so, so a fresh cluster needs a few: the admin
+may do anything, everyone authenticated may discover the API, and each component may do
+exactly what its loop needs and nothing more. Who is who comes from the certificates
+(``kfs.pki``): the CN is the user, the O the group.
+
+| component   | may (read = get, list, watch)                   | so that it                       |
+|-------------|-------------------------------------------------|----------------------------------|
+| admin       | everything, every path                          | is the operator                  |
+| everyone    | get /api*, /apis*, /openapi*, /version          | finds the API before using it    |
+|             | get /healthz, /livez, /readyz                   | checks the server is up          |
+|             | create selfsubject{access,rules}reviews ...     | can run `kubectl auth can-i`     |
+| scheduler   | read pods, nodes                                | sees unbound pods and the nodes  |
+|             | create pods/binding                             | binds a pod to a node            |
+|             | update, patch pods/status                       | marks a pod unschedulable        |
+|             | create, patch events                            | reports FailedScheduling         |
+|             | create leases; get, update its lease (*)        | is the one active scheduler      |
+| controllers | read, update, patch deployments                 | rolls Deployments out            |
+|             | update, patch deployments/status                | reports rollout progress         |
+|             | read, create, update, patch, delete replicasets | makes, scales, prunes RSs        |
+|             | update, patch replicasets/status                | reports replica counts           |
+|             | read, create, patch, delete pods                | makes, adopts, removes pods      |
+|             | update, patch pods/status                       | marks lost nodes' pods NotReady  |
+|             | read, create, update, delete endpoints          | keeps Endpoints = ready pods     |
+|             | read services, nodes                            | selects pods, watches nodes      |
+|             | update, patch nodes/status                      | marks silent nodes Unknown       |
+|             | create, patch events                            | records what it did              |
+|             | create leases; get, update its lease (*)        | is the one active manager        |
+| kubelet     | read, create, delete pods                       | runs its pods, mirrors static    |
+|             | update, patch pods/status                       | reports pod status               |
+|             | read, create, update, patch nodes               | registers its Node               |
+|             | update, patch nodes/status                      | reports node conditions          |
+|             | read services, endpoints                        | sets service env variables       |
+|             | create, patch events                            | reports container events         |
+|             | get, create, update, patch leases (**)          | heartbeats                       |
+| proxy       | list, watch services, endpoints                 | renders iptables from them       |
+|             | read nodes                                      | finds its node                   |
+|             | create, patch events                            | reports sync problems            |
+| flanneld    | read nodes                                      | learns the other nodes           |
+|             | patch nodes/status                              | annotates its own node           |
+
+(*) in kube-system, the lease named after the component; (**) in kube-node-lease only.
+"everyone" is every authenticated user. Who gets which role:
+
+| role                                     | bound to                                          |
+|------------------------------------------|---------------------------------------------------|
+| cluster-admin                            | Group system:masters                              |
+| system:discovery, system:basic-user      | Group system:authenticated                        |
+| system:public-info-viewer                | system:authenticated, system:unauthenticated      |
+| system:kube-scheduler                    | User system:kube-scheduler                        |
+| system:kube-controller-manager           | User system:kube-controller-manager               |
+| system:node                              | Group system:nodes                                |
+| system:node-proxier                      | User system:kube-proxy                            |
+| flannel                                  | User flanneld                                     |
+| system::leader-locking-kube-scheduler    | (Role in kube-system) User system:kube-scheduler  |
+| system::leader-locking-kube-controller-manager | (Role in kube-system) the controller manager |
+| system:node-heartbeat                    | (Role in kube-node-lease) Group system:nodes      |
+
+Every object carries upstream's label ``kubernetes.io/bootstrapping=rbac-defaults`` and
+annotation ``rbac.authorization.kubernetes.io/autoupdate=true``: at each start the API
+server `reconcile`s them, adding back missing rules and subjects; set the annotation to
+"false" and it leaves that object alone. The Roles live in ``kube-system`` and
+``kube-node-lease`` (`SYSTEM_NAMESPACES`), which the API server must create first.
+
+Mirrors plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go, namespace_policy.go
+and pkg/registry/rbac/reconciliation, shrunk to the kinds kfs serves.
+
+What real Kubernetes does differently: ~60 default roles (view/edit/admin aggregated by
+label, one per controller used with service-account credentials); kubelets are bound by
+the Node authorizer and the NodeRestriction admission plugin, which confine each to its
+own Node and pods (here any kubelet may touch any pod or node); leases for leader
+election are granted cluster-wide by name.
+"""
+import copy
+
+RBAC_API_VERSION = "rbac.authorization.k8s.io/v1"
+LABELS = {"kubernetes.io/bootstrapping": "rbac-defaults"}
+ANNOTATIONS = {"rbac.authorization.kubernetes.io/autoupdate": "true"}
+SYSTEM_NAMESPACES = ("kube-system", "kube-node-lease")
+
+READ = ("get", "list", "watch")
+APPS, COORDINATION = "apps", "coordination.k8s.io"
+
+
+def rule(verbs, resources, groups=("",), names=()):
+    out = {"verbs": list(verbs), "apiGroups": list(groups), "resources": list(resources)}
+    if names:
+        out["resourceNames"] = list(names)
+    return out
+
+
+def urls(verbs, *paths):
+    return {"verbs": list(verbs), "nonResourceURLs": list(paths)}
+
+
+def events_rule():
+    return rule(("create", "patch"), ["events"])
+
+
+def leader_election(name):
+    return [rule(["create"], ["leases"], [COORDINATION]),
+            rule(["get", "update"], ["leases"], [COORDINATION], names=[name])]
+
+
+def user(name):
+    return {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": name}
+
+
+def group(name):
+    return {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": name}
+
+
+CLUSTER_ROLES = {
+    "cluster-admin": [rule(["*"], ["*"], ["*"]), urls(["*"], "*")],
+    "system:discovery": [urls(["get"], "/livez", "/readyz", "/healthz", "/version", "/version/",
+                              "/openapi", "/openapi/*", "/api", "/api/*", "/apis", "/apis/*")],
+    "system:basic-user": [
+        rule(["create"], ["selfsubjectreviews"], ["authentication.k8s.io"]),
+        rule(["create"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+             ["authorization.k8s.io"])],
+    "system:public-info-viewer": [urls(["get"], "/livez", "/readyz", "/healthz", "/version",
+                                       "/version/")],
+    "system:kube-scheduler": [
+        rule(READ, ["pods"]),
+        rule(["create"], ["pods/binding"]),
+        rule(["update", "patch"], ["pods/status"]),
+        rule(READ, ["nodes"]),
+        events_rule()],
+    "system:kube-controller-manager": [
+        rule((*READ, "update", "patch"), ["deployments"], [APPS]),
+        rule(("create", *READ, "update", "patch", "delete"), ["replicasets"], [APPS]),
+        rule(("update", "patch"), ["deployments/status", "replicasets/status"], [APPS]),
+        rule(("create", *READ, "patch", "delete"), ["pods"]),
+        rule(("update", "patch"), ["pods/status", "nodes/status"]),
+        rule(("create", *READ, "update", "delete"), ["endpoints"]),
+        rule(READ, ["services", "nodes"]),
+        events_rule()],
+    "system:node": [
+        rule(("create", *READ, "delete"), ["pods"]),
+        rule(("update", "patch"), ["pods/status", "nodes/status"]),
+        rule(("create", *READ, "update", "patch"), ["nodes"]),
+        rule(READ, ["services", "endpoints"]),
+        events_rule()],
+    "system:node-proxier": [
+        rule(("list", "watch"), ["services", "endpoints"]),
+        rule(READ, ["nodes"]),
+        events_rule()],
+    "flannel": [
+        rule(READ, ["nodes"]),
+        rule(["patch"], ["nodes/status"])],
+}
+
+CLUSTER_ROLE_BINDINGS = {  # binding name = role name
+    "cluster-admin": [group("system:masters")],
+    "system:discovery": [group("system:authenticated")],
+    "system:basic-user": [group("system:authenticated")],
+    "system:public-info-viewer": [group("system:authenticated"), group("system:unauthenticated")],
+    "system:kube-scheduler": [user("system:kube-scheduler")],
+    "system:kube-controller-manager": [user("system:kube-controller-manager")],
+    "system:node": [group("system:nodes")],
+    "system:node-proxier": [user("system:kube-proxy")],
+    "flannel": [user("flanneld")],
+}
+
+ROLES = {  # (namespace, name): (rules, subjects); binding name = role name
+    ("kube-system", "system::leader-locking-kube-scheduler"):
+        (leader_election("kube-scheduler"), [user("system:kube-scheduler")]),
+    ("kube-system", "system::leader-locking-kube-controller-manager"):
+        (leader_election("kube-controller-manager"), [user("system:kube-controller-manager")]),
+    ("kube-node-lease", "system:node-heartbeat"):
+        ([rule(("get", "create", "update", "patch"), ["leases"], [COORDINATION])],
+         [group("system:nodes")]),
+}
+
+
+def _object(kind, name, namespace=None, **fields):
+    metadata = {"name": name, "labels": dict(LABELS), "annotations": dict(ANNOTATIONS)}
+    if namespace:
+        metadata["namespace"] = namespace
+    return {"apiVersion": RBAC_API_VERSION, "kind": kind, "metadata": metadata, **fields}
+
+
+def _role_ref(kind, name):
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}
+
+
+def bootstrap_policy():
+    """The ClusterRoles, ClusterRoleBindings, Roles and RoleBindings to write at start,
+    roles before the bindings that refer to them."""
+    objects = [_object("ClusterRole", n, rules=copy.deepcopy(r)) for n, r in CLUSTER_ROLES.items()]
+    objects += [_object("ClusterRoleBinding", n, roleRef=_role_ref("ClusterRole", n),
+                        subjects=copy.deepcopy(s)) for n, s in CLUSTER_ROLE_BINDINGS.items()]
+    objects += [_object("Role", n, ns, rules=copy.deepcopy(r)) for (ns, n), (r, _) in ROLES.items()]
+    objects += [_object("RoleBinding", n, ns, roleRef=_role_ref("Role", n),
+                        subjects=copy.deepcopy(s)) for (ns, n), (_, s) in ROLES.items()]
+    return objects
+
+
+def reconcile(existing, wanted):
+    """What to write for a bootstrap object: `wanted` if there is none, None if nothing is
+    to change, else `existing` with the missing labels, annotations, rules and subjects
+    added back. An object annotated autoupdate="false" is left alone; a binding whose
+    roleRef changed is replaced (roleRef is immutable: delete, then create `wanted`)."""
+    if existing is None:
+        return copy.deepcopy(wanted)
+    annotations = existing.get("metadata", {}).get("annotations") or {}
+    if annotations.get("rbac.authorization.kubernetes.io/autoupdate") == "false":
+        return None
+    if "roleRef" in wanted and existing.get("roleRef") != wanted["roleRef"]:
+        return copy.deepcopy(wanted)
+    out = copy.deepcopy(existing)
+    m = out.setdefault("metadata", {})
+    m["labels"] = {**(m.get("labels") or {}), **wanted["metadata"]["labels"]}
+    m["annotations"] = {**(m.get("annotations") or {}), **wanted["metadata"]["annotations"]}
+    for field in ("rules", "subjects"):
+        if field in wanted:
+            have = out.setdefault(field, None) or []
+            out[field] = have + [x for x in wanted[field] if x not in have]
+    return None if out == existing else out
