@@ -95,6 +95,9 @@ def container_requests(container):
     return {**(res.get("limits") or {}), **(res.get("requests") or {})}
 
 
+_requests_memo = {}  # (uid, resourceVersion, non_zero) -> Resource: a pod's spec is fixed
+
+
 def pod_requests(pod, non_zero=False):
     """What a pod asks for (upstream resourcehelper.PodRequests): the sum over its
     containers, at least the largest init container, plus the pod's overhead.
@@ -102,6 +105,19 @@ def pod_requests(pod, non_zero=False):
     `non_zero` counts a container without a cpu or memory request as asking for the
     scoring defaults (100m, 200Mi), as upstream's NonZeroRequested does.
     """
+    md = pod.get("metadata") or {}
+    memo = (md.get("uid"), md.get("resourceVersion"), non_zero)
+    if memo[0] and memo in _requests_memo:
+        return _requests_memo[memo]
+    total = _pod_requests(pod, non_zero)
+    if memo[0]:
+        if len(_requests_memo) > 20000:
+            _requests_memo.clear()
+        _requests_memo[memo] = total
+    return total
+
+
+def _pod_requests(pod, non_zero):
     spec = pod.get("spec") or {}
     total = Resource()
     for c in spec.get("containers") or []:
@@ -154,20 +170,17 @@ class NodeInfo:
     """
 
     def __init__(self, node=None):
-        self.node = None
+        self.node, self.name = None, None
         self.pods = {}  # uid -> pod
+        self.owners = {}  # (namespace, controller uid) -> pods of that owner here
         self.requested, self.non_zero_requested = Resource(), Resource()
         self.allocatable = Resource()
         self.used_ports = {}  # (hostIP, protocol, port) -> count
         if node is not None:
             self.set_node(node)
 
-    @property
-    def name(self):
-        return meta.name(self.node) if self.node else None
-
     def set_node(self, node):
-        self.node = node
+        self.node, self.name = node, meta.name(node)
         self.allocatable = node_allocatable(node)
 
     def add_pod(self, pod):
@@ -189,6 +202,12 @@ class NodeInfo:
             self.used_ports[port] = self.used_ports.get(port, 0) + sign
             if self.used_ports[port] <= 0:
                 del self.used_ports[port]
+        owner = meta.controller_of(pod)
+        if owner and not pod["metadata"].get("deletionTimestamp"):
+            k = (meta.namespace(pod), owner.get("uid"))
+            self.owners[k] = self.owners.get(k, 0) + sign
+            if self.owners[k] <= 0:
+                del self.owners[k]
 
     def __repr__(self):
         return (f"NodeInfo({self.name}, pods={len(self.pods)}, "

@@ -218,10 +218,8 @@ def selector_spread(pod, node_info):
     owner = meta.controller_of(pod)
     if owner is None:
         return 0
-    ns = meta.namespace(pod)
-    return sum(1 for p in node_info.pods.values()
-               if meta.namespace(p) == ns and not p["metadata"].get("deletionTimestamp")
-               and (meta.controller_of(p) or {}).get("uid") == owner.get("uid"))
+    # node_info.owners counts the node's (not terminating) pods per (namespace, owner uid)
+    return node_info.owners.get((meta.namespace(pod), owner.get("uid")), 0)
 
 
 def spread_normalize(counts):
