@@ -19,12 +19,13 @@ import json
 
 import yaml
 
-from kfs.apiserver import errors, tables
+from kfs.apiserver import errors, protobuf, tables
 
 MAX_BODY = 3 << 20  # upstream's limit on a request body: 3 MiB
 JSON_TYPES = ("application/json", "*/*", "application/*", "")
 YAML_TYPE = "application/yaml"
 TABLE_VERSIONS = ("v1", "v1beta1")
+ACCEPTED = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]
 
 def media_types(header):
     """Parse an Accept header: [(type, {param: value})] in order."""
@@ -75,8 +76,13 @@ def decode_body(data, content_type):
             return yaml.safe_load(data)
         except yaml.YAMLError as e:
             raise errors.bad_request(f"error converting YAML to JSON: {e}") from None
-    raise errors.unsupported_media_type(mtype, ["application/json", "application/yaml",
-                                                "application/vnd.kubernetes.protobuf"])
+    if mtype == protobuf.CONTENT_TYPE:  # kubectl auth can-i sends its review so
+        try:
+            return protobuf.decode_object(data)
+        except protobuf.ProtobufError as e:
+            raise errors.unsupported_media_type(mtype, ACCEPTED) if "not supported" in str(e) \
+                else errors.bad_request(f"protobuf: {e}") from None
+    raise errors.unsupported_media_type(mtype, ACCEPTED)
 
 
 def encode(obj, fmt):

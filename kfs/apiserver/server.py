@@ -130,13 +130,10 @@ async def dispatch(request):
         if user is None:
             raise errors.StatusError(401, "Unauthorized", "Unauthorized")
         info = requestinfo.parse(request.method, request.path, request.query)
-        attrs = rbac.Attributes(user, info.verb, info.api_group, info.resource, info.subresource,
-                                info.name, info.namespace, info.resource_request,
-                                info.path, info.api_version)
+        attrs = rbac.Attributes.of(user, info)
         allowed, reason = ctx.authorizer.authorize(attrs)
         if not allowed:
-            status = rbac.forbidden_status(attrs, reason)
-            raise errors.StatusError(403, "Forbidden", status["message"], status["details"])
+            raise forbidden(attrs, reason)
         if info.resource_request:
             resp = await handlers.handle(request, ctx, info, user)
         else:
@@ -150,6 +147,15 @@ async def dispatch(request):
     log.info("%s %s %s %d %.1fms", user.name if user else "-", request.method,
              request.path_qs, code, (time.monotonic() - started) * 1000)
     return resp
+
+
+def forbidden(attrs, reason):
+    """403, naming the user, the verb and the resource (or path)."""
+    details = {}
+    if attrs.resource_request and attrs.resource:
+        details = {k: v for k, v in (("name", attrs.name), ("group", attrs.api_group),
+                                     ("kind", attrs.resource)) if v}
+    return errors.StatusError(403, "Forbidden", rbac.forbidden_message(attrs, reason), details)
 
 
 async def non_resource(request, ctx, info):
