@@ -72,6 +72,13 @@ class FakeApi:
             inf.freeze()
         self.held = []
 
+    def replay(self):
+        """Deliver ADDED for every object to every informer: what a real informer's
+        initial list does for handlers registered before it starts."""
+        for inf in self.informers:
+            for obj in inf.list():
+                inf.notify("ADDED", obj, None)
+
     def release_events(self):
         held, self.held = self.held or [], None
         for inf in self.informers:
