@@ -102,9 +102,12 @@ class Client:
         data = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
         headers = {"Content-Type": content_type} if data is not None else {}
         try:
+            # verify is passed explicitly: requests lets $REQUESTS_CA_BUNDLE override the
+            # session's CA otherwise, and the cluster's CA is in no system bundle
             resp = self.session.request(method, self.server + path, params=params, data=data,
                                         headers=headers, stream=stream,
-                                        timeout=timeout or self.timeout)
+                                        timeout=timeout or self.timeout,
+                                        verify=self.session.verify)
         except requests.RequestException as e:
             raise ApiError({"message": f"{method} {path}: {e}", "reason": "ConnectionError"},
                            0) from None
