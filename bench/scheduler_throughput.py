@@ -1,0 +1,147 @@
+"""Scheduler throughput: pods bound per second over 100 nodes, against the raw binding rate.
+
+    .venv/bin/python bench/scheduler_throughput.py [--nodes 100] [--pods 500]
+
+Starts etcd and ``kfs apiserver`` on loopback (``kfs.apiserver.local``), creates ``--nodes``
+Node objects (no kubelets: to the scheduler a node is only its object), then measures in
+the same run:
+
+1. **raw binding writes**: ``--pods`` pending pods bound directly (``POST pods/binding``)
+   by as many threads as the scheduler has binders, round-robin over the nodes, with no
+   decision at all: the most the API server and etcd allow;
+2. **the scheduler**: ``--pods`` other pending pods, then ``kfs scheduler`` (its own process,
+   the kube-scheduler identity) started; the rate is counted from the first binding an
+   informer sees to the last, so the scheduler's start-up is not in it;
+3. for reference, decisions per second of the framework alone (filters and scores over the
+   same nodes, in this process, no API calls).
+
+Prints the rates and the ratio scheduler / raw. Everything is stopped by PID at the end.
+"""
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from kfs import meta, pki
+from kfs.apiserver.local import LocalControlPlane
+from kfs.client import Client, Informer
+from kfs.util import wait_for
+
+BINDERS = 4  # Scheduler's default bind_workers
+
+
+def node(i):
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": f"node-{i:03d}",
+                         "labels": {"kubernetes.io/hostname": f"node-{i:03d}"}},
+            "status": {"allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"},
+                       "capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"},
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def pod(name, scheduler_name):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"schedulerName": scheduler_name,
+                     "containers": [{"name": "app", "image": "kfs/echo:1",
+                                     "resources": {"requests": {"cpu": "100m",
+                                                                "memory": "64Mi"}}}]}}
+
+
+def create_namespace(client, name):
+    client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+
+def create_pods(client, ns, count, scheduler_name):
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda i: client.create(pod(f"p{i:04d}", scheduler_name),
+                                                     namespace=ns), range(count)))
+
+
+def raw_binding_rate(client, pods, nodes):
+    start = time.perf_counter()
+    with ThreadPoolExecutor(BINDERS) as pool:
+        list(pool.map(lambda ip: client.bind(ip[1], nodes[ip[0] % len(nodes)]),
+                      enumerate(pods)))
+    return len(pods) / (time.perf_counter() - start)
+
+
+def scheduler_rate(cp, client, ns, count, workdir):
+    """Start kfs scheduler over `count` pending pods; bound pods per second."""
+    seen = {}
+    informer = Informer(client, "pods", namespace=ns)
+
+    def on_pod(kind, obj, old):
+        if obj["spec"].get("nodeName") and meta.name(obj) not in seen:
+            seen[meta.name(obj)] = time.perf_counter()
+    informer.add_handler(on_pod).start().wait_synced(30)
+    kubeconfig = workdir / "kube-scheduler.kubeconfig"
+    pki.write_kubeconfig(kubeconfig, cp.server, cp.pki.ca, "system:kube-scheduler",
+                         cp.pki.cert("kube-scheduler"), cp.pki.key("kube-scheduler"))
+    log = open(workdir / "scheduler.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "kfs.cli", "scheduler", "--kubeconfig",
+                             str(kubeconfig), "--scheduler-name", "bench-scheduler", "-v", "0"],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: len(seen) >= count or proc.poll() is not None, 600,
+                 interval=0.05, what=f"{count} pods bound by the scheduler")
+        if proc.poll() is not None:
+            raise RuntimeError(f"kfs scheduler exited; see {workdir / 'scheduler.log'}")
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        log.close()
+        informer.stop()
+    times = sorted(seen.values())
+    return (count - 1) / (times[-1] - times[0])
+
+
+def decision_rate(client, count):
+    """Decisions per second of the framework alone over the cluster's current state."""
+    from kfs.scheduler import plugins
+    from kfs.scheduler.cache import snapshot
+    from kfs.scheduler.framework import Framework
+    framework = Framework(plugins.FILTERS, plugins.default_scores())
+    cache = snapshot(client.list("nodes")["items"], client.list("pods")["items"])
+    start = time.perf_counter()
+    for i in range(count):
+        p = {**pod(f"d{i}", "x"), "metadata": {"name": f"d{i}", "namespace": "d",
+                                               "uid": f"d{i}"}}
+        result = framework.schedule_pod(p, cache.node_infos())
+        cache.assume_pod(p, result.suggested_host)
+    return count / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=100)
+    parser.add_argument("--pods", type=int, default=500)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="kfs-bench-sched-"))
+    with LocalControlPlane(workdir / "cp") as cp:
+        client = Client.from_kubeconfig(cp.kubeconfig())
+        import requests.adapters
+        client.session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=16))
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: client.create(node(i)), range(args.nodes)))
+        nodes = [meta.name(n) for n in client.list("nodes")["items"]]
+        for ns in ("raw", "sched"):
+            create_namespace(client, ns)
+        raw_pods = create_pods(client, "raw", args.pods, "nobody")
+        raw = raw_binding_rate(client, raw_pods, nodes)
+        create_pods(client, "sched", args.pods, "bench-scheduler")
+        sched = scheduler_rate(cp, client, "sched", args.pods, workdir)
+        decisions = decision_rate(client, min(args.pods, 500))
+    print(f"nodes: {args.nodes} (Node objects only), pods: {args.pods} per measurement")
+    print(f"raw binding writes ({BINDERS} threads, no decisions): {raw:7.1f} bindings/s")
+    print(f"kfs scheduler (its own process):           {sched:7.1f} pods bound/s")
+    print(f"ratio scheduler / raw:                     {sched / raw:7.2f}")
+    print(f"framework alone (filters + scores over {args.nodes} nodes, {args.pods * 2} pods "
+          f"placed): {decisions:.0f} decisions/s")
+
+
+if __name__ == "__main__":
+    main()
