@@ -14,7 +14,9 @@ objects (no watch delay) and whose handlers are called synchronously on every wr
 Integration and system tests use the real API server instead.
 """
 import copy
+import functools
 import itertools
+import threading
 import uuid
 
 from kfs import meta, resources
@@ -26,8 +28,18 @@ def status_error(code, reason, message):
                      "reason": reason, "message": message}, code)
 
 
+def _locked(method):
+    """One verb at a time, so tests may run controllers' worker threads against a FakeApi."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class FakeApi:
     def __init__(self, *objects):
+        self.lock = threading.RLock()
         self.objects = {}   # (plural, namespace, name) -> object
         self.actions = []   # (verb, plural, key, body)
         self.informers = []
@@ -65,6 +77,7 @@ class FakeApi:
                 else:
                     inf.notify(kind, copy.deepcopy(obj), old)
 
+    @_locked
     def hold_events(self):
         """Until `release_events()`, informers keep showing the objects as they were and
         their handlers hear nothing: a watch lagging behind the writes."""
@@ -72,6 +85,7 @@ class FakeApi:
             inf.freeze()
         self.held = []
 
+    @_locked
     def replay(self):
         """Deliver ADDED for every object to every informer: what a real informer's
         initial list does for handlers registered before it starts."""
@@ -79,6 +93,7 @@ class FakeApi:
             for obj in inf.list():
                 inf.notify("ADDED", obj, None)
 
+    @_locked
     def release_events(self):
         held, self.held = self.held or [], None
         for inf in self.informers:
@@ -86,6 +101,7 @@ class FakeApi:
         for inf, kind, obj, old in held:
             inf.notify(kind, obj, old)
 
+    @_locked
     def all(self, resource, namespace=None):
         r = self._res(resource)
         return [copy.deepcopy(o) for (p, ns, _), o in sorted(self.objects.items())
@@ -96,6 +112,7 @@ class FakeApi:
 
     # -- the client's verbs -------------------------------------------------------------
 
+    @_locked
     def get(self, resource, name, namespace=None, subresource=None):
         r = self._res(resource)
         obj = self.objects.get(self._key(r, namespace, name))
@@ -103,6 +120,7 @@ class FakeApi:
             raise status_error(404, "NotFound", f'{r.group_resource} "{name}" not found')
         return copy.deepcopy(obj)
 
+    @_locked
     def list(self, resource, namespace=None, label_selector=None, field_selector=None):
         items = [o for o in self.all(resource, namespace)
                  if (label_selector is None or meta.selects(label_selector, o))
@@ -110,6 +128,7 @@ class FakeApi:
                       or meta.field_matches(meta.parse_field_selector(field_selector), o))]
         return {"metadata": {"resourceVersion": str(next(self.rv))}, "items": items}
 
+    @_locked
     def create(self, body, namespace=None, dry_run=False, subresource=None, name=None):
         self._maybe_fail("create")
         r = resources.for_object(body)
@@ -128,6 +147,7 @@ class FakeApi:
         self.actions.append(("create", r.plural, meta.key(obj), obj))
         return self._store(r, obj, "ADDED")
 
+    @_locked
     def replace(self, body, subresource=None):
         self._maybe_fail("update")
         r = resources.for_object(body)
@@ -150,11 +170,17 @@ class FakeApi:
     def update_status(self, body):
         return self.replace(body, subresource="status")
 
+    @_locked
     def patch(self, resource, name, body, namespace=None, patch_type="merge", subresource=None,
               field_manager=None):
         self._maybe_fail("patch")
         r = self._res(resource)
         current = self.get(r, name, namespace)
+        rv = ((body or {}).get("metadata") or {}).get("resourceVersion")
+        if rv and rv != current["metadata"]["resourceVersion"]:  # a precondition, as upstream
+            raise status_error(409, "Conflict", f'Operation cannot be fulfilled on '
+                               f'{r.group_resource} "{name}": the object has been modified; '
+                               f'please apply your changes to the latest version and try again')
         obj = _merge(copy.deepcopy(current), body)
         if subresource != "status" and obj.get("spec") != current.get("spec"):
             obj["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
@@ -171,6 +197,7 @@ class FakeApi:
             return copy.deepcopy(obj)
         return self._store(r, obj, "MODIFIED")
 
+    @_locked
     def delete(self, resource, name, namespace=None, propagation_policy=None,
                grace_period_seconds=None, uid=None, resource_version=None):
         self._maybe_fail("delete")
@@ -192,6 +219,7 @@ class FakeApi:
         self._notify(r, "DELETED", obj, obj)
         return obj
 
+    @_locked
     def bind(self, pod, node_name):
         self._maybe_fail("bind")
         current = self.get("pods", meta.name(pod), meta.namespace(pod))

@@ -252,12 +252,17 @@ class GarbageCollector(Controller):
         self.update_fresh(plural, obj, drop)
 
     def update_fresh(self, plural, obj, change, attempts=5):
-        """Apply `change` to the live object and write it, retrying on conflicts."""
-        current = copy.deepcopy(obj)
+        """Apply `change` to the object's metadata and write it as a merge patch guarded by
+        its resourceVersion, re-reading it after a conflict."""
+        current = obj
         for _ in range(attempts):
-            change(current)
+            new = copy.deepcopy(current)
+            change(new)
+            md = new["metadata"]
+            body = {"metadata": {k: md.get(k) or [] for k in ("ownerReferences", "finalizers")}}
+            body["metadata"].update(resourceVersion=md["resourceVersion"], uid=md["uid"])
             try:
-                return self.client.replace(current)
+                return self.client.patch(plural, md["name"], body, md.get("namespace"))
             except ApiError as e:
                 if e.not_found:
                     return None

@@ -122,7 +122,6 @@ class ControllerManager:
             if c.resync_period:
                 threading.Thread(target=self._resync_loop, args=(c,), daemon=True,
                                  name=f"{c.name}-resync").start()
-        log.info("controllers started: %s", ", ".join(c.name for c in self.controllers))
 
     def _resync_loop(self, controller):
         while not self.stopped.wait(controller.resync_period):

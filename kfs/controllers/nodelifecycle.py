@@ -176,13 +176,11 @@ class NodeLifecycleController(Controller):
                     kept.append(taint)
         if kept == current:
             return node
-        node = copy.deepcopy(node)
-        node.setdefault("spec", {})["taints"] = kept
-        if not kept:
-            node["spec"].pop("taints")
         log.info("node %s: taints now %s", meta.name(node),
                  [f"{t['key']}:{t['effect']}" for t in kept] or "none")
-        return self.client.replace(node)
+        return self.client.patch("nodes", meta.name(node), {
+            "spec": {"taints": kept or None},
+            "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]}})
 
     # -- eviction (the taint manager) ---------------------------------------------------------------
 

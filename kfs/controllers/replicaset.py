@@ -190,10 +190,17 @@ class ReplicaSetController(Controller):
         return fresh["metadata"]["uid"] == rs["metadata"]["uid"] and not cu.being_deleted(fresh)
 
     def adopt(self, rs, pod):
-        return self.client.replace(cu.with_controller_ref(pod, rs))
+        return self.patch_owner_refs(cu.with_controller_ref(pod, rs))
 
     def release(self, rs, pod):
-        return self.client.replace(cu.without_owner(pod, rs["metadata"]["uid"]))
+        return self.patch_owner_refs(cu.without_owner(pod, rs["metadata"]["uid"]))
+
+    def patch_owner_refs(self, pod):
+        """A merge patch of the pod's owner references, guarded by its resourceVersion."""
+        md = pod["metadata"]
+        return self.client.patch("pods", md["name"], {"metadata": {
+            "ownerReferences": md["ownerReferences"], "resourceVersion": md["resourceVersion"],
+            "uid": md["uid"]}}, md["namespace"])
 
     def update_status(self, rs, status):
         if not status_differs(rs.get("status") or {}, status):

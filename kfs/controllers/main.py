@@ -1,0 +1,159 @@
+"""kube-controller-manager: the loops that make Deployments, ReplicaSets, Endpoints true.
+
+``kfs controller-manager --kubeconfig FILE [--controllers '*,-garbagecollector'] ...`` runs
+the controllers in one process, as ``kube-controller-manager`` does
+(``cmd/kube-controller-manager/app/controllermanager.go``: flags, then ``Run``, which starts
+each enabled controller over one shared informer factory). Flag names are upstream's.
+
+What real Kubernetes does differently: some forty controllers (namespace, service account,
+job, cronjob, statefulset, daemonset, HPA, PV binder...), leader election so several
+copies can run for high availability, per-controller service-account credentials
+(``--use-service-account-credentials``), and /healthz and /metrics on port 10257. The
+default tolerations are the API server's (the DefaultTolerationSeconds admission plugin,
+300 s); kfs's controller-manager applies them to pods that have none, course-sized.
+"""
+import argparse
+import logging
+import re
+import signal
+import sys
+import threading
+
+# name -> upstream's 1.32 name (both are accepted by --controllers)
+CONTROLLERS = {
+    "replicaset": "replicaset-controller",
+    "deployment": "deployment-controller",
+    "endpoint": "endpoints-controller",
+    "garbagecollector": "garbage-collector-controller",
+    "nodelifecycle": "node-lifecycle-controller",
+}
+EVENT_SOURCES = {"replicaset": "replicaset-controller", "deployment": "deployment-controller",
+                 "endpoint": "endpoint-controller", "garbagecollector": "garbage-collector",
+                 "nodelifecycle": "node-controller"}
+STARTED = "controllers started:"  # logged once informers synced and workers run
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+
+
+def duration(text):
+    """"20s", "1m", "500ms", "5" (seconds) -> seconds (Go's time.ParseDuration, a subset)."""
+    m = DURATION.match(str(text).strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (examples: 500ms, 20s, 1m)")
+    return float(m[1]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m[2]]
+
+
+def enabled_controllers(spec):
+    """Upstream's --controllers syntax: "*" all, "name" one, "-name" not that one."""
+    wanted = set()
+    aliases = {**{k: k for k in CONTROLLERS}, **{v: k for k, v in CONTROLLERS.items()}}
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        negate = item.startswith("-")
+        name = item.lstrip("-")
+        if name == "*":
+            wanted |= set(CONTROLLERS)
+            continue
+        if name not in aliases:
+            raise ValueError(f"--controllers: unknown controller {name!r}; known: "
+                             f"{', '.join(CONTROLLERS)} (or *)")
+        (wanted.discard if negate else wanted.add)(aliases[name])
+    return [n for n in CONTROLLERS if n in wanted]
+
+
+def add_arguments(parser):
+    parser.add_argument("--kubeconfig", help="kubeconfig with the API server's address and the "
+                        "controller manager's credentials (default: $KUBECONFIG)")
+    parser.add_argument("--controllers", default="*",
+                        help="controllers to run: '*' for all, 'name' to add one, '-name' to "
+                        f"leave one out; names: {', '.join(CONTROLLERS)} (default: *)")
+    parser.add_argument("--node-monitor-period", type=duration, default=5.0, metavar="DURATION",
+                        help="how often node health is checked (default: 5s)")
+    parser.add_argument("--node-monitor-grace-period", type=duration, default=20.0,
+                        metavar="DURATION", help="how long a node may go without renewing its "
+                        "lease before it is marked Unknown (default: 20s; upstream 40s)")
+    parser.add_argument("--default-not-ready-toleration-seconds", type=int, default=20,
+                        metavar="SECONDS", help="how long pods without a not-ready toleration stay on a NotReady "
+                        "node (default: 20; upstream's API server adds 300)")
+    parser.add_argument("--default-unreachable-toleration-seconds", type=int, default=20,
+                        metavar="SECONDS", help="how long pods without an unreachable toleration stay on an "
+                        "unreachable node (default: 20; upstream's API server adds 300)")
+    for name, default in (("replicaset", 5), ("deployment", 5), ("endpoint", 5), ("gc", 20)):
+        parser.add_argument(f"--concurrent-{name}-syncs", type=int, default=default, metavar="N",
+                            help=f"workers of the {name} controller (default: {default})")
+    parser.add_argument("-v", "--v", type=int, default=2, dest="verbosity",
+                        help="log verbosity: 0 warnings only, 2 every action (default), 4 debug")
+
+
+def build(args, client, informers, recorders=None):
+    """The enabled controllers over `informers` (a SharedInformers)."""
+    from kfs.controllers.deployment import DeploymentController
+    from kfs.controllers.endpoints import EndpointsController
+    from kfs.controllers.garbagecollector import GarbageCollector
+    from kfs.controllers.nodelifecycle import NodeLifecycleController
+    from kfs.controllers.replicaset import ReplicaSetController
+    recorders = recorders or {}
+    make = {
+        "replicaset": lambda r: ReplicaSetController(client, informers, r,
+                                                     workers=args.concurrent_replicaset_syncs),
+        "deployment": lambda r: DeploymentController(client, informers, r,
+                                                     workers=args.concurrent_deployment_syncs),
+        "endpoint": lambda r: EndpointsController(client, informers, r,
+                                                  workers=args.concurrent_endpoint_syncs),
+        "garbagecollector": lambda r: GarbageCollector(client, informers, r,
+                                                       workers=args.concurrent_gc_syncs),
+        "nodelifecycle": lambda r: NodeLifecycleController(
+            client, informers, r, grace_period=args.node_monitor_grace_period,
+            monitor_period=args.node_monitor_period,
+            default_not_ready_toleration=args.default_not_ready_toleration_seconds,
+            default_unreachable_toleration=args.default_unreachable_toleration_seconds),
+    }
+    return [make[name](recorders.get(name)) for name in enabled_controllers(args.controllers)]
+
+
+def make_client(kubeconfig):
+    import os
+
+    import requests.adapters
+
+    from kfs.client import Client
+    path = kubeconfig or os.environ.get("KUBECONFIG")
+    if not path or not os.path.isfile(path):
+        raise FileNotFoundError(f"no kubeconfig at {path!r}: pass --kubeconfig FILE (the lab's is "
+                                "written by `kfs lab up --stage apiserver`: "
+                                "kube-controller-manager.kubeconfig)")
+    client = Client.from_kubeconfig(path, user_agent="kfs-controller-manager")
+    # informers' watches, some 40 workers and the event recorders share one pool
+    client.session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=64))
+    return client
+
+
+def main(args):
+    from kfs.client import EventRecorder
+    from kfs.controllers.manager import ControllerManager, SharedInformers
+    level = logging.WARNING if args.verbosity < 2 else (
+        logging.INFO if args.verbosity < 4 else logging.DEBUG)
+    logging.basicConfig(level=level, stream=sys.stdout,
+                        format="%(asctime)s %(levelname).1s %(name)s] %(message)s")
+    try:
+        enabled = enabled_controllers(args.controllers)
+        client = make_client(args.kubeconfig)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        print(f"kfs controller-manager: {e}", file=sys.stderr)
+        return 2
+    informers = SharedInformers(client)
+    recorders = {n: EventRecorder(client, EVENT_SOURCES[n]) for n in enabled}
+    manager = ControllerManager(client, build(args, client, informers, recorders), informers)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        manager.run()
+    except TimeoutError as e:  # the API server never answered the first lists
+        print(f"kfs controller-manager: {e}", file=sys.stderr)
+        return 1
+    logging.getLogger("kfs.controllers").info("%s %s", STARTED, ", ".join(enabled))
+    try:
+        while not done.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    manager.stop()
+    return 0
