@@ -25,6 +25,8 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 |             | read, create, update, delete endpoints          | keeps Endpoints = ready pods     |
 |             | read services, nodes                            | selects pods, watches nodes      |
 |             | update, patch nodes/status                      | marks silent nodes Unknown       |
+|             | patch nodes                                     | taints unreachable nodes         |
+|             | read, delete leases                             | hears kubelets' heartbeats       |
 |             | create, patch events                            | records what it did              |
 |             | create leases; get, update its lease (*)        | is the one active manager        |
 | kubelet     | read, create, delete pods                       | runs its pods, mirrors static    |
@@ -135,6 +137,8 @@ CLUSTER_ROLES = {
         rule(("update", "patch"), ["pods/status", "nodes/status"]),
         rule(("create", *READ, "update", "delete"), ["endpoints"]),
         rule(READ, ["services", "nodes"]),
+        rule(["patch"], ["nodes"]),                        # node lifecycle: taints
+        rule((*READ, "delete"), ["leases"], [COORDINATION]),  # heartbeats; a gone node's lease
         events_rule()],
     "system:node": [
         rule(("create", *READ, "delete"), ["pods"]),
