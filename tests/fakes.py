@@ -159,8 +159,11 @@ class FakeApi:
                                f'modified; please apply your changes to the latest version '
                                f'and try again')
         obj = copy.deepcopy(body)
-        if subresource == "status":
+        if subresource == "status":  # status, and (as upstream's status strategies) annotations
+            annotations = obj["metadata"].get("annotations")
             obj = {**current, "status": obj.get("status", {})}
+            if annotations is not None:
+                obj["metadata"]["annotations"] = annotations
         elif obj.get("spec") != current.get("spec"):
             obj["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
         self.actions.append(("update" if not subresource else f"update/{subresource}",

@@ -286,12 +286,14 @@ class DeploymentController(Controller):
         return size_changes, rs
 
     def write_status(self, d, annotations_changed=False):
-        """Persist d's status (and first its annotations, when the revision changed)."""
-        status = copy.deepcopy(d.get("status") or {})
-        if annotations_changed:
-            _refresh(d, self.client.replace(d))
-            d["status"] = status
-        _refresh(d, self.client.update_status(d))
+        """Persist d's status, and its revision annotation with it: as upstream, through
+        the status subresource, which keeps the annotations we send but, unlike an update of
+        the Deployment itself, does not count them as a new generation."""
+        try:
+            _refresh(d, self.client.update_status(d))
+        except ApiError as e:
+            if not e.not_found:  # deleted meanwhile: nothing to report on
+                raise
 
     def _quiet_status_write(self, d):
         try:

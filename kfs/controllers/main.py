@@ -142,10 +142,16 @@ def main(args):
     informers = SharedInformers(client)
     recorders = {n: EventRecorder(client, EVENT_SOURCES[n]) for n in enabled}
     manager = ControllerManager(client, build(args, client, informers, recorders), informers)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    done, running = threading.Event(), threading.Event()
+
+    def on_sigterm(*_):
+        done.set()
+        if not running.is_set():  # still waiting for the first lists: just go
+            raise SystemExit(0)
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         manager.run()
+        running.set()
     except TimeoutError as e:  # the API server never answered the first lists
         print(f"kfs controller-manager: {e}", file=sys.stderr)
         return 1

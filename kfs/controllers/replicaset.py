@@ -208,13 +208,18 @@ class ReplicaSetController(Controller):
         updated = copy.deepcopy(rs)
         updated["status"] = status
         try:
-            return self.client.update_status(updated)
+            try:
+                return self.client.update_status(updated)
+            except ApiError as e:
+                if not e.conflict:
+                    raise
+            fresh = self.client.get("replicasets", meta.name(rs), meta.namespace(rs))
+            fresh["status"] = status
+            return self.client.update_status(fresh)
         except ApiError as e:
-            if not e.conflict:
-                raise
-        fresh = self.client.get("replicasets", meta.name(rs), meta.namespace(rs))
-        fresh["status"] = status
-        return self.client.update_status(fresh)
+            if e.not_found:  # deleted meanwhile: nothing to report on
+                return rs
+            raise
 
 
 # -- status ---------------------------------------------------------------------------------
