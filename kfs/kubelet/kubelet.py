@@ -29,7 +29,7 @@ import time
 from kfs.kubelet import podspec, runtime as rt
 from kfs.kubelet.backoff import Backoff
 from kfs.kubelet.events import Recorder
-from kfs.kubelet.manifest import full_name
+from kfs.kubelet.manifest import full_name, is_static
 from kfs.kubelet.probes import ProbeManager
 from kfs.kubelet.status import StatusManager, generate_pod_status, is_terminal
 from kfs.kubelet.sync import grace_period, kill_pod, sync_pod
@@ -103,6 +103,7 @@ class Kubelet:
         self.desired = {}     # uid -> pod (the pod manager)
         self.terminated = set()  # uids of deleted pods terminated, until their object is gone
         self.on_terminated = None  # called with the pod after it was terminated (API delete)
+        self.mirror_pods = None    # node.ApiPods, with an API server
         self.lock = threading.Lock()
         self.stopped = threading.Event()
 
@@ -111,9 +112,11 @@ class Kubelet:
     def sync(self, pod):
         """syncPod: converge the pod's containers and compute its status."""
         uid = pod["metadata"]["uid"]
-        old = self.status.get(uid)
+        old = self.status.get(uid) or (None if is_static(pod) else pod.get("status"))
         if is_terminal(old):  # Succeeded or Failed: nothing runs again
             return old
+        if self.mirror_pods and is_static(pod):
+            self.mirror_pods.sync_mirror_pod(pod)
         containers = sync_pod(self, pod)
         status = generate_pod_status(pod, containers, self.reasons, self.probes, self.node_ip, old)
         if is_terminal(status):
@@ -211,6 +214,8 @@ class Kubelet:
                          pod["metadata"]["name"])
                 worker = self.workers[c.pod_uid] = PodWorker(self, pod)
                 worker.terminate(pod, grace_period(pod))
+        if self.mirror_pods:
+            self.mirror_pods.cleanup(self.desired)
         pods_dir = podspec.pod_dir(self.root_dir, "x").parent
         for d in pods_dir.iterdir() if pods_dir.is_dir() else []:
             if d.name not in known:

@@ -14,6 +14,7 @@ What real Kubernetes does differently: most settings live in a KubeletConfigurat
 """
 import argparse
 import logging
+import os
 import re
 import signal
 import socket
@@ -146,31 +147,48 @@ def main(args):
              args.node_name, version.get("Version"), args.container_runtime_endpoint,
              args.root_dir, ", ".join(names) or "none")
     started = []
-    if args.kubeconfig:
-        from kfs.kubelet import node
-        try:
-            started += node.connect(kl, config, args)
-        except Exception as e:
-            return fail(f"cannot use --kubeconfig {args.kubeconfig}: {e}")
     if args.pod_manifest_path:
         started.append(sources.FileSource(config, args.node_name, args.pod_manifest_path,
                                           args.file_check_frequency).start())
     if args.manifest_url:
         started.append(sources.URLSource(config, args.node_name, args.manifest_url,
                                          args.http_check_frequency, headers).start())
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: (stop.set(), kl.stop()))
+    threading.Thread(target=kl.run, name="sync-loop", daemon=True).start()
+    # The lab starts kubelets before the API server stage writes their kubeconfig and
+    # certificates (as a real node's kubelet starts before its control plane): wait for them.
+    files = [f for f in (args.kubeconfig, args.tls_cert_file, args.tls_private_key_file,
+                         args.client_ca_file) if f]
+    if not wait_for_files(files, stop, log):
+        return 0
+    if args.kubeconfig:
+        from kfs.kubelet import node
+        try:
+            started += node.connect(kl, config, args)
+        except Exception as e:
+            return fail(f"cannot use --kubeconfig {args.kubeconfig}: {e}")
     try:
         server = KubeletServer(kl, args.address, args.port, args.tls_cert_file,
                                args.tls_private_key_file, args.client_ca_file).start()
     except (OSError, ValueError) as e:
         return fail(f"cannot serve on {args.address}:{args.port}: {e}")
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: (stop.set(), kl.stop()))
-    loop = threading.Thread(target=kl.run, name="sync-loop", daemon=True)
-    loop.start()
     stop.wait()
     log.info("kubelet stopping (its pods keep running)")
     for s in started:
         s.stop()
     server.stop()
     return 0
+
+
+def wait_for_files(files, stop, log):
+    """Wait until every file exists (False if told to stop first)."""
+    missing = [f for f in files if not os.path.exists(f)]
+    if missing:
+        log.info("waiting for %s (static pods run meanwhile)", ", ".join(missing))
+    while missing:
+        if stop.wait(0.5):
+            return False
+        missing = [f for f in missing if not os.path.exists(f)]
+    return True

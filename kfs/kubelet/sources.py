@@ -200,29 +200,59 @@ class URLSource(Poller):
 
 
 class APISource:
-    """Pods bound to this node in the API server (fieldSelector spec.nodeName=<node>)."""
+    """Pods bound to this node in the API server (fieldSelector spec.nodeName=<node>).
 
-    def __init__(self, config, node_name, client):
+    Mirror pods (the API server's copies of this node's static pods) come through the same
+    informer; they are not run, but kept for ``node.ApiPods``.
+    """
+
+    def __init__(self, config, node_name, client, informer=None):
         self.config, self.node_name, self.client = config, node_name, client
-        self.informer = None
+        self.informer = informer
+        self._stop = threading.Event()
 
     def start(self):
-        from kfs.client import Informer
-        self.informer = Informer(self.client, "pods", field_selector=f"spec.nodeName={self.node_name}",
-                                 on_change=self._changed)
+        if self.informer is None:
+            from kfs.client import Informer
+            self.informer = Informer(self.client, "pods",
+                                     field_selector=f"spec.nodeName={self.node_name}")
+        self.informer.add_handler(lambda *_: self._changed())
         self.informer.start()
+        threading.Thread(target=self._first_sync, name="api-source", daemon=True).start()
         return self
 
-    def _changed(self, *args):
-        if self.informer.has_synced():
-            pods = []
-            for p in self.informer.list():
-                if not manifest.is_mirror(p):
-                    p = manifest.set_defaults(copy.deepcopy(p))  # never mutate the cache
-                    p["metadata"].setdefault("annotations", {})[manifest.CONFIG_SOURCE] = API
-                    pods.append(p)
-            self.config.set(API, pods)
+    def _synced(self):
+        synced = self.informer.synced
+        return synced.is_set() if hasattr(synced, "is_set") else bool(synced)
+
+    def _first_sync(self):
+        while not self._stop.is_set() and not self._synced():
+            self._stop.wait(0.1)
+        self._changed()
+
+    def _changed(self):
+        if not self._synced():
+            return
+        pods = []
+        for p in self.informer.list():
+            if not manifest.is_mirror(p):
+                p = manifest.set_defaults(copy.deepcopy(p))  # never mutate the cache
+                p["metadata"].setdefault("annotations", {})[manifest.CONFIG_SOURCE] = API
+                pods.append(p)
+        self.config.set(API, pods)
+
+    def mirror_pods(self):
+        return [p for p in self.informer.list() if manifest.is_mirror(p)] if self.informer else []
+
+    def mirror_pod(self, namespace, name):
+        p = self.informer.get(f"{namespace}/{name}") if self.informer else None
+        return p if p and manifest.is_mirror(p) else None
+
+    def has_pod(self, namespace, name, uid):
+        p = self.informer.get(f"{namespace}/{name}") if self.informer else None
+        return bool(p) and p["metadata"].get("uid") == uid
 
     def stop(self):
+        self._stop.set()
         if self.informer:
             self.informer.stop()

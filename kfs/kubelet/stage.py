@@ -36,12 +36,18 @@ def kubelet_argv(lab, machine, target):
     return [str(a) for a in argv]
 
 
+def api_files(lab, machine):
+    """The kubeconfig and TLS files of this node's kubelet, from the lab's PKI (the API server
+    stage writes them; a kubelet started first waits for them)."""
+    pki = lab.pki_dir
+    return {"--kubeconfig": lab.kubeconfig(f"kubelet-{machine.name}"),
+            "--tls-cert-file": pki / f"kubelet-{machine.name}-serving.crt",
+            "--tls-private-key-file": pki / f"kubelet-{machine.name}-serving.key",
+            "--client-ca-file": pki / "ca.crt"}
+
+
 def api_flags(lab, machine):
-    """--kubeconfig and the TLS files the lab's PKI made for this node (phase 2)."""
-    from kfs import pki
-    files = pki.kubelet_files(lab, machine)
-    return ["--kubeconfig", files["kubeconfig"], "--tls-cert-file", files["cert"],
-            "--tls-private-key-file", files["key"], "--client-ca-file", files["ca"]]
+    return [a for flag, path in api_files(lab, machine).items() for a in (flag, path)]
 
 
 def daemon(lab, machine, target=None):
@@ -63,10 +69,13 @@ def up(lab, target, progress):
         d = daemon(lab, m, target)
         started.append((m, d, supervisor.ensure(d)))
     for m, d, pid in started:
+        waits_for_files = stages.at_least("apiserver", target) and not all(
+            p.exists() for p in api_files(lab, m).values())
+
         def ready():
             if supervisor.pid_of(d) is None:
                 raise RuntimeError(f"the kubelet on {m.name} exited; see {d.logfile}")
-            return listening(m)
+            return waits_for_files or listening(m)
         wait_for(ready, timeout=30, what=f"the kubelet on {m.name} to serve on :{PORT}")
         progress(f"kubelet {m.name:6} pid {pid}  manifests {manifest_dir(m)}")
 
