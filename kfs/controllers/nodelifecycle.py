@@ -23,8 +23,11 @@ two taints is treated as if it had them, with course-sized seconds
 (``--default-unreachable-toleration-seconds``, ``--default-not-ready-toleration-seconds``),
 so the course need not wait five minutes; explicit tolerations win.
 
-What real Kubernetes does differently: evictions are rate-limited per zone (and stop when a
-whole zone looks dead: the network, not the nodes, is likely at fault); taints are added
+When no node at all is Ready, nothing is evicted: the network (or the API server), not
+every node, is then the likelier culprit (upstream's "full disruption" mode).
+
+What real Kubernetes does differently: evictions are rate-limited per zone, and full
+disruption is judged zone by zone; taints are added
 through a rate-limited queue; a startup grace period for new nodes; the taint manager is
 its own controller with a timed work queue per pod; the kubelet deletes pods finally only
 when it comes back (a pod on a dead node stays Terminating).
@@ -206,6 +209,11 @@ class NodeLifecycleController(Controller):
         taints = [t for t in node.get("spec", {}).get("taints") or [] if t.get("effect") == "NoExecute"]
         if not taints:
             return None
+        if not any(meta.condition_true(n, "Ready") for n in self.node_informer.list()):
+            # "full disruption": every node silent at once is more likely our own (or the
+            # API server's) trouble than theirs; upstream stops evicting too
+            log.info("no node is Ready: not evicting from %s", meta.name(node))
+            return self.resync_period
         since = max(meta.parse_time(t["timeAdded"]).timestamp() if t.get("timeAdded")
                     else self.wall() for t in taints)
         now, next_check = self.wall(), None

@@ -157,9 +157,12 @@ def test_pods_are_evicted_when_their_toleration_runs_out_and_not_before():
     patient["spec"]["tolerations"] = [{"key": UNREACHABLE, "operator": "Exists",
                                        "effect": "NoExecute", "tolerationSeconds": 3600}]
     api, c, clock = setup(node("node1"), lease("node1"), pod("a", node="node1"), patient,
-                          pod("elsewhere", node="node2"))
+                          pod("elsewhere", node="node2"), node("node2"), lease("node2"))
     c.reconcile("node1")
+    c.reconcile("node2")
     clock.t += 21
+    renew(api, "node2")
+    c.reconcile("node2")
     wait = c.reconcile("node1")
     assert sorted(meta.name(p) for p in api.all("pods")) == ["a", "elsewhere", "patient"]
     assert 29 < wait <= 30.1                       # a's default toleration of 30 s
@@ -174,3 +177,15 @@ def test_the_resync_enqueues_every_node():
     c.drain()
     c.resync()
     assert {c.queue.get(timeout=0), c.queue.get(timeout=0)} == {"node1", "node2"}
+
+
+def test_nothing_is_evicted_when_every_node_went_silent_at_once():
+    """Full disruption: more likely our own connectivity than every node at once."""
+    api, c, clock = setup(node("node1"), lease("node1"), pod("a", node="node1"))
+    c.reconcile("node1")
+    clock.t += 21
+    c.reconcile("node1")
+    t = c.wall
+    c.wall = lambda: t() + 300
+    c.reconcile("node1")
+    assert taints(api) and [meta.name(p) for p in api.all("pods")] == ["a"]
