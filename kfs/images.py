@@ -8,6 +8,8 @@ daemon, so ``load`` imports the tarballs into each (in well under a second).
 - ``kfs/busybox:1`` a shell and the usual tools (``wget``, ``nc``, ``ip``, ``ping`` ...)
 - ``kfs/echo:1``    HTTP on port 8080 answering ``hostname=... ip=... client=...``:
                     the target of the load-balancing demos
+- ``kfs/echo:2``    the same, answering ``version=2 hostname=...``: what a rolling update
+                    rolls out
 
 Upstream builds pause from a few lines of C (``build/pause/linux/pause.c``); ours is a shell
 loop, and our images are single-layer imports, not registry pulls.
@@ -43,6 +45,9 @@ IMAGES = {
         f"CMD {json.dumps(['/bin/sh', '-c', PAUSE_CMD])}"]},
     versions.BUSYBOX_IMAGE: {"files": {}, "changes": ['CMD ["/bin/sh"]']},
     versions.ECHO_IMAGE: {"files": {"www/cgi-bin/index.cgi": ECHO_CGI}, "changes": [
+        f"CMD {json.dumps(['/bin/sh', '-c', ECHO_CMD])}", "EXPOSE 8080/tcp"]},
+    versions.ECHO2_IMAGE: {"files": {"www/cgi-bin/index.cgi": ECHO_CGI.replace(
+        'echo "hostname=', 'echo "version=2 hostname=')}, "changes": [
         f"CMD {json.dumps(['/bin/sh', '-c', ECHO_CMD])}", "EXPOSE 8080/tcp"]},
 }
 

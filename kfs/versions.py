@@ -37,3 +37,4 @@ KUBECTL_SHA256 = "ab209d0c5134b61486a0486585604a616a5bb2fc07df46d304b3c95817b2d7
 PAUSE_IMAGE = "kfs/pause:1"
 BUSYBOX_IMAGE = "kfs/busybox:1"
 ECHO_IMAGE = "kfs/echo:1"
+ECHO2_IMAGE = "kfs/echo:2"  # the same server, a new version: rolling updates
