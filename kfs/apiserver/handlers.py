@@ -88,7 +88,8 @@ async def _object(request, resource, kind=None, api_version=None):
 
 def route(info, resource, method):
     """The handler for a request, or a 404/405 StatusError."""
-    name, sub = info.name, info.subresource
+    name = info.parts[1] if len(info.parts) > 1 else ""  # not a fieldSelector's name
+    sub = info.subresource
     if len(info.parts) > 3 or (sub and sub not in resource.subresources):
         raise errors.resource_not_found()
     has_namespace = bool(info.namespace) and resource.plural != "namespaces"

@@ -1,0 +1,281 @@
+"""What the API server does with objects, seen over real HTTPS: deletion, subresources,
+allocation, watch semantics, reviews, and etcd underneath."""
+import json
+import socket
+import threading
+
+import pytest
+import requests
+
+from kfs import storage as st
+from kfs.util import wait_for
+
+
+@pytest.fixture
+def http(cp):
+    def call(method, path, **kwargs):
+        kwargs.setdefault("timeout", 30)
+        return requests.request(method, cp.server + path, verify=str(cp.pki.ca),
+                                cert=(str(cp.pki.cert("admin")), str(cp.pki.key("admin"))),
+                                **kwargs)
+    return call
+
+
+@pytest.fixture
+def etcd(cp):
+    s = st.Storage(cp.etcd_endpoint, str(cp.pki.etcd_ca), str(cp.pki.cert("apiserver-etcd-client")),
+                   str(cp.pki.key("apiserver-etcd-client")))
+    yield s
+    s.close()
+
+
+def pod(name, node=None, **meta):
+    spec = {"containers": [{"name": "c", "image": "kfs/busybox:1"}]}
+    if node:
+        spec["nodeName"] = node
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, **meta}, "spec": spec}
+
+
+def deployment(name, replicas=1):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
+
+
+class Watcher:
+    """A raw watch request read line by line in a thread."""
+
+    def __init__(self, http, path, headers=None):
+        self.events, self.resp = [], http("GET", path, stream=True, headers=headers or {},
+                                          timeout=(10, 60))
+        assert self.resp.status_code == 200
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        try:
+            for line in self.resp.iter_lines():
+                if line:
+                    self.events.append(json.loads(line))
+        except Exception:  # closed by the test
+            pass
+
+    def types(self, name=None):
+        return [(e["type"], e["object"].get("metadata", {}).get("name")) for e in self.events
+                if name is None or e["object"].get("metadata", {}).get("name") == name]
+
+    def close(self):
+        """Hang up (a shutdown wakes the reading thread at once)."""
+        conn = getattr(self.resp.raw, "_connection", None) or getattr(self.resp.raw,
+                                                                      "connection", None)
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.resp.close()
+
+
+# -- etcd underneath -------------------------------------------------------------------------
+
+def test_objects_live_under_registry_keys_with_resource_version_the_mod_revision(http, etcd, ns):
+    created = http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("p")).json()
+    raw = etcd.range(f"/registry/pods/{ns}/p").kvs[0]
+    assert str(raw.mod_revision) == created["metadata"]["resourceVersion"]
+    assert json.loads(raw.value)["metadata"]["uid"] == created["metadata"]["uid"]
+    http("POST", f"/api/v1/namespaces/{ns}/services", json={
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+        "spec": {"ports": [{"port": 80}], "selector": {"a": "b"}}})
+    assert etcd.keys(f"/registry/services/specs/{ns}/") == [f"/registry/services/specs/{ns}/s"]
+
+
+def test_a_watch_from_a_compacted_revision_ends_with_a_410_error_event(http, etcd, ns):
+    first = http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("old")).json()
+    http("DELETE", f"/api/v1/namespaces/{ns}/pods/old")
+    http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("new"))
+    etcd.compact(etcd.current_revision())
+    rv = first["metadata"]["resourceVersion"]
+    lines = http("GET", f"/api/v1/namespaces/{ns}/pods?watch=true&resourceVersion={rv}",
+                 timeout=10).text.splitlines()
+    error = json.loads(lines[-1])
+    assert error["type"] == "ERROR"
+    assert (error["object"]["code"], error["object"]["reason"]) == (410, "Expired")
+
+
+# -- watch ------------------------------------------------------------------------------------
+
+def test_a_watch_without_resource_version_starts_with_the_existing_objects(http, ns):
+    http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("there"))
+    w = Watcher(http, f"/api/v1/namespaces/{ns}/pods?watch=true")
+    try:
+        wait_for(lambda: w.types() == [("ADDED", "there")], 10, what="the synthetic ADDED")
+        http("DELETE", f"/api/v1/namespaces/{ns}/pods/there")
+        wait_for(lambda: ("DELETED", "there") in w.types(), 10, what="DELETED")
+        deleted = w.events[-1]["object"]
+        assert deleted["spec"]["containers"][0]["name"] == "c"  # the last state, in full
+    finally:
+        w.close()
+
+
+def test_a_pod_bound_to_a_node_enters_that_nodes_field_selector_watch_as_added(http, ns):
+    http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("unbound"))
+    w = Watcher(http, f"/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3Dnode7")
+    try:
+        r = http("POST", f"/api/v1/namespaces/{ns}/pods/unbound/binding", json={
+            "apiVersion": "v1", "kind": "Binding", "metadata": {"name": "unbound"},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": "node7"}})
+        assert r.status_code == 201 and r.json()["status"] == "Success"
+        wait_for(lambda: w.types() == [("ADDED", "unbound")], 10, what="ADDED on node7")
+    finally:
+        w.close()
+    again = http("POST", f"/api/v1/namespaces/{ns}/pods/unbound/binding", json={
+        "apiVersion": "v1", "kind": "Binding", "metadata": {"name": "unbound"},
+        "target": {"name": "node8"}})
+    assert again.status_code == 409
+    got = http("GET", f"/api/v1/namespaces/{ns}/pods/unbound").json()
+    assert got["spec"]["nodeName"] == "node7"
+    assert got["status"]["conditions"][0]["type"] == "PodScheduled"
+
+
+def test_bookmarks_carry_only_a_resource_version(http, ns):
+    rv = http("GET", f"/api/v1/namespaces/{ns}/pods").json()["metadata"]["resourceVersion"]
+    w = Watcher(http, f"/api/v1/namespaces/{ns}/pods?watch=true&allowWatchBookmarks=true"
+                      f"&resourceVersion={rv}")
+    try:
+        wait_for(lambda: any(e["type"] == "BOOKMARK" for e in w.events), 20,
+                 what="a bookmark (etcd progress notifications every second)")
+        bookmark = next(e for e in w.events if e["type"] == "BOOKMARK")["object"]
+        assert set(bookmark) == {"kind", "apiVersion", "metadata"}
+        assert list(bookmark["metadata"]) == ["resourceVersion"]
+    finally:
+        w.close()
+
+
+def test_a_watch_asking_for_tables_gets_table_rows(http, ns):
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    w = Watcher(http, f"/api/v1/namespaces/{ns}/pods?watch=true", {"Accept": accept})
+    try:
+        http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("tabled"))
+        wait_for(lambda: w.events, 10, what="an event")
+        table = w.events[0]["object"]
+        assert table["kind"] == "Table" and table["rows"][0]["cells"][0] == "tabled"
+    finally:
+        w.close()
+
+
+# -- deletion ---------------------------------------------------------------------------------
+
+def test_a_pod_on_a_node_is_deleted_gracefully_and_finally_by_grace_zero(http, ns):
+    http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("g", node="node1"))
+    marked = http("DELETE", f"/api/v1/namespaces/{ns}/pods/g").json()
+    assert marked["metadata"]["deletionGracePeriodSeconds"] == 30
+    assert marked["metadata"]["deletionTimestamp"]
+    assert http("GET", f"/api/v1/namespaces/{ns}/pods/g").status_code == 200
+    http("DELETE", f"/api/v1/namespaces/{ns}/pods/g", json={"gracePeriodSeconds": 0})
+    assert http("GET", f"/api/v1/namespaces/{ns}/pods/g").status_code == 404
+
+
+def test_an_object_with_finalizers_is_only_marked_until_they_are_removed(http, ns):
+    http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("f", finalizers=["example.com/x"]))
+    http("DELETE", f"/api/v1/namespaces/{ns}/pods/f")
+    got = http("GET", f"/api/v1/namespaces/{ns}/pods/f").json()
+    assert got["metadata"]["deletionTimestamp"]
+    http("PATCH", f"/api/v1/namespaces/{ns}/pods/f", json={"metadata": {"finalizers": None}},
+         headers={"Content-Type": "application/merge-patch+json"})
+    assert http("GET", f"/api/v1/namespaces/{ns}/pods/f").status_code == 404
+
+
+@pytest.mark.parametrize("policy,finalizer", [("Foreground", "foregroundDeletion"),
+                                              ("Orphan", "orphan")])
+def test_propagation_policy_adds_the_garbage_collectors_finalizer(http, ns, policy, finalizer):
+    http("POST", f"/apis/apps/v1/namespaces/{ns}/deployments", json=deployment("d"))
+    r = http("DELETE", f"/apis/apps/v1/namespaces/{ns}/deployments/d?propagationPolicy={policy}")
+    assert r.json()["metadata"]["finalizers"] == [finalizer]
+
+
+def test_dry_run_validates_but_stores_nothing(http, ns):
+    r = http("POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All", json=pod("dry"))
+    assert r.status_code == 201 and r.json()["metadata"]["uid"]
+    assert http("GET", f"/api/v1/namespaces/{ns}/pods/dry").status_code == 404
+
+
+def test_generate_name_gets_a_random_suffix(http, ns):
+    body = pod("")
+    body["metadata"] = {"generateName": "web-"}
+    name = http("POST", f"/api/v1/namespaces/{ns}/pods", json=body).json()["metadata"]["name"]
+    assert name.startswith("web-") and len(name) == len("web-") + 5
+
+
+def test_deletecollection_deletes_what_the_selector_matches(http, ns):
+    for name, app in (("a1", "a"), ("a2", "a"), ("b1", "b")):
+        http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod(name, labels={"app": app}))
+    http("DELETE", f"/api/v1/namespaces/{ns}/pods?labelSelector=app%3Da")
+    left = http("GET", f"/api/v1/namespaces/{ns}/pods").json()["items"]
+    assert [p["metadata"]["name"] for p in left] == ["b1"]
+
+
+def test_system_namespaces_exist_and_default_cannot_be_deleted(http):
+    names = [n["metadata"]["name"] for n in http("GET", "/api/v1/namespaces").json()["items"]]
+    assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= set(names)
+    assert http("DELETE", "/api/v1/namespaces/default").status_code == 403
+
+
+# -- subresources, generation ----------------------------------------------------------------
+
+def test_generation_moves_on_spec_and_scale_changes_only(http, ns):
+    base = f"/apis/apps/v1/namespaces/{ns}/deployments/d"
+    http("POST", f"/apis/apps/v1/namespaces/{ns}/deployments", json=deployment("d"))
+    merge = {"Content-Type": "application/merge-patch+json"}
+    http("PATCH", base + "/status", json={"status": {"replicas": 1}}, headers=merge)
+    http("PATCH", base, json={"metadata": {"labels": {"x": "y"}}}, headers=merge)
+    assert http("GET", base).json()["metadata"]["generation"] == 1
+    scale = http("PATCH", base + "/scale", json={"spec": {"replicas": 4}}, headers=merge).json()
+    assert scale["kind"] == "Scale" and scale["spec"]["replicas"] == 4
+    got = http("GET", base).json()
+    assert got["metadata"]["generation"] == 2 and got["status"] == {"replicas": 1}
+
+
+def test_services_get_distinct_cluster_ips_and_a_taken_node_port_is_422(http, ns):
+    def svc(name, node_port=None):
+        port = {"port": 80, **({"nodePort": node_port} if node_port else {})}
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                "spec": {"type": "NodePort", "ports": [port], "selector": {"a": "b"}}}
+    ips = {http("POST", f"/api/v1/namespaces/{ns}/services", json=svc(f"s{i}"))
+           .json()["spec"]["clusterIP"] for i in range(5)}
+    assert len(ips) == 5
+    first = http("POST", f"/api/v1/namespaces/{ns}/services", json=svc("fixed", 31999))
+    assert first.status_code == 201
+    taken = http("POST", f"/api/v1/namespaces/{ns}/services", json=svc("again", 31999))
+    assert taken.status_code == 422
+    assert taken.json()["details"]["causes"][0]["field"] == "spec.ports[0].nodePort"
+    http("DELETE", f"/api/v1/namespaces/{ns}/services/fixed")
+    assert http("POST", f"/api/v1/namespaces/{ns}/services",
+                json=svc("again", 31999)).status_code == 201
+
+
+# -- reviews, events ---------------------------------------------------------------------------
+
+def test_subject_access_review_answers_for_another_user(http):
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+              "spec": {"user": "system:kube-scheduler", "resourceAttributes": {
+                  "verb": "create", "resource": "pods", "subresource": "binding",
+                  "namespace": "default"}}}
+    r = http("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", json=review)
+    assert r.status_code == 201 and r.json()["status"]["allowed"] is True
+    review["spec"]["resourceAttributes"]["resource"] = "deployments"
+    review["spec"]["resourceAttributes"]["group"] = "apps"
+    del review["spec"]["resourceAttributes"]["subresource"]
+    r = http("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", json=review)
+    assert r.json()["status"]["allowed"] is False
+
+
+def test_events_are_selected_by_involved_object_fields(http, ns):
+    for i, name in enumerate(("x", "y")):
+        http("POST", f"/api/v1/namespaces/{ns}/events", json={
+            "apiVersion": "v1", "kind": "Event", "metadata": {"name": f"e{i}"},
+            "involvedObject": {"kind": "Pod", "name": name, "namespace": ns},
+            "reason": "Test", "message": "m", "type": "Normal"})
+    r = http("GET", f"/api/v1/namespaces/{ns}/events?fieldSelector=involvedObject.name%3Dy,"
+                    f"involvedObject.namespace%3D{ns}")
+    assert [e["metadata"]["name"] for e in r.json()["items"]] == ["e1"]
