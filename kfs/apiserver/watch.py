@@ -146,9 +146,8 @@ async def serve(request, ctx, resource, namespace, flt, fmt):
             if isinstance(item, st.Expired):
                 await resp.write(_line("ERROR", errors.expired(str(item)).status))
                 break
-            if isinstance(item, Exception):
+            if isinstance(item, Exception):  # etcd went away: end, the client resumes
                 log.warning("watch of %s ended: %s", prefix, item)
-                await resp.write(_line("ERROR", errors.internal(str(item)).status))
                 break
             if item.type == "PROGRESS":
                 if bookmarks:

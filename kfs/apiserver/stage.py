@@ -1,0 +1,235 @@
+"""Lab stage ``apiserver``: the cluster's PKI, etcd on ``cp`` (or on three machines), and
+``kfs apiserver`` on ``cp:6443``.
+
+What kubeadm's ``init`` does on a control-plane machine, in the same order:
+
+1. **certificates and kubeconfigs** (`ensure_credentials`): a CA, the API server's serving
+   certificate (the lab address of ``cp`` and 127.0.0.1), a client certificate per
+   component (who you are is the certificate's CN and O), a second CA for etcd, and one
+   kubeconfig each for the admin (``kfs lab kubeconfig``), the scheduler, the controller
+   manager, the proxy, flanneld and each node's kubelet; plus a token-only user ``alice``
+   who has no roles, to show a 403;
+2. **etcd** with TLS on both sides (clients must show a certificate from the etcd CA):
+   one member on ``cp``, or with ``kfs lab up --etcd-members 3`` one on each of ``cp``,
+   ``node1`` and ``node2``, which elect a leader among themselves over peer TLS;
+3. **the API server**, pointed at every etcd member, waited on until ``/readyz``.
+
+Each is a process under ``kfs.lab.supervisor`` with its command line on view
+(``kfs lab status``, ``<machine>/<name>.cmd``), logging to ``<machine>/<name>.log``.
+``down`` stops them; etcd's data stays until ``kfs lab down``.
+
+Mirrors kubeadm's ``init`` phases (certs, kubeconfig, etcd, control-plane) with static
+pods replaced by supervised processes.
+
+What real Kubernetes does differently: kubeadm runs etcd and the API server as static
+pods the kubelet starts from ``/etc/kubernetes/manifests``; an HA control plane runs an
+API server next to each etcd member behind a load balancer.
+"""
+import requests
+
+from kfs import pki
+from kfs.lab import supervisor
+from kfs.util import wait_for
+
+PORT, ETCD_PORT, PEER_PORT = 6443, 2379, 2380
+PROGRESS_NOTIFY = "10s"   # etcd progress notifications: the watch bookmarks' heartbeat
+COMPONENTS = ("kube-scheduler", "kube-controller-manager", "kube-proxy", "flanneld")
+
+
+def etcd_machines(lab):
+    """The machines running an etcd member: cp, or cp, node1 and node2."""
+    count = int(lab.state.get("etcd_members") or 1)
+    if count == 1:
+        return [lab.machine("cp")]
+    if len(lab.nodes) < 2:
+        from kfs.lab.lab import LabError
+        raise LabError("--etcd-members 3 needs cp, node1 and node2: use --nodes 2 or more")
+    return [lab.machine(n) for n in ("cp", "node1", "node2")]
+
+
+def server_url(lab):
+    return f"https://{lab.machine('cp').ip}:{PORT}"
+
+
+def token_path(lab):
+    return lab.dir / "tokens.csv"
+
+
+def ensure_credentials(lab):
+    """The lab's PKI, kubeconfigs and token file; idempotent (keeps what is still right).
+
+    The kubelet stage calls this too: its kubelets need their kubeconfig before the API
+    server exists.
+    """
+    cp = lab.machine("cp")
+    p = pki.ensure_pki(lab.pki_dir, [cp.ip], server_names=["cp"],
+                       nodes={m.name: m.ip for m in lab.nodes},
+                       etcd_members={m.name: m.ip for m in etcd_machines(lab)})
+    server = server_url(lab)
+    pki.write_kubeconfig(lab.admin_kubeconfig, server, p.ca, "kubernetes-admin",
+                         p.cert("admin"), p.key("admin"))
+    for name in COMPONENTS:
+        pki.write_kubeconfig(lab.kubeconfig(name), server, p.ca, name, p.cert(name),
+                             p.key(name))
+    for m in lab.nodes:
+        pki.write_kubeconfig(lab.kubeconfig(f"kubelet-{m.name}"), server, p.ca,
+                             f"system:node:{m.name}", p.cert(f"kubelet-{m.name}"),
+                             p.key(f"kubelet-{m.name}"))
+    tokens = pki.read_token_file(token_path(lab)) if token_path(lab).exists() else {}
+    alice = next((t for t in tokens.values() if t.user == "alice"), None)
+    if alice is None:
+        alice = pki.StaticToken(pki.new_token(), "alice", "1001", ("students",))
+        pki.token_file(token_path(lab), [alice])
+    pki.write_kubeconfig(lab.kubeconfig("alice"), server, p.ca, "alice", token=alice.token)
+    return p
+
+
+# -- etcd ---------------------------------------------------------------------------------------
+
+def etcd_argv(lab, machine, members):
+    p = lab.pki_dir
+    ip = machine.ip
+    cluster = ",".join(f"{m.name}=https://{m.ip}:{PEER_PORT}" for m in members)
+    return ["etcd", "--name", machine.name, "--data-dir", machine.dir / "etcd",
+            "--listen-client-urls", f"https://127.0.0.1:{ETCD_PORT},https://{ip}:{ETCD_PORT}",
+            "--advertise-client-urls", f"https://{ip}:{ETCD_PORT}",
+            "--listen-peer-urls", f"https://{ip}:{PEER_PORT}",
+            "--initial-advertise-peer-urls", f"https://{ip}:{PEER_PORT}",
+            "--initial-cluster", cluster, "--initial-cluster-state", "new",
+            "--initial-cluster-token", f"kfs-{lab.name}",
+            "--client-cert-auth", "--trusted-ca-file", p / "etcd-ca.crt",
+            "--cert-file", p / f"etcd-server-{machine.name}.crt",
+            "--key-file", p / f"etcd-server-{machine.name}.key",
+            "--peer-client-cert-auth", "--peer-trusted-ca-file", p / "etcd-ca.crt",
+            "--peer-cert-file", p / f"etcd-peer-{machine.name}.crt",
+            "--peer-key-file", p / f"etcd-peer-{machine.name}.key",
+            "--experimental-watch-progress-notify-interval", PROGRESS_NOTIFY]
+
+
+def etcd_daemon(lab, machine, members=None):
+    return machine.daemon("etcd", etcd_argv(lab, machine, members) if members else [])
+
+
+def etcdctl_env(lab, endpoints=None):
+    """The environment for ``etcdctl`` against the lab's etcd (as the API server's client)."""
+    p = lab.pki_dir
+    endpoints = endpoints or ",".join(f"https://{m.ip}:{ETCD_PORT}" for m in etcd_machines(lab))
+    return {"ETCDCTL_API": "3", "ETCDCTL_ENDPOINTS": endpoints,
+            "ETCDCTL_CACERT": str(p / "etcd-ca.crt"),
+            "ETCDCTL_CERT": str(p / "apiserver-etcd-client.crt"),
+            "ETCDCTL_KEY": str(p / "apiserver-etcd-client.key")}
+
+
+def etcd_healthy(lab, machine):
+    r = machine.run(["etcdctl", "endpoint", "health"], capture_output=True, text=True,
+                    env=etcdctl_env(lab, f"https://127.0.0.1:{ETCD_PORT}"), timeout=10)
+    return r.returncode == 0
+
+
+def etcd_up(lab, progress):
+    members = etcd_machines(lab)
+    cluster = [m.name for m in members]
+    fresh = lab.state.get("etcd_cluster") not in (None, cluster)
+    if fresh:
+        progress(f"etcd members change to {', '.join(cluster)}: starting a new, empty cluster")
+        for m in lab.machines:
+            supervisor.stop(etcd_daemon(lab, m))
+            _remove(m.dir / "etcd")
+    lab.state["etcd_cluster"] = cluster
+    lab.save()
+    for m in lab.machines:
+        if m not in members:
+            supervisor.stop(etcd_daemon(lab, m))
+    daemons = [(m, etcd_daemon(lab, m, members)) for m in members]
+    for m, d in daemons:
+        supervisor.ensure(d)
+    for m, d in daemons:
+        def healthy():
+            if supervisor.pid_of(d) is None:
+                raise RuntimeError(f"etcd on {m.name} exited; see {d.logfile}")
+            return etcd_healthy(lab, m)
+        wait_for(healthy, timeout=60, interval=0.5, what=f"etcd on {m.name}")
+        progress(f"etcd   {m.name:6} pid {supervisor.pid_of(d)}  https://{m.ip}:{ETCD_PORT}")
+    return fresh
+
+
+def _remove(path):
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# -- the API server -------------------------------------------------------------------------------
+
+def apiserver_argv(lab):
+    p = lab.pki_dir
+    cp = lab.machine("cp")
+    members = etcd_machines(lab)
+    etcd = (f"https://127.0.0.1:{ETCD_PORT}" if len(members) == 1 else
+            ",".join(f"https://{m.ip}:{ETCD_PORT}" for m in members))
+    return [supervisor.kfs_command(), "apiserver",
+            f"--advertise-address={cp.ip}", f"--secure-port={PORT}",
+            f"--etcd-servers={etcd}", f"--etcd-cafile={p / 'etcd-ca.crt'}",
+            f"--etcd-certfile={p / 'apiserver-etcd-client.crt'}",
+            f"--etcd-keyfile={p / 'apiserver-etcd-client.key'}",
+            f"--tls-cert-file={p / 'apiserver.crt'}",
+            f"--tls-private-key-file={p / 'apiserver.key'}",
+            f"--client-ca-file={p / 'ca.crt'}", f"--token-auth-file={token_path(lab)}",
+            f"--kubelet-client-certificate={p / 'apiserver-kubelet-client.crt'}",
+            f"--kubelet-client-key={p / 'apiserver-kubelet-client.key'}",
+            f"--kubelet-certificate-authority={p / 'ca.crt'}",
+            "--service-cluster-ip-range=10.96.0.0/12", "--service-node-port-range=30000-32767",
+            "--v=2"]
+
+
+def apiserver_daemon(lab, argv=None):
+    return lab.machine("cp").daemon("apiserver", argv or [])
+
+
+def ready(lab):
+    p = lab.pki_dir
+    try:
+        r = requests.get(server_url(lab) + "/readyz", timeout=2, verify=str(p / "ca.crt"),
+                         cert=(str(p / "admin.crt"), str(p / "admin.key")))
+        return r.status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def up(lab, target, progress):
+    ensure_credentials(lab)
+    fresh = etcd_up(lab, progress)
+    d = apiserver_daemon(lab, apiserver_argv(lab))
+    if fresh:
+        supervisor.stop(d)
+    pid = supervisor.ensure(d)
+
+    def serving():
+        if supervisor.pid_of(d) is None:
+            raise RuntimeError(f"kfs apiserver exited; see {d.logfile}")
+        return ready(lab)
+    wait_for(serving, timeout=60, interval=0.2, what="the API server's /readyz")
+    progress(f"apiserver cp   pid {pid}  {server_url(lab)}  "
+             f"(export KUBECONFIG={lab.admin_kubeconfig})")
+    if fresh:
+        restart_kubelets(lab, target, progress)
+
+
+def restart_kubelets(lab, target, progress):
+    """A new etcd cluster forgot the Nodes: restarted kubelets register theirs again."""
+    try:
+        from kfs.kubelet import stage as kubelet_stage
+    except ImportError:
+        return
+    for m in lab.nodes:
+        d = kubelet_stage.daemon(lab, m, target)
+        if supervisor.pid_of(d):
+            progress(f"kubelet {m.name} restarted (pid {supervisor.restart(d)}) to register again")
+
+
+def down(lab, progress):
+    if supervisor.stop(apiserver_daemon(lab)):
+        progress("apiserver stopped")
+    for m in lab.machines:
+        if supervisor.stop(etcd_daemon(lab, m)):
+            progress(f"etcd on {m.name} stopped")
+
