@@ -58,6 +58,11 @@ class Recorder:
             except Exception as e:  # events are best effort, as upstream
                 log.debug("could not write event %s for %s: %s", reason, meta.key(pod), e)
 
+    def forget(self, uid):
+        """A pod is gone: its next incarnation (a static pod has the same UID) starts afresh."""
+        with self.lock:
+            self.seen = {k: e for k, e in self.seen.items() if k[0] != uid}
+
     def _forget_old(self, now):
         if len(self.seen) > 1000 or any(now - e["last"] > FORGET_AFTER for e in self.seen.values()):
             self.seen = {k: e for k, e in self.seen.items() if now - e["last"] <= FORGET_AFTER}
@@ -71,6 +76,9 @@ class ListRecorder:
 
     def event(self, pod, type_, reason, message):
         self.events.append((pod["metadata"]["name"], type_, reason, message))
+
+    def forget(self, uid):
+        pass
 
     def reasons(self, pod_name=None):
         return [e[2] for e in self.events if pod_name in (None, e[0])]

@@ -144,6 +144,7 @@ class Kubelet:
         podspec.remove_pod_dir(self.root_dir, uid)
         self.backoff.forget(uid)
         self.pull_backoff.forget(uid)
+        self.recorder.forget(uid)
         for key in [k for k in self.reasons if k[0] == uid]:
             self.reasons.pop(key, None)
         with self.lock:
