@@ -112,22 +112,29 @@ def test_an_image_change_never_drops_below_replicas_minus_max_unavailable_and_un
     delete(lab, client, "roll")
 
 
-def test_pause_restart_and_resume(client, lab):
+def test_pause_resume_and_restart(client, lab):
     apply(lab, "paused", 2)
     rollout_status(lab, "paused")
     before = {meta.name(p) for p in pods_of(client, "paused")}
     k(lab, "rollout", "pause", "deployment/paused")
-    k(lab, "rollout", "restart", "deployment/paused")
+    k(lab, "set", "image", "deployment/paused", "echo=kfs/echo:2")
     wait_for(lambda: meta.get_condition(client.get("deployments", "paused", "default")["status"],
                                         "Progressing")["reason"] == du.PAUSED, 30,
              what="the paused condition")
     assert {meta.name(p) for p in live(pods_of(client, "paused"))} == before
+    assert len(client.list("replicasets", "default", label_selector="app=paused")["items"]) == 1
     k(lab, "rollout", "resume", "deployment/paused")
     rollout_status(lab, "paused")
     wait_settled(client, lab, "paused", 2)
-    assert not before & {meta.name(p) for p in pods_of(client, "paused")}
+    updated = {meta.name(p) for p in pods_of(client, "paused")}
+    assert not before & updated
+    k(lab, "rollout", "restart", "deployment/paused")
+    rollout_status(lab, "paused")
+    wait_settled(client, lab, "paused", 2)
+    assert not updated & {meta.name(p) for p in pods_of(client, "paused")}
     restarted = client.get("deployments", "paused", "default")["spec"]["template"]["metadata"]
     assert "kubectl.kubernetes.io/restartedAt" in restarted["annotations"]
+    assert len(client.list("replicasets", "default", label_selector="app=paused")["items"]) == 3
     delete(lab, client, "paused")
 
 
