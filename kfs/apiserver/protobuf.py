@@ -1,19 +1,30 @@
-"""Just enough protobuf: the OpenAPI document kubectl wants, the reviews kubectl sends.
+"""Just enough protobuf: the OpenAPI document kubectl wants, the objects kubectl sends.
 
-Two clients insist on protobuf. ``kubectl apply`` reads ``/openapi/v2`` only as protobuf,
-and ``kubectl auth can-i`` POSTs its SelfSubjectAccessReview as protobuf (its typed
-client prefers it; it accepts a JSON answer). Protobuf's wire format is small: a message
+kubectl speaks protobuf in two places. ``kubectl apply`` reads ``/openapi/v2`` only as
+protobuf, and the commands built on its typed clients (``kubectl create namespace``,
+``create deployment``, ``create service``, ``create rolebinding``, ``auth can-i`` ...) POST
+their objects as protobuf (they accept a JSON answer, which is all kfs sends). Protobuf's wire format is small: a message
 is a sequence of fields, each a key ``(field number << 3) | wire type`` followed by a
 varint (type 0), 8 bytes (1), a length-prefixed byte string (2: strings, bytes and
 embedded messages) or 4 bytes (5). Kubernetes wraps its objects in an envelope: the magic
 ``k8s\\0`` then a ``runtime.Unknown`` message {typeMeta {apiVersion, kind}, raw}.
 
-Mirrors ``apimachinery/pkg/runtime/serializer/protobuf`` (the envelope), the generated
-``generated.proto`` of ``k8s.io/api/authorization/v1`` and gnostic's ``openapi_v2``.
+Decoding needs each message's field numbers: ``protobuf_schema.json`` has them, read out
+of the descriptors the real kubectl carries compiled in. Go leaves unset optional strings
+and bools out of JSON, but writes them ("" and false) in protobuf; the decoder drops them.
+
+Mirrors ``apimachinery/pkg/runtime/serializer/protobuf`` (the envelope), the
+``generated.proto`` files of ``k8s.io/api`` and gnostic's ``openapi_v2``.
 
 What real Kubernetes does differently: every type has generated protobuf marshalling,
 and protobuf is the default between the components (faster and smaller than JSON).
 """
+
+import base64
+import json
+import struct
+from datetime import datetime, timezone
+from pathlib import Path
 
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
@@ -80,43 +91,204 @@ def fields(data):
     return out
 
 
-def _strings(msg, names):
-    """The string fields of a message, by {number: json name}, as a dict."""
-    f = fields(msg)
-    return {name: f[n][-1].decode() for n, name in names.items() if n in f}
+# -- Kubernetes objects ------------------------------------------------------------------------
+# protobuf_schema.json: for every message reachable from the kinds kfs serves, its fields by
+# number: [json name, type code, message type or map value type]; type codes: s string,
+# b bool, i integer, d double, f float, y bytes, m message, M map<string, ...>, and a
+# leading "*" for repeated fields. Generated from the descriptors compiled into the real
+# kubectl (``python -m kfs.apiserver.protobuf /usr/bin/kubectl``).
+
+SCHEMA_FILE = Path(__file__).with_name("protobuf_schema.json")
+_schema = None
+ROOTS = {
+    ("v1", "Pod"): "k8s.io.api.core.v1.Pod", ("v1", "Node"): "k8s.io.api.core.v1.Node",
+    ("v1", "Service"): "k8s.io.api.core.v1.Service",
+    ("v1", "Endpoints"): "k8s.io.api.core.v1.Endpoints",
+    ("v1", "Event"): "k8s.io.api.core.v1.Event",
+    ("v1", "Namespace"): "k8s.io.api.core.v1.Namespace",
+    ("v1", "Binding"): "k8s.io.api.core.v1.Binding",
+    ("v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
+    ("coordination.k8s.io/v1", "Lease"): "k8s.io.api.coordination.v1.Lease",
+    ("apps/v1", "Deployment"): "k8s.io.api.apps.v1.Deployment",
+    ("apps/v1", "ReplicaSet"): "k8s.io.api.apps.v1.ReplicaSet",
+    ("autoscaling/v1", "Scale"): "k8s.io.api.autoscaling.v1.Scale",
+    **{("rbac.authorization.k8s.io/v1", k): f"k8s.io.api.rbac.v1.{k}"
+       for k in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")},
+    **{("authorization.k8s.io/v1", k): f"k8s.io.api.authorization.v1.{k}"
+       for k in ("SelfSubjectAccessReview", "SubjectAccessReview")},
+}
+TIME_TYPES = ("k8s.io.apimachinery.pkg.apis.meta.v1.Time",
+              "k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime")
+QUANTITY = "k8s.io.apimachinery.pkg.api.resource.Quantity"
+INT_OR_STRING = "k8s.io.apimachinery.pkg.util.intstr.IntOrString"
+# int fields Go does not write to JSON when 0 (not pointers), but protobuf always carries
+ZERO_IS_UNSET = {"generation", "hostPort", "minReadySeconds", "nodePort",
+                 "healthCheckNodePort", "observedGeneration"}
+RAW = ("k8s.io.apimachinery.pkg.runtime.RawExtension",
+       "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1")
 
 
-RESOURCE_ATTRIBUTES = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource",
-                       6: "subresource", 7: "name"}
-NON_RESOURCE_ATTRIBUTES = {1: "path", 2: "verb"}
+def schema():
+    global _schema
+    if _schema is None:
+        _schema = json.loads(SCHEMA_FILE.read_text())
+    return _schema
 
 
-def _review_spec(msg):
-    f = fields(msg)
-    spec = {}
-    if 1 in f:
-        spec["resourceAttributes"] = _strings(f[1][-1], RESOURCE_ATTRIBUTES)
-    if 2 in f:
-        spec["nonResourceAttributes"] = _strings(f[2][-1], NON_RESOURCE_ATTRIBUTES)
-    if 3 in f:
-        spec["user"] = f[3][-1].decode()
-    if 4 in f:
-        spec["groups"] = [g.decode() for g in f[4]]
-    if 6 in f:
-        spec["uid"] = f[6][-1].decode()
-    return spec
+def _signed(n):
+    return n - (1 << 64) if n >= 1 << 63 else n
+
+
+def _scalar(code, value):
+    if code == "s":
+        return value.decode()
+    if code == "b":
+        return bool(value)
+    if code == "i":
+        return _signed(value)
+    if code == "y":
+        return base64.b64encode(value).decode()
+    if code == "d":
+        return struct.unpack("<d", value)[0]
+    if code == "f":
+        return struct.unpack("<f", value)[0]
+    raise ProtobufError(f"unknown scalar type {code}")
+
+
+def _packed(data):
+    out, pos = [], 0
+    while pos < len(data):
+        value, pos = _read_varint(data, pos)
+        out.append(value)
+    return out
+
+
+def _special(type_name, data):
+    f = fields(data)
+    if type_name in TIME_TYPES:
+        seconds = _signed(f.get(1, [0])[-1])
+        return (datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                if seconds else None)
+    if type_name == QUANTITY:
+        return f.get(1, [b""])[-1].decode()
+    if type_name == INT_OR_STRING:
+        return f.get(3, [b""])[-1].decode() if f.get(1, [0])[-1] == 1 else \
+            _signed(f.get(2, [0])[-1])
+    raw = f.get(1, [b""])[-1]
+    return json.loads(raw) if raw else None
+
+
+def decode_message(type_name, data):
+    """A protobuf message as the JSON Go would write: unset scalars ("" and false) left out."""
+    if type_name in TIME_TYPES + (QUANTITY, INT_OR_STRING) + RAW:
+        return _special(type_name, data)
+    spec = schema().get(type_name)
+    if spec is None:
+        raise ProtobufError(f"no protobuf schema for {type_name}")
+    out = {}
+    for number, values in fields(data).items():
+        field = spec.get(str(number))
+        if field is None:
+            continue  # a field newer than our schema: dropped, as JSON's unknown fields
+        name, code, inner = (field + [None])[:3]
+        repeated = code.startswith("*")
+        code = code.lstrip("*")
+        if code == "M":
+            out[name] = {}
+            for entry in values:
+                e = fields(entry)
+                key = e.get(1, [b""])[-1].decode()
+                val = e.get(2, [b""])[-1]
+                out[name][key] = (val.decode() if inner == "s" else
+                                  decode_message(inner, val))
+            continue
+        if code == "m":
+            items = [decode_message(inner, v) for v in values]
+        elif code in ("i", "b") and values and isinstance(values[0], bytes):
+            items = [_scalar(code, v) for chunk in values for v in _packed(chunk)]
+        else:
+            items = [_scalar(code, v) for v in values]
+        if repeated:
+            out[name] = items
+        elif items[-1] in (None, "", False) or (items[-1] == 0 and name in ZERO_IS_UNSET):
+            continue
+        else:
+            out[name] = items[-1]
+    return out
 
 
 def decode_object(data):
-    """A protobuf-encoded SelfSubjectAccessReview or SubjectAccessReview as JSON."""
+    """A Kubernetes object in protobuf (``k8s\\0`` + runtime.Unknown) as a JSON dict."""
     if not data.startswith(MAGIC):
         raise ProtobufError("not a Kubernetes protobuf object (no k8s magic)")
     unknown = fields(data[len(MAGIC):])
-    type_meta = _strings(unknown.get(1, [b""])[-1], {1: "apiVersion", 2: "kind"})
-    raw = fields(unknown.get(2, [b""])[-1])
-    if type_meta.get("kind") not in ("SelfSubjectAccessReview", "SubjectAccessReview"):
-        raise ProtobufError(f"protobuf is not supported for {type_meta.get('kind')}")
-    obj = dict(type_meta)
-    obj["metadata"] = _strings(raw[1][-1], {1: "name"}) if 1 in raw else {}
-    obj["spec"] = _review_spec(raw[2][-1]) if 2 in raw else {}
-    return obj
+    type_meta = fields(unknown.get(1, [b""])[-1])
+    api_version = type_meta.get(1, [b""])[-1].decode()
+    kind = type_meta.get(2, [b""])[-1].decode()
+    root = ROOTS.get((api_version, kind))
+    if root is None:
+        raise ProtobufError(f"protobuf is not supported for {kind}")
+    obj = decode_message(root, unknown.get(2, [b""])[-1])
+    return {"apiVersion": api_version, "kind": kind, **obj}
+
+
+# -- regenerating protobuf_schema.json from the real kubectl -----------------------------------
+
+_CODES = {9: "s", 8: "b", 1: "d", 2: "f", 12: "y", 11: "m",
+          **{t: "i" for t in (3, 4, 5, 6, 7, 13, 14, 15, 16, 17, 18)}}
+
+
+def descriptors(binary):
+    """The FileDescriptorProtos a Go program compiled in (gzipped, found by their magic)."""
+    import re
+    import zlib
+    from google.protobuf import descriptor_pb2
+    data, found = Path(binary).read_bytes(), {}
+    for m in re.finditer(rb"\x1f\x8b\x08\x00\x00\x00\x00\x00", data):
+        try:
+            raw = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[m.start():m.start() + (4 << 20)])
+            fd = descriptor_pb2.FileDescriptorProto.FromString(raw)
+        except Exception:  # not a descriptor: gzip data of something else
+            continue
+        if fd.name.endswith(".proto") and fd.message_type:
+            found[fd.name] = fd
+    return found
+
+
+def generate(binary):
+    messages = {}
+    for fd in descriptors(binary).values():
+        for mt in fd.message_type:
+            messages[f"{fd.package}.{mt.name}"] = mt
+    out, todo = {}, list(ROOTS.values())
+    while todo:
+        name = todo.pop()
+        if name in out or name in TIME_TYPES + (QUANTITY, INT_OR_STRING) + RAW:
+            continue
+        mt, spec = messages[name], {}
+        entries = {f"{name}.{n.name}": n for n in mt.nested_type if n.options.map_entry}
+        for f in mt.field:
+            type_name = f.type_name.lstrip(".")
+            code = ("*" if f.label == 3 else "") + _CODES[f.type]
+            if type_name in entries:
+                value = entries[type_name].field[1]
+                inner = "s" if value.type == 9 else value.type_name.lstrip(".")
+                spec[str(f.number)] = [f.name, "M", inner]
+                type_name = inner if inner != "s" else ""
+            elif f.type == 11:
+                spec[str(f.number)] = [f.name, code, type_name]
+            else:
+                spec[str(f.number)] = [f.name, code]
+                type_name = ""
+            if type_name:
+                todo.append(type_name)
+        out[name] = spec
+    return dict(sorted(out.items()))
+
+
+if __name__ == "__main__":
+    import sys
+    SCHEMA_FILE.write_text(json.dumps(generate(sys.argv[1] if len(sys.argv) > 1 else
+                                               "/usr/bin/kubectl"), separators=(",", ":"),
+                                      sort_keys=True) + "\n")
+    print(f"wrote {SCHEMA_FILE}")

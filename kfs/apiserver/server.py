@@ -129,6 +129,8 @@ async def dispatch(request):
                                   ctx.tokens)
         if user is None:
             raise errors.StatusError(401, "Unauthorized", "Unauthorized")
+        if request.headers.get("Impersonate-User"):
+            user = impersonate(ctx, user, request.headers)
         info = requestinfo.parse(request.method, request.path, request.query)
         attrs = rbac.Attributes.of(user, info)
         allowed, reason = ctx.authorizer.authorize(attrs)
@@ -147,6 +149,18 @@ async def dispatch(request):
     log.info("%s %s %s %d %.1fms", user.name if user else "-", request.method,
              request.path_qs, code, (time.monotonic() - started) * 1000)
     return resp
+
+
+def impersonate(ctx, user, headers):
+    """``kubectl --as alice``: act as another user, if RBAC lets this one impersonate."""
+    name = headers["Impersonate-User"]
+    groups = tuple(headers.getall("Impersonate-Group", []))
+    for resource, target in [("users", name)] + [("groups", g) for g in groups]:
+        attrs = rbac.Attributes(user, "impersonate", "", resource, name=target)
+        allowed, reason = ctx.authorizer.authorize(attrs)
+        if not allowed:
+            raise forbidden(attrs, reason)
+    return authn.with_authenticated_group(authn.User(name, groups))
 
 
 def forbidden(attrs, reason):

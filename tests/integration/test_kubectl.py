@@ -239,3 +239,35 @@ def test_kubectl_delete_of_an_immediately_deleted_object_returns(kubectl, ns, tm
     out = kubectl("delete", what, name, "-n", ns, timeout=30)
     assert "deleted" in out
     assert name not in kubectl("get", what, "-n", ns, "-o", "name")
+
+
+def test_kubectl_create_subcommands_send_protobuf_and_are_understood(kubectl, ns):
+    """`kubectl create namespace|deployment|service|role|rolebinding` use typed clients,
+    which POST protobuf."""
+    other = f"{ns}-pb"
+    assert f"namespace/{other} created" in kubectl("create", "namespace", other)
+    try:
+        kubectl("create", "deployment", "web", "-n", other, "--image=kfs/echo:1",
+                "--replicas=3", "--port=8080")
+        kubectl("create", "service", "nodeport", "web", "-n", other, "--tcp=80:8080")
+        kubectl("create", "role", "reader", "-n", other, "--verb=get,list", "--resource=pods")
+        kubectl("create", "rolebinding", "alice-reads", "-n", other, "--role=reader",
+                "--user=alice")
+        d = json.loads(kubectl("get", "deploy", "web", "-n", other, "-o", "json"))
+        assert d["spec"]["replicas"] == 3
+        assert d["spec"]["template"]["spec"]["containers"][0]["ports"] == [
+            {"containerPort": 8080, "protocol": "TCP"}]
+        svc = json.loads(kubectl("get", "svc", "web", "-n", other, "-o", "json"))
+        assert svc["spec"]["ports"][0]["targetPort"] == 8080
+        alice = kubectl.as_user("alice")
+        wait_for(lambda: alice.run("get", "pods", "-n", other, check=False).returncode == 0,
+                 10, what="alice's new role to take effect")
+    finally:
+        kubectl("delete", "namespace", other, timeout=60)
+
+
+def test_impersonation_lets_the_admin_act_as_another_user(kubectl, ns):
+    assert kubectl("auth", "can-i", "list", "pods", "-n", ns, "--as", "alice",
+                   check=False).strip() == "no"
+    r = kubectl.as_user("alice").run("get", "pods", "--as", "bob", check=False)
+    assert 'users "bob" is forbidden: User "alice" cannot impersonate resource "users"' in r.stderr
