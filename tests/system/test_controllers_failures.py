@@ -46,10 +46,14 @@ def test_sigkill_in_the_middle_of_a_scale_from_0_to_20_ends_with_exactly_20_pods
     apply(lab, name, 0)
     rollout_status(lab, name)
     k(lab, "scale", f"deployment/{name}", "--replicas=20")
-    wait_for(lambda: count_pods(client, name) >= 3, 60, interval=0.02,
+    wait_for(lambda: count_pods(client, name) >= 1, 60, interval=0.01,
              what="the first pods of the scale")
     daemon = lab.machine("cp").daemon(component, [])
     assert supervisor.kill(daemon, signal.SIGKILL), f"{component} was not running"
+    if component != "apiserver":
+        ps = pods_of(client, name)
+        print(f"killed {component} with {len(ps)} pods, "
+              f"{sum(bool(p['spec'].get('nodeName')) for p in ps)} bound, {len(running(ps))} ready")
     lab.up(stage="controller-manager", **quiet)   # the lab's repair: restarts what died
     wait_for(lambda: ready_nodes(client) >= 2, 90, what="the nodes Ready again")
     rollout_status(lab, name, timeout=300)
@@ -78,9 +82,18 @@ def test_a_stopped_nodes_pods_run_on_the_other_node_within_the_toleration(client
         assert meta.get_condition(n["status"], "Ready")["status"] == "Unknown"
         assert {(t["key"], t["effect"]) for t in n["spec"]["taints"]} >= {
             (nodelifecycle.UNREACHABLE, "NoExecute"), (nodelifecycle.UNREACHABLE, "NoSchedule")}
-        assert took >= GRACE + TOLERATION - 5, f"moved after {took:.0f}s: too early"
+        # the lease was renewed up to 10 s before the stop: Unknown 10-20 s after it
+        assert GRACE - 10 + TOLERATION - 2 <= took, f"moved after {took:.0f}s: too early"
         evicted = [p for p in pods_of(client, name) if p["spec"]["nodeName"] == "node2"]
         assert evicted and not live(evicted)  # Terminating until node2's kubelet returns
+        tainted = next(meta.parse_time(t["timeAdded"]) for t in n["spec"]["taints"]
+                       if t["effect"] == "NoExecute")
+        for p in evicted:
+            [e] = [e for e in client.list("events", "default")["items"]
+                   if e["involvedObject"].get("uid") == p["metadata"]["uid"]
+                   and e["reason"] == "TaintManagerEviction"]
+            waited = (meta.parse_time(e["firstTimestamp"]) - tainted).total_seconds()
+            assert TOLERATION - 1 <= waited <= TOLERATION + 6, f"evicted after {waited}s"
     finally:
         lab.up(stage="controller-manager", **quiet)   # node2's kubelet back
     wait_for(lambda: not client.get("nodes", "node2")["spec"].get("taints"), 60,
