@@ -279,3 +279,27 @@ def test_events_are_selected_by_involved_object_fields(http, ns):
     r = http("GET", f"/api/v1/namespaces/{ns}/events?fieldSelector=involvedObject.name%3Dy,"
                     f"involvedObject.namespace%3D{ns}")
     assert [e["metadata"]["name"] for e in r.json()["items"]] == ["e1"]
+
+
+def test_the_compactor_compacts_to_the_revision_of_its_previous_round(etcd, http, ns):
+    compactor = st.Compactor(etcd, interval=0)
+    version, first = compactor.compact(0, 0)  # the first round only remembers a revision
+    etcd.range("/registry/", revision=first)
+    http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("later"))
+    version, second = compactor.compact(version, first)
+    assert second > first
+    with pytest.raises(st.Expired):
+        etcd.range("/registry/", revision=first - 1)
+    etcd.range("/registry/", revision=first)  # kept: one round of history
+
+
+def test_deleting_a_namespace_deletes_what_is_in_it(http, core):
+    import uuid
+    name = f"gone-{uuid.uuid4().hex[:6]}"
+    http("POST", "/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
+                                             "metadata": {"name": name}})
+    http("POST", f"/api/v1/namespaces/{name}/pods", json=pod("inside", node="node1"))
+    assert http("DELETE", f"/api/v1/namespaces/{name}").status_code == 200
+    assert http("GET", f"/api/v1/namespaces/{name}/pods/inside").status_code == 404
+    assert http("GET", f"/api/v1/namespaces/{name}").status_code == 404
+    assert http("POST", f"/api/v1/namespaces/{name}/pods", json=pod("late")).status_code == 404
