@@ -195,7 +195,8 @@ def test_a_tainted_node_gets_only_pods_that_tolerate_the_taint(api, sched):
     drain(sched)
     assert node_of(api, "web") is None and node_of(api, "db") == "node1"
     msg = meta.get_condition(api.get("pods", "web", "default")["status"], "PodScheduled")["message"]
-    assert msg.startswith("0/1 nodes are available: 1 node(s) had untolerated taint {dedicated: db}.")
+    assert msg.startswith("0/1 nodes are available: "
+                          "1 node(s) had untolerated taint {dedicated: db}.")
 
 
 def test_a_restarted_scheduler_counts_bound_pods_and_binds_only_pending_ones(api, sched):
