@@ -252,6 +252,16 @@ class PluginError(ValueError):
     """A --score-plugin that cannot be used; the message says what to fix."""
 
 
+def split_spec(spec):
+    """``FILE.py:FUNCTION[:WEIGHT]`` -> (file, function, weight)."""
+    parts = spec.rsplit(":", 2)
+    if len(parts) == 3 and not parts[2].strip().isdigit():
+        parts = [f"{parts[0]}:{parts[1]}", parts[2]]  # a ":" in the path, and no weight
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        raise PluginError(f"--score-plugin {spec!r}: expected FILE.py:FUNCTION[:WEIGHT]")
+    return parts[0], parts[1], int(parts[2]) if len(parts) == 3 else 1
+
+
 def load_score_plugin(spec):
     """``path/to/file.py:function[:weight]`` -> a ScorePlugin named after the function.
 
@@ -259,13 +269,7 @@ def load_score_plugin(spec):
     filters and must return a number from 0 to 100 (higher is better). The weight (default
     1) multiplies it before it is added to the built-in scores.
     """
-    parts = spec.rsplit(":", 2)
-    if len(parts) == 3 and not parts[2].strip().isdigit():
-        parts = [f"{parts[0]}:{parts[1]}", parts[2]]  # "c:/x.py:f" style paths are not ours
-    if len(parts) < 2 or not parts[0] or not parts[1]:
-        raise PluginError(f"--score-plugin {spec!r}: expected FILE.py:FUNCTION[:WEIGHT]")
-    path, func = parts[0], parts[1]
-    weight = int(parts[2]) if len(parts) == 3 else 1
+    path, func, weight = split_spec(spec)
     if not 1 <= weight <= 100:
         raise PluginError(f"--score-plugin {spec!r}: the weight must be 1..100")
     if not os.path.isfile(path):

@@ -8,8 +8,15 @@ the ``apiserver`` stage wrote; ``down`` stops it. Its log is ``<lab>/cp/schedule
 An attendee's score plugins are part of the lab's state, so every later ``up`` keeps
 them: ``Lab().up(stage="scheduler", scheduler_score_plugins=["/path/f.py:func:5"])``
 restarts the scheduler with ``--score-plugin /path/f.py:func:5``; ``[]`` removes them.
+
+What real Kubernetes does differently: kubeadm runs kube-scheduler as a static pod on each
+control-plane node (``/etc/kubernetes/manifests/kube-scheduler.yaml``), several replicas
+with leader election, and serves its health on port 10259.
 """
+import os
+
 from kfs.lab import supervisor
+from kfs.scheduler.plugins import split_spec
 from kfs.util import wait_for
 
 NAME = "scheduler"
@@ -21,7 +28,8 @@ def daemon(lab):
             "--kubeconfig", str(lab.kubeconfig("kube-scheduler")),
             "--pod-max-in-unschedulable-pods-duration", "30s"]
     for spec in lab.state.get("scheduler_score_plugins") or []:
-        argv += ["--score-plugin", spec]
+        path, func, weight = split_spec(spec)  # the scheduler's working directory is not ours
+        argv += ["--score-plugin", f"{os.path.abspath(path)}:{func}:{weight}"]
     return lab.machine("cp").daemon(NAME, argv)
 
 
@@ -30,7 +38,11 @@ def up(lab, target, progress):
     if not lab.kubeconfig("kube-scheduler").exists():
         raise LabError(f"no {lab.kubeconfig('kube-scheduler')}: the apiserver stage writes it "
                        "(kfs lab up --stage apiserver)")
-    d = daemon(lab)
+    from kfs.scheduler.plugins import PluginError
+    try:
+        d = daemon(lab)
+    except PluginError as e:
+        raise LabError(f"{e} (the lab's scheduler_score_plugins)") from None
     before = supervisor.pid_of(d)
     offset = d.logfile.stat().st_size if d.logfile.exists() else 0
     pid = supervisor.ensure(d)

@@ -99,3 +99,18 @@ def test_the_command_names_a_missing_kubeconfig(tmp_path):
     out = subprocess.run([sys.executable, "-m", "kfs.cli", "scheduler", "--kubeconfig",
                           str(tmp_path / "none")], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "no kubeconfig at" in out.stderr
+
+
+def test_the_lab_stage_runs_kfs_scheduler_on_cp_with_the_attendees_plugins(tmp_path,
+                                                                             monkeypatch):
+    from kfs.lab.lab import Lab
+    from kfs.lab.supervisor import kfs_command
+    from kfs.scheduler import stage
+    lab = Lab(name="kfsunit", subnet="10.99.0.0/24", home=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    lab.state["scheduler_score_plugins"] = ["mine.py:prefer_node2"]
+    d = stage.daemon(lab)
+    assert d.argv[:2] == [kfs_command(), "scheduler"] and d.netns == "kfsunit-cp"
+    assert d.argv[d.argv.index("--kubeconfig") + 1] == str(lab.kubeconfig("kube-scheduler"))
+    assert d.argv[-2:] == ["--score-plugin", f"{tmp_path}/mine.py:prefer_node2:1"]
+    assert d.logfile == lab.machine("cp").dir / "scheduler.log"
