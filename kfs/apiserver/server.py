@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from functools import lru_cache, partial
 
 from aiohttp import web
 
@@ -100,6 +100,9 @@ class Context:
             {"apiVersion": policy.RBAC_API_VERSION, "kind": kind})) for kind in RBAC_KINDS}
         self.authorizer = rbac.Authorizer(lambda kind: self.caches[kind].list())
         self.compactor = st.Compactor(storage, compaction_interval)
+        # the same certificate or token names the same user: parse each once
+        self.authenticate = lru_cache(maxsize=4096)(
+            lambda cert, header: authn.authenticate(cert, header, self.tokens))
 
     async def run(self, fn, *args, **kwargs):
         """Run a blocking (etcd) call in the thread pool."""
@@ -125,8 +128,7 @@ async def dispatch(request):
     started = time.monotonic()
     user, code = None, 500
     try:
-        user = authn.authenticate(peer_certificate(request), request.headers.get("Authorization"),
-                                  ctx.tokens)
+        user = ctx.authenticate(peer_certificate(request), request.headers.get("Authorization"))
         if user is None:
             raise errors.StatusError(401, "Unauthorized", "Unauthorized")
         if request.headers.get("Impersonate-User"):

@@ -12,7 +12,8 @@ from revision N+1, with previous values, so that:
   matching is DELETED for this watcher (a pod bound to another node leaves a kubelet's
   ``spec.nodeName=node1`` watch), one that starts matching is ADDED;
 - a revision etcd has compacted away ends the stream with an ERROR event carrying a 410
-  Expired Status: the client must relist;
+  Expired Status: the client must relist (so does a revision etcd has not reached, which
+  a client can only have from an etcd that was since replaced);
 - with ``allowWatchBookmarks=true``, etcd's progress notifications become BOOKMARK events
   (just a resourceVersion): a quiet watcher still learns how far it is, and resumes from
   there after a disconnect instead of from an old, maybe compacted, revision.
@@ -96,6 +97,26 @@ def _line(kind, obj):
     return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
+async def _wait_for_revision(ctx, revision, timeout=3.0):
+    """The store's revision, once it has reached `revision` (or after `timeout`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        current = await ctx.run(ctx.storage.current_revision)
+        if current >= revision or loop.time() > deadline:
+            return current
+        await asyncio.sleep(0.1)
+
+
+async def _error_stream(request, error):
+    """A watch that ends at once with an ERROR event: how clients learn to relist."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await resp.prepare(request)
+    await resp.write(_line("ERROR", error.status))
+    await resp.write_eof()
+    return resp
+
+
 async def serve(request, ctx, resource, namespace, flt, fmt):
     """Answer a watch request (after authorization). `ctx` is the server's context."""
     q = request.query
@@ -117,6 +138,10 @@ async def serve(request, ctx, resource, namespace, flt, fmt):
         initial, start = items, revision + 1
     else:
         start = int(rv) + 1
+        current = await _wait_for_revision(ctx, int(rv))
+        if current < int(rv):  # a resourceVersion from the future (or another etcd)
+            too_large = errors.expired(f"too large resource version: {rv}, current: {current}")
+            return await _error_stream(request, too_large)
 
     def encode(kind, obj):
         if fmt == "table" and kind != "BOOKMARK" and kind != "ERROR":

@@ -303,3 +303,11 @@ def test_deleting_a_namespace_deletes_what_is_in_it(http, core):
     assert http("GET", f"/api/v1/namespaces/{name}/pods/inside").status_code == 404
     assert http("GET", f"/api/v1/namespaces/{name}").status_code == 404
     assert http("POST", f"/api/v1/namespaces/{name}/pods", json=pod("late")).status_code == 404
+
+
+def test_a_watch_from_a_future_resource_version_tells_the_client_to_relist(http, ns):
+    rv = int(http("GET", f"/api/v1/namespaces/{ns}/pods").json()["metadata"]["resourceVersion"])
+    lines = http("GET", f"/api/v1/namespaces/{ns}/pods?watch=true&resourceVersion={rv + 10**6}",
+                 timeout=20).text.splitlines()
+    error = json.loads(lines[-1])
+    assert error["type"] == "ERROR" and error["object"]["code"] == 410
