@@ -55,23 +55,15 @@ class StorageError(Exception):
 
 
 class KeyNotFound(StorageError):
-    pass
+    """No object at that key."""
 
 
 class KeyExists(StorageError):
-    pass
+    """An object is already at that key."""
 
 
 class Conflict(StorageError):
     """The object changed since it was read (a stale resourceVersion)."""
-
-
-class Expired(StorageError):
-    """The revision asked for was compacted away: the client must relist (410)."""
-
-    def __init__(self, requested, compacted):
-        super().__init__(f"too old resource version: {requested} ({compacted})")
-        self.requested, self.compacted = requested, compacted
 
 
 class Unavailable(StorageError):
@@ -80,6 +72,14 @@ class Unavailable(StorageError):
 
 class TooLarge(StorageError):
     """etcd refused a value over its request size limit."""
+
+
+class Expired(StorageError):
+    """The revision asked for was compacted away: the client must relist (410)."""
+
+    def __init__(self, requested, compacted):
+        super().__init__(f"too old resource version: {requested} ({compacted})")
+        self.requested, self.compacted = requested, compacted
 
 
 def _key_bytes(key):
@@ -182,7 +182,6 @@ class Storage:
         self.channel = channel(endpoints, ca, cert, key)
         self.kv = etcdrpc.KVStub(self.channel)
         self.watch_stub = etcdrpc.WatchStub(self.channel)
-        self.maintenance = etcdrpc.MaintenanceStub(self.channel)
         self.timeout = timeout
 
     def close(self):
@@ -354,10 +353,6 @@ class Storage:
     @_errors
     def compact(self, revision):
         self.kv.Compact(etcdrpc.CompactionRequest(revision=revision), self.timeout)
-
-    @_errors
-    def status(self):
-        return self.maintenance.Status(etcdrpc.StatusRequest(), self.timeout)
 
     # -- watch -------------------------------------------------------------------------------
 
