@@ -21,6 +21,7 @@ one for the raw run: a ratio near 0.5 means the API server, not the decisions, s
 Everything is stopped by PID at the end.
 """
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -143,6 +144,7 @@ def main():
     print(f"ratio scheduler / raw:                     {sched / raw:7.2f}")
     print(f"framework alone (filters + scores over {args.nodes} nodes, {args.pods * 2} pods "
           f"placed): {decisions:.0f} decisions/s")
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
