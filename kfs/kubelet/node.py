@@ -187,7 +187,7 @@ class NodeStatus:
                 self.renew_lease()
             except Exception as e:  # the API server may be away: keep trying
                 log.warning("node %s: %s", self.name, e)
-            self.stopped.wait(renew_every)
+            self.stopped.wait(renew_every if self.lease else 1.0)  # not there yet: soon again
 
     def start(self):
         threading.Thread(target=self.run, name="node-status", daemon=True).start()
@@ -229,8 +229,12 @@ class ApiPods:
         """After a graceful termination: the final delete (or the mirror pod's delete)."""
         from kfs.client import ApiError
         m = pod["metadata"]
-        target = self._mirror(pod) if manifest.is_static(pod) else (
-            pod if m.get("deletionTimestamp") else None)
+        if manifest.is_static(pod):
+            mirror = self._mirror(pod)
+            if mirror:
+                self.delete_mirror(mirror)
+            return
+        target = pod if m.get("deletionTimestamp") else None
         if not target:
             return
         try:
@@ -241,20 +245,21 @@ class ApiPods:
                 log.warning("could not delete pod %s: %s", m["name"], e)
 
     def sync_mirror_pod(self, pod):
-        """Create the static pod's mirror pod, or replace one made from an older manifest."""
+        """Create the static pod's mirror pod; one from an older manifest, or one being
+        deleted (``kubectl delete``), is deleted for good and made again."""
         from kfs.client import ApiError
         mirror = self._mirror(pod)
         digest = pod["metadata"]["annotations"][manifest.CONFIG_HASH]
         try:
-            if mirror and meta.annotations(mirror).get(manifest.CONFIG_MIRROR) != digest:
-                if not mirror["metadata"].get("deletionTimestamp"):
-                    log.info("mirror pod %s is out of date: deleting it", pod["metadata"]["name"])
-                    self.client.delete("pods", mirror["metadata"]["name"],
-                                       mirror["metadata"]["namespace"], grace_period_seconds=0,
-                                       uid=mirror["metadata"]["uid"])
-                return
+            if mirror and (mirror["metadata"].get("deletionTimestamp") or
+                           meta.annotations(mirror).get(manifest.CONFIG_MIRROR) != digest):
+                log.info("mirror pod %s is out of date or deleted: replacing it",
+                         pod["metadata"]["name"])
+                self.delete_mirror(mirror)
+                mirror = None
             if not mirror:
                 self.client.create(self.mirror_object(pod))
+                self.kl.status.rewrite(pod["metadata"]["uid"])
                 log.info("created mirror pod %s", pod["metadata"]["name"])
         except ApiError as e:
             if e.code not in (404, 409):
@@ -275,12 +280,12 @@ class ApiPods:
         """Delete mirror pods whose static pod is gone (HandlePodCleanups)."""
         static = {manifest.full_name(p) for p in desired.values() if manifest.is_static(p)}
         for mirror in self.source.mirror_pods():
-            if manifest.full_name(mirror) not in static and \
-                    not mirror["metadata"].get("deletionTimestamp"):
+            if manifest.full_name(mirror) not in static:
                 log.info("deleting orphaned mirror pod %s", mirror["metadata"]["name"])
-                self.terminated_mirror(mirror)
+                self.delete_mirror(mirror)
 
-    def terminated_mirror(self, mirror):
+    def delete_mirror(self, mirror):
+        """A mirror pod goes at once (grace period 0): nothing runs behind it to stop."""
         from kfs.client import ApiError
         try:
             self.client.delete("pods", mirror["metadata"]["name"], mirror["metadata"]["namespace"],

@@ -160,11 +160,13 @@ class KubeletServer:
         try:
             while (chunk := await queue.get()) is not None:
                 await response.write(chunk)
+            await response.write_eof()
+        except ConnectionResetError:  # the client went away (kubectl logs -f, then Ctrl-C)
+            pass
         finally:
             close = getattr(stream, "close", None)
             if close:
                 close()
-        await response.write_eof()
         return response
 
     # -- running in a thread of its own ----------------------------------------------------

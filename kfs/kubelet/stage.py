@@ -37,8 +37,8 @@ def kubelet_argv(lab, machine, target):
 
 
 def api_files(lab, machine):
-    """The kubeconfig and TLS files of this node's kubelet, from the lab's PKI (the API server
-    stage writes them; a kubelet started first waits for them)."""
+    """The kubeconfig and TLS files of this node's kubelet, from the lab's PKI
+    (``kfs.apiserver.stage.ensure_credentials`` writes them)."""
     pki = lab.pki_dir
     return {"--kubeconfig": lab.kubeconfig(f"kubelet-{machine.name}"),
             "--tls-cert-file": pki / f"kubelet-{machine.name}-serving.crt",
@@ -63,6 +63,9 @@ def listening(machine):
 
 
 def up(lab, target, progress):
+    if stages.at_least("apiserver", target):  # the kubeconfig and certificates, made first
+        from kfs.apiserver.stage import ensure_credentials
+        ensure_credentials(lab)
     started = []
     for m in lab.nodes:
         manifest_dir(m).mkdir(parents=True, exist_ok=True)

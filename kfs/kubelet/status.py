@@ -194,3 +194,8 @@ class StatusManager:
         with self.lock:
             self.statuses.pop(uid, None)
             self.written.pop(uid, None)
+
+    def rewrite(self, uid):
+        """Write the status again at the next sync (a new mirror pod has none)."""
+        with self.lock:
+            self.written.pop(uid, None)

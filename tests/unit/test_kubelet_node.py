@@ -140,12 +140,23 @@ def test_a_mirror_pod_whose_static_pod_is_gone_is_deleted(api, kl, wired):
 def test_a_mirror_pod_of_an_older_manifest_is_replaced(api, kl, wired):
     static = make_pod()
     wired.sync_mirror_pod(static)
+    old = api.get("pods", "web-node1", "default")
     changed = make_pod(containers=[{"name": "app", "image": "kfs/echo:1"}])
     wired.sync_mirror_pod(changed)
-    assert not api.all("pods"), "the old mirror is deleted first"
-    wired.sync_mirror_pod(changed)
     (mirror,) = api.all("pods")
+    assert mirror["metadata"]["uid"] != old["metadata"]["uid"]
     assert mirror["spec"]["containers"][0]["image"] == "kfs/echo:1"
+
+
+def test_a_mirror_pod_being_deleted_is_deleted_for_good_and_made_again(api, kl, wired):
+    static = make_pod()
+    deleting = wired.mirror_object(static)
+    deleting["metadata"]["deletionTimestamp"] = meta.now()  # kubectl delete, grace pending
+    old = api.create(deleting)
+    wired.sync_mirror_pod(static)
+    (mirror,) = api.all("pods")
+    assert mirror["metadata"]["uid"] != old["metadata"]["uid"]
+    assert not mirror["metadata"].get("deletionTimestamp")
 
 
 def test_events_about_a_static_pod_refer_to_its_mirror_pod(api, kl, wired):
