@@ -70,9 +70,11 @@ def kfs_run(lab, client, replicas):
 
 
 def bench_containers(lab):
-    return [c for m in lab.nodes for c in m.docker().containers.list(all=True, filters={
+    """The bench pods' containers still in the nodes' Dockers (the low-level list: the
+    high-level one inspects each container and trips over those being removed)."""
+    return [c for m in lab.nodes for c in m.docker().api.containers(all=True, filters={
         "label": "io.kubernetes.pod.namespace=default"})
-        if c.labels.get("io.kubernetes.pod.name", "").startswith(f"{NAME}-")]
+        if (c.get("Labels") or {}).get("io.kubernetes.pod.name", "").startswith(f"{NAME}-")]
 
 
 def docker_run(lab, replicas):

@@ -58,9 +58,9 @@ def running(pods):
 def sandboxes(lab, prefix):
     """{pod name: [machines]} of the pause containers whose pod name starts with `prefix`."""
     found = {}
-    for m in lab.nodes:
-        for c in m.docker().containers.list(filters={"label": "io.kubernetes.container.name=POD"}):
-            pod = c.labels.get("io.kubernetes.pod.name", "")
+    for m in lab.nodes:  # the low-level list: containers.list() trips over removed ones
+        for c in m.docker().api.containers(filters={"label": "io.kubernetes.container.name=POD"}):
+            pod = (c.get("Labels") or {}).get("io.kubernetes.pod.name", "")
             if pod.startswith(prefix):
                 found.setdefault(pod, []).append(m.name)
     return found
