@@ -43,6 +43,7 @@ class PodActions:
     sandbox_attempt: int = 0
     start: list = field(default_factory=list)   # container names
     kill: dict = field(default_factory=dict)    # container id -> (container name, message)
+    probe_failed: set = field(default_factory=set)  # ids killed for a failed probe
 
 
 def newest_first(containers):
@@ -114,6 +115,7 @@ def compute_pod_actions(pod, containers, probe_failure=lambda uid, name, cid: No
         failure = probe_failure(pod["metadata"]["uid"], spec["name"], latest.id)
         if failure:
             actions.kill[latest.id] = (spec["name"], failure)
+            actions.probe_failed.add(latest.id)
             if policy != "Never":
                 actions.start.append(spec["name"])
     return actions
@@ -127,9 +129,11 @@ def sync_pod(kl, pod):
     containers = kl.runtime.list_containers(uid)
     actions = compute_pod_actions(pod, containers, kl.probes.failure)
     if actions.kill_pod:
-        kill_pod(kl, pod, containers, grace_period(pod), reason="SandboxChanged")
+        kill_pod(kl, pod, containers, grace_period(pod))
     for cid, (name, message) in actions.kill.items():
-        kill_container(kl, pod, cid, name, grace_period(pod, name), message)
+        probe_kill = cid in actions.probe_failed
+        kill_container(kl, pod, cid, name, grace_period(pod, name if probe_kill else None),
+                       message)
     if actions.kill_pod or actions.kill:
         containers = kl.runtime.list_containers(uid)
     if actions.create_sandbox:
@@ -242,12 +246,17 @@ def ensure_image(kl, pod, spec):
 
 # -- killing -----------------------------------------------------------------------------------
 
-def grace_period(pod, container_name=None, probe=None):
+def grace_period(pod, container_name=None):
     """Seconds between SIGTERM and SIGKILL: the deletion's grace period if the pod is being
-    deleted, else the spec's terminationGracePeriodSeconds (default 30)."""
+    deleted; for a container killed by its liveness probe, the probe's own
+    terminationGracePeriodSeconds if it has one; else the pod's (default 30)."""
     m = pod["metadata"]
     if m.get("deletionTimestamp") and m.get("deletionGracePeriodSeconds") is not None:
         return int(m["deletionGracePeriodSeconds"])
+    spec = next((c for c in pod["spec"]["containers"] if c["name"] == container_name), {})
+    probe = spec.get("livenessProbe") or {}
+    if probe.get("terminationGracePeriodSeconds") is not None:
+        return int(probe["terminationGracePeriodSeconds"])
     return int(pod["spec"].get("terminationGracePeriodSeconds", 30))
 
 
@@ -256,7 +265,7 @@ def kill_container(kl, pod, cid, name, grace, message=None):
     kl.runtime.stop_container(cid, grace)
 
 
-def kill_pod(kl, pod, containers, grace, reason=None):
+def kill_pod(kl, pod, containers, grace):
     """Stop every running container of the pod at once (SIGTERM, SIGKILL after `grace`
     seconds), then its sandboxes."""
     threads = []
