@@ -23,7 +23,7 @@ import json
 import re
 from pathlib import Path
 
-from kfs import resources
+from kfs import meta, resources
 
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
 _schema = None
@@ -45,6 +45,7 @@ ROOTS = {
     ("authorization.k8s.io/v1", "SubjectAccessReview"): "V1SubjectAccessReview",
 }
 
+QUANTITY_FIELDS = {"limits", "requests", "capacity", "allocatable", "overhead", "hard", "used"}
 _GO = {"str": "string", "int": "int64", "bool": "bool", "float": "float64",
        "datetime": "Time", "date": "Time"}
 _JSON = {str: "string", int: "number", float: "number", bool: "bool", list: "array",
@@ -91,8 +92,9 @@ def _walk(value, type_, path, unknown, kind):
         _expect(value, dict, path, type_, kind)
         for k in [k for k, v in value.items() if v is None]:
             del value[k]
+        field = path.rsplit(".", 1)[-1]
+        inner = "quantity" if m[1] == "str" and field in QUANTITY_FIELDS else m[1]
         for k, v in value.items():
-            inner = "quantity" if m[1] == "str" else m[1]
             _walk(v, inner, f"{path}[{k}]", unknown, kind)
         return
     if type_ == "object":
@@ -100,6 +102,10 @@ def _walk(value, type_, path, unknown, kind):
     if type_ == "quantity":  # resource amounts: "500m", or a bare number
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             _fail(value, path, "Quantity", kind)
+        try:
+            meta.parse_quantity(value)
+        except ValueError as e:
+            raise DecodeError(str(e)) from None
         return
     if type_ in _GO:
         ok = {"str": (str,), "datetime": (str,), "date": (str,), "bool": (bool,),

@@ -132,3 +132,42 @@ def test_a_patch_that_cannot_apply_is_an_error_not_a_crash(http, ns):
 def test_a_wrong_kind_in_the_body_is_400(http, ns):
     r = http("POST", f"/api/v1/namespaces/{ns}/pods", json={**POD, "kind": "Service"})
     status_of(r, 400, "BadRequest")
+
+
+def _paths(obj, prefix=()):
+    yield prefix
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) \
+        else ()
+    for k, v in items:
+        yield from _paths(v, prefix + (k,))
+
+
+@pytest.mark.parametrize("kind", ["pods", "deployments"])
+def test_any_field_set_to_a_value_of_the_wrong_shape_is_a_4xx(http, ns, kind):
+    """Every field of a valid object, replaced in turn by values of every JSON shape."""
+    if kind == "pods":
+        url, valid = f"/api/v1/namespaces/{ns}/pods", {
+            **POD, "metadata": {"name": "p", "labels": {"a": "b"}},
+            "spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80}],
+                                     "resources": {"limits": {"cpu": "1"}}}]}}
+    else:
+        url, valid = f"/apis/apps/v1/namespaces/{ns}/deployments", {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}},
+                     "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%"}},
+                     "template": {"metadata": {"labels": {"a": "b"}}, "spec": {
+                         "containers": [{"name": "c", "image": "i"}]}}}}
+    codes = set()
+    for path in list(_paths(valid))[1:]:
+        if path[0] in ("apiVersion", "kind"):
+            continue
+        for value in (None, "x", -1, [], {}, [{}], "25%"):
+            obj = json.loads(json.dumps(valid))
+            target = obj
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+            r = http("POST", url + "?dryRun=All", json=obj)
+            assert r.status_code < 500, (path, value, r.text)
+            codes.add(r.status_code)
+    assert {201, 400, 422} <= codes
