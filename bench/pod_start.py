@@ -4,11 +4,13 @@ A burst of N pods (default 20) on node1, each a pause sandbox plus one busybox c
 
 - kubelet: N manifests written into node1's manifest directory at once; a pod's latency is
   the time until the kubelet's /pods first shows it Running (polled every 50 ms);
+  with ``--via api``, N pods bound to node1 created in the API server (lab stage apiserver)
+  and the time until the API server shows them Running;
 - raw Docker: the same N sandbox + app container pairs made with the Docker API (N threads,
   as the kubelet runs one worker per pod: create + start the pause container, then the app
   container joined to its network and IPC namespaces); latency = until both started.
 
-    .venv/bin/python bench/pod_start.py [--pods 20] [--runs 3]
+    .venv/bin/python bench/pod_start.py [--pods 20] [--runs 3] [--via file|api]
 
 Runs on the lab named by KFS_LAB / KFS_LAB_SUBNET (default kfsbk on 192.168.62.0/24), at
 stage kubelet; needs root. The kubelet's figure includes its manifest directory poll
@@ -70,6 +72,33 @@ def kubelet_burst(m, n):
     return list(seen.values())
 
 
+def api_burst(lab, m, n):
+    from kfs.client import Client
+    api = Client.from_kubeconfig(lab.admin_kubeconfig)
+    bodies = [json.loads(pod_json(i)) for i in range(n)]
+    for b in bodies:
+        b["spec"]["nodeName"] = m.name
+    start = time.perf_counter()
+    for b in bodies:
+        api.create(b, "default")
+    seen = {}
+    while len(seen) < n and time.perf_counter() < start + 120:
+        for p in api.list("pods", "default")["items"]:
+            name = p["metadata"]["name"]
+            if name not in seen and (p.get("status") or {}).get("phase") == "Running":
+                seen[name] = time.perf_counter() - start
+        time.sleep(0.05)
+    for b in bodies:
+        api.delete("pods", b["metadata"]["name"], "default", grace_period_seconds=0)
+    client = m.docker()
+    wait_for(lambda: not client.api.containers(all=True, filters={
+        "label": "io.kubernetes.pod.uid"}), 120, what="the bench pods removed")
+    wait_for(lambda: not api.list("pods", "default")["items"], 60, what="the pod objects gone")
+    if len(seen) < n:
+        raise SystemExit(f"only {len(seen)} of {n} pods ran within 120 s")
+    return list(seen.values())
+
+
 def docker_burst(m, n):
     client = m.docker()
     times, made = [None] * n, []
@@ -97,19 +126,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pods", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--via", choices=("file", "api"), default="file",
+                        help="manifests in the directory, or pods created in the API server")
     args = parser.parse_args()
     lab = Lab(name=os.environ.get("KFS_LAB", "kfsbk"),
               subnet=os.environ.get("KFS_LAB_SUBNET", "192.168.62.0/24"))
-    lab.up(stage="kubelet", **quiet)
+    lab.up(stage="kubelet" if args.via == "file" else "apiserver", **quiet)
     m = lab.machine("node1")
     kubelet, raw = [], []
     for _ in range(args.runs):
         raw += docker_burst(m, args.pods)
-        kubelet += kubelet_burst(m, args.pods)
+        kubelet += kubelet_burst(m, args.pods) if args.via == "file" else \
+            api_burst(lab, m, args.pods)
     k50, k99 = percentile(kubelet, 50), percentile(kubelet, 99)
     r50, r99 = percentile(raw, 50), percentile(raw, 99)
     print(f"burst of {args.pods} pods x {args.runs} runs on {m.name} (lab {lab.name})")
-    print(f"kubelet (manifest written -> Running): p50 {k50:.2f} s  p99 {k99:.2f} s  "
+    what = "manifest written" if args.via == "file" else "pod created  "
+    print(f"kubelet ({what} -> Running): p50 {k50:.2f} s  p99 {k99:.2f} s  "
           f"mean {statistics.mean(kubelet):.2f} s")
     print(f"raw docker run (sandbox + app):        p50 {r50:.2f} s  p99 {r99:.2f} s")
     print(f"ratio kubelet / raw docker:            p50 {k50 / r50:.1f}x  p99 {k99 / r99:.1f}x")
