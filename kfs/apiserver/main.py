@@ -48,6 +48,8 @@ def add_arguments(p):
     p.add_argument("--etcd-keyfile", help="client key for etcd")
     p.add_argument("--etcd-compaction-interval", type=duration, default=300.0,
                    help="how often to compact etcd's history (default 5m; 0 never)")
+    p.add_argument("--event-ttl", type=duration, default=3600.0,
+                   help="how long Events are kept (default 1h)")
     p.add_argument("--tls-cert-file", required=True, help="the server certificate")
     p.add_argument("--tls-private-key-file", required=True, help="the server key")
     p.add_argument("--client-ca-file",
@@ -105,7 +107,7 @@ def main(args):
     ctx = server.Context(storage, tokens, args.service_cluster_ip_range,
                          args.service_node_port_range, kubelet,
                          (advertise, args.secure_port) if advertise else None,
-                         args.etcd_compaction_interval)
+                         args.etcd_compaction_interval, args.event_ttl)
     print(f"kfs apiserver: serving on https://{args.bind_address}:{args.secure_port}, "
           f"etcd {args.etcd_servers}", flush=True)
     web.run_app(server.make_app(ctx), host=args.bind_address, port=args.secure_port,

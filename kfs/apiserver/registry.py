@@ -129,8 +129,8 @@ def parse_patch(content_type, data):
 
 
 class Registry:
-    def __init__(self, storage, allocator):
-        self.storage, self.allocator = storage, allocator
+    def __init__(self, storage, allocator, event_ttl=3600):
+        self.storage, self.allocator, self.event_ttl = storage, allocator, event_ttl
         self._namespaces = {}  # name -> when we last saw it exist
 
     @staticmethod
@@ -200,8 +200,10 @@ class Registry:
                 return candidate
             name = candidate["metadata"]["name"]
             try:
+                ttl = self.event_ttl if resource.plural == "events" else None
                 with storage_errors(resource, name):
-                    return self.storage.create(self.key(resource, namespace, name), candidate)
+                    return self.storage.create(self.key(resource, namespace, name), candidate,
+                                               ttl)
             except errors.StatusError as e:
                 self.allocator.release(*claimed)
                 if e.reason != "AlreadyExists" or md.get("name") or attempt == 7:

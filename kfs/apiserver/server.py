@@ -88,9 +88,10 @@ class Context:
 
     def __init__(self, storage, tokens=None, service_cidr="10.96.0.0/12",
                  node_ports="30000-32767", kubelet_ssl=None, advertise=None,
-                 compaction_interval=300.0):
+                 compaction_interval=300.0, event_ttl=3600):
         self.storage = storage
-        self.registry = Registry(storage, Allocator(storage, service_cidr, node_ports))
+        self.registry = Registry(storage, Allocator(storage, service_cidr, node_ports),
+                                 int(event_ttl))
         self.tokens = tokens or {}
         self.kubelet_ssl = kubelet_ssl
         self.advertise = advertise  # (address, port) of this server for the kubernetes Service

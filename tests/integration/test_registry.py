@@ -311,3 +311,14 @@ def test_a_watch_from_a_future_resource_version_tells_the_client_to_relist(http,
                  timeout=20).text.splitlines()
     error = json.loads(lines[-1])
     assert error["type"] == "ERROR" and error["object"]["code"] == 410
+
+
+def test_objects_written_with_a_ttl_expire_even_after_an_update(etcd):
+    """Events get an etcd lease (--event-ttl); an update keeps the key's lease."""
+    key = "/registry/events/default/ttl-test"
+    created = etcd.create(key, {"metadata": {"name": "ttl-test"}, "count": 1}, ttl=2)
+    etcd.guaranteed_update(key, lambda o: {**o, "count": 2})
+    assert etcd.get(key)["count"] == 2
+    assert int(etcd.get(key)["metadata"]["resourceVersion"]) > int(
+        created["metadata"]["resourceVersion"])
+    wait_for(lambda: not etcd.range(key).kvs, 20, what="the lease to expire")

@@ -1,0 +1,349 @@
+"""The etcd store: keys, transactions, revisions (upstream ``storage/etcd3/store.go``).
+
+See the package docstring (``kfs.storage``) for the whole story.
+"""
+import base64
+import ipaddress
+import json
+import time
+from urllib.parse import urlparse
+
+import grpc
+from etcd3 import etcdrpc
+
+COMPACT_REV_KEY = "compact_rev_key"  # upstream's key for coordinating compaction
+
+
+class StorageError(Exception):
+    """Base of the errors the API server turns into Status responses."""
+
+
+class KeyNotFound(StorageError):
+    """No object at that key."""
+
+
+class KeyExists(StorageError):
+    """An object is already at that key."""
+
+
+class Conflict(StorageError):
+    """The object changed since it was read (a stale resourceVersion)."""
+
+
+class Unavailable(StorageError):
+    """etcd did not answer (down, no quorum, timeout)."""
+
+
+class TooLarge(StorageError):
+    """etcd refused a value over its request size limit."""
+
+
+class Expired(StorageError):
+    """The revision asked for was compacted away: the client must relist (410)."""
+
+    def __init__(self, requested, compacted):
+        super().__init__(f"too old resource version: {requested} ({compacted})")
+        self.requested, self.compacted = requested, compacted
+
+
+def _key_bytes(key):
+    return key.encode() if isinstance(key, str) else key
+
+
+def prefix_end(prefix):
+    """The end of the range of keys starting with `prefix` (etcd's ``--prefix``)."""
+    b = bytearray(_key_bytes(prefix))
+    while b and b[-1] == 0xFF:
+        b.pop()
+    if not b:
+        return b"\0"
+    b[-1] += 1
+    return bytes(b)
+
+
+def encode(obj):
+    """The bytes stored in etcd: the object without its resourceVersion (etcd holds that)."""
+    md = obj.get("metadata") or {}
+    if "resourceVersion" in md:
+        obj = {**obj, "metadata": {k: v for k, v in md.items() if k != "resourceVersion"}}
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def decode(value, revision):
+    obj = json.loads(value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return obj
+
+
+def channel(endpoints, ca=None, cert=None, key=None):
+    """One gRPC channel to etcd: ``https://10.0.0.1:2379,https://10.0.0.2:2379``.
+
+    Several IP endpoints become one channel over all of them (gRPC fails over to the next
+    address when the member it uses dies). The server certificates name each member's IP,
+    127.0.0.1 and localhost; with several addresses we check the name "localhost".
+    """
+    urls = [urlparse(e if "://" in e else f"http://{e}") for e in endpoints.split(",") if e]
+    if not urls:
+        raise ValueError("--etcd-servers: at least one endpoint is needed")
+    hosts = [f"{u.hostname}:{u.port or 2379}" for u in urls]
+    options = [("grpc.max_receive_message_length", 64 << 20),
+               ("grpc.keepalive_time_ms", 30000)]
+    if len(hosts) > 1 and all(_is_ip(u.hostname) for u in urls):
+        target = "ipv4:" + ",".join(hosts)
+        options.append(("grpc.ssl_target_name_override", "localhost"))
+    else:
+        target = hosts[0]
+    if urls[0].scheme != "https":
+        return grpc.insecure_channel(target, options=options)
+    read = (lambda p: open(p, "rb").read() if p else None)
+    creds = grpc.ssl_channel_credentials(read(ca), read(key), read(cert))
+    return grpc.secure_channel(target, creds, options=options)
+
+
+def _is_ip(host):
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def _errors(fn):
+    """gRPC failures as StorageErrors."""
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except grpc.RpcError as e:
+            raise _translate(e) from None
+    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+    return wrapper
+
+
+def _translate(e):
+    code, details = e.code(), e.details() or ""
+    if "required revision has been compacted" in details:
+        return Expired(0, 0)
+    if "request is too large" in details:
+        return TooLarge(details)
+    return Unavailable(f"etcd: {code.name.lower()}: {details}")
+
+
+class Storage:
+    """Objects in etcd. Keys are strings; objects plain dicts."""
+
+    def __init__(self, endpoints="http://127.0.0.1:2379", ca=None, cert=None, key=None,
+                 timeout=10.0):
+        self.channel = channel(endpoints, ca, cert, key)
+        self.kv = etcdrpc.KVStub(self.channel)
+        self.watch_stub = etcdrpc.WatchStub(self.channel)
+        self.timeout = timeout
+        self._lease = None  # (id, reusable until, ttl)
+
+    def close(self):
+        self.channel.close()
+
+    # -- reads ------------------------------------------------------------------------------
+
+    @_errors
+    def range(self, key, range_end=None, limit=0, revision=0, count_only=False):
+        """The raw RangeResponse (its header carries the store's revision)."""
+        req = etcdrpc.RangeRequest(key=_key_bytes(key), limit=limit, revision=revision,
+                                   count_only=count_only)
+        if range_end is not None:
+            req.range_end = range_end
+        return self.kv.Range(req, self.timeout)
+
+    def get(self, key):
+        """The object at `key`, with its resourceVersion; KeyNotFound if there is none."""
+        resp = self.range(key)
+        if not resp.kvs:
+            raise KeyNotFound(key)
+        kv = resp.kvs[0]
+        return decode(kv.value, kv.mod_revision)
+
+    def list(self, prefix, limit=0, continue_token=None, revision=0, predicate=None):
+        """Objects under `prefix` (which should end in "/"): (items, revision, continue).
+
+        With `limit`, at most that many items and a continue token when there are more;
+        the next page is read at the same revision, as upstream does. `predicate`
+        filters (selectors) and pages are filled up to `limit` after filtering.
+        """
+        start = _key_bytes(prefix)
+        if continue_token:
+            start, revision = self._parse_continue(prefix, continue_token)
+        end = prefix_end(prefix)
+        items, token = [], None
+        while True:
+            want = limit - len(items) if limit else 0
+            try:
+                resp = self.range(start, end, limit=want, revision=revision)
+            except Expired:
+                raise Expired(revision, 0) from None
+            revision = revision or resp.header.revision
+            for kv in resp.kvs:
+                obj = decode(kv.value, kv.mod_revision)
+                if predicate is None or predicate(obj):
+                    items.append(obj)
+            if not resp.more or not resp.kvs:
+                break
+            start = resp.kvs[-1].key + b"\0"
+            if limit and len(items) >= limit:
+                token = self._make_continue(prefix, start, revision)
+                break
+        return items, revision, token
+
+    @staticmethod
+    def _make_continue(prefix, start, revision):
+        body = {"v": "meta.k8s.io/v1", "rv": revision,
+                "start": start[len(_key_bytes(prefix)):].decode()}
+        return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
+
+    @staticmethod
+    def _parse_continue(prefix, token):
+        try:
+            body = json.loads(base64.urlsafe_b64decode(token.encode()))
+            return _key_bytes(prefix) + body["start"].encode(), int(body["rv"])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError("continue key is not valid") from None
+
+    def current_revision(self):
+        return self.range(COMPACT_REV_KEY, count_only=True).header.revision
+
+    # -- writes -----------------------------------------------------------------------------
+
+    @_errors
+    def _txn(self, compare, success, failure=()):
+        req = etcdrpc.TxnRequest(compare=compare, success=success, failure=list(failure))
+        return self.kv.Txn(req, self.timeout)
+
+    @staticmethod
+    def _compare(key, target, value):
+        c = etcdrpc.Compare(key=_key_bytes(key), result=etcdrpc.Compare.EQUAL)
+        if target == "create":
+            c.target, c.create_revision = etcdrpc.Compare.CREATE, value
+        elif target == "mod":
+            c.target, c.mod_revision = etcdrpc.Compare.MOD, value
+        else:
+            c.target, c.version = etcdrpc.Compare.VERSION, value
+        return c
+
+    @staticmethod
+    def _put(key, value, lease=0, keep_lease=False):
+        """A put; `keep_lease` (for updates) keeps the key's lease, as an Event's TTL."""
+        return etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(
+            key=_key_bytes(key), value=value, lease=lease, ignore_lease=keep_lease))
+
+    @_errors
+    def lease(self, ttl):
+        """A lease of at least `ttl` seconds, shared by the writes of the next ttl/10
+        seconds (upstream's leaseManager): one lease per burst, not one per object."""
+        now = time.monotonic()
+        if self._lease is None or now > self._lease[1] or self._lease[2] != ttl:
+            reuse = max(ttl // 10, 1)
+            granted = etcdrpc.LeaseStub(self.channel).LeaseGrant(
+                etcdrpc.LeaseGrantRequest(TTL=ttl + reuse), self.timeout)
+            self._lease = (granted.ID, now + reuse, ttl)
+        return self._lease[0]
+
+    @staticmethod
+    def _get(key):
+        return etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=_key_bytes(key)))
+
+    def create(self, key, obj, ttl=None):
+        """Store a new object (gone after `ttl` seconds, if given); KeyExists if the key is
+        taken. Returns it with its version."""
+        lease = self.lease(ttl) if ttl else 0
+        resp = self._txn([self._compare(key, "create", 0)], [self._put(key, encode(obj), lease)])
+        if not resp.succeeded:
+            raise KeyExists(key)
+        return _with_version(obj, resp.header.revision)
+
+    def update(self, key, obj, revision):
+        """Replace the object if its key is still at `revision`, else Conflict/KeyNotFound."""
+        resp = self._txn([self._compare(key, "mod", revision)],
+                         [self._put(key, encode(obj), keep_lease=True)], [self._get(key)])
+        if not resp.succeeded:
+            if not resp.responses[0].response_range.kvs:
+                raise KeyNotFound(key)
+            raise Conflict(key)
+        return _with_version(obj, resp.header.revision)
+
+    def guaranteed_update(self, key, try_update, current=None):
+        """Read-modify-write until it sticks: upstream's GuaranteedUpdate.
+
+        `try_update(obj)` gets a private copy of the current object and returns the new
+        one (or raises, e.g. a 409 when the caller's resourceVersion is stale). If another
+        writer got in between, it is called again on the newer object. An unchanged
+        object is not written. Returns (new object, changed).
+        """
+        if current is None:
+            current = self.get(key)
+        while True:
+            revision = int(current["metadata"]["resourceVersion"])
+            new = try_update(json.loads(json.dumps(current)))
+            if encode(new) == encode(current):
+                return current, False
+            resp = self._txn([self._compare(key, "mod", revision)],
+                             [self._put(key, encode(new), keep_lease=True)], [self._get(key)])
+            if resp.succeeded:
+                return _with_version(new, resp.header.revision), True
+            kvs = resp.responses[0].response_range.kvs
+            if not kvs:
+                raise KeyNotFound(key)
+            current = decode(kvs[0].value, kvs[0].mod_revision)
+
+    def delete(self, key, revision):
+        """Delete the object if still at `revision`: returns its last state, versioned at
+        the deletion's revision. Conflict if it changed, KeyNotFound if it is gone."""
+        op = etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(
+            key=_key_bytes(key), prev_kv=True))
+        resp = self._txn([self._compare(key, "mod", revision)], [op], [self._get(key)])
+        if not resp.succeeded:
+            if not resp.responses[0].response_range.kvs:
+                raise KeyNotFound(key)
+            raise Conflict(key)
+        prev = resp.responses[0].response_delete_range.prev_kvs
+        if not prev:
+            raise KeyNotFound(key)
+        return decode(prev[0].value, resp.header.revision)
+
+    def create_key(self, key, value=b""):
+        """Claim a bare key (an allocated IP or port): False if someone holds it."""
+        resp = self._txn([self._compare(key, "create", 0)], [self._put(key, _key_bytes(value))])
+        return resp.succeeded
+
+    @_errors
+    def delete_key(self, key):
+        self.kv.DeleteRange(etcdrpc.DeleteRangeRequest(key=_key_bytes(key)), self.timeout)
+
+    def keys(self, prefix):
+        resp = self.range(prefix, prefix_end(prefix))
+        return [kv.key.decode() for kv in resp.kvs]
+
+    @_errors
+    def compact(self, revision):
+        self.kv.Compact(etcdrpc.CompactionRequest(revision=revision), self.timeout)
+
+    # -- watch -------------------------------------------------------------------------------
+
+    def watch(self, prefix, start_revision, progress_notify=False):
+        """An etcd watch of every key under `prefix`, from `start_revision` on."""
+        from kfs.storage.watcher import Watch
+        return Watch(self, prefix, start_revision, progress_notify)
+
+
+def _with_version(obj, revision):
+    md = dict(obj.get("metadata") or {}, resourceVersion=str(revision))
+    return {**obj, "metadata": md}
+
+
+def wait_ready(storage, timeout=30.0):
+    """Block until etcd answers (the API server starts before or after it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return storage.current_revision()
+        except Unavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

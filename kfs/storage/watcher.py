@@ -1,0 +1,73 @@
+"""An etcd watch of a key prefix, as `Event`s (upstream ``storage/etcd3/watcher.go``)."""
+import queue
+import threading
+from dataclasses import dataclass
+
+import grpc
+from etcd3 import etcdrpc
+from etcd3.etcdrpc import kv_pb2
+
+from kfs.storage.store import Expired, Unavailable, _key_bytes, _translate, decode, prefix_end
+
+
+@dataclass
+class Event:
+    """One change seen by a watch: ADDED, MODIFIED or DELETED, or a PROGRESS notification
+    ("everything up to `revision` was delivered"; `obj` is None)."""
+    type: str
+    obj: dict
+    prev: dict
+    revision: int
+
+
+class Watch:
+    """Iterate to get `Event`s; `cancel()` from any thread ends the iteration.
+
+    Raises Expired if `start_revision` was compacted, Unavailable if etcd goes away.
+    """
+
+    def __init__(self, storage, prefix, start_revision, progress_notify=False):
+        self.start_revision = start_revision
+        self._requests = queue.Queue()
+        self._cancelled = threading.Event()
+        create = etcdrpc.WatchCreateRequest(key=_key_bytes(prefix), range_end=prefix_end(prefix),
+                                            start_revision=start_revision, prev_kv=True,
+                                            progress_notify=progress_notify)
+        self._requests.put(etcdrpc.WatchRequest(create_request=create))
+        self._stream = storage.watch_stub.Watch(iter(self._requests.get, None))
+
+    def cancel(self):
+        self._cancelled.set()
+        self._requests.put(None)
+        self._stream.cancel()
+
+    def __iter__(self):
+        try:
+            for resp in self._stream:
+                if resp.compact_revision:
+                    raise Expired(self.start_revision - 1, resp.compact_revision)
+                if resp.canceled:
+                    raise Unavailable(f"etcd cancelled the watch: {resp.cancel_reason}")
+                if resp.created and not resp.events:
+                    continue
+                if not resp.events:  # a progress notification: caught up to this revision
+                    yield Event("PROGRESS", None, None, resp.header.revision)
+                for ev in resp.events:
+                    yield _event(ev)
+        except grpc.RpcError as e:
+            if self._cancelled.is_set():
+                return
+            raise _translate(e) from None
+
+
+def _event(ev):
+    kv = ev.kv
+    prev = decode(ev.prev_kv.value, ev.prev_kv.mod_revision) if ev.prev_kv.key else None
+    if ev.type == kv_pb2.Event.DELETE:
+        last = dict(prev or {"metadata": {}})
+        last["metadata"] = dict(last["metadata"], resourceVersion=str(kv.mod_revision))
+        return Event("DELETED", last, prev, kv.mod_revision)
+    kind = "ADDED" if kv.create_revision == kv.mod_revision else "MODIFIED"
+    return Event(kind, decode(kv.value, kv.mod_revision), prev, kv.mod_revision)
+
+
