@@ -1,4 +1,4 @@
-"""kfs apiserver: the Kubernetes API over etcd, on HTTPS (upstream kube-apiserver's flags).
+"""kube-apiserver: the Kubernetes API over etcd, on HTTPS (upstream's flag names).
 
 Run it as the lab does::
 
@@ -14,6 +14,7 @@ feature gates, service-account issuer, aggregation), and the server runs three s
 in one process (aggregator, kube-apiserver, extensions).
 """
 import logging
+import os
 import re
 import sys
 
@@ -83,7 +84,25 @@ def kubelet_ssl(args):
     return ctx
 
 
+FILE_FLAGS = ("tls_cert_file", "tls_private_key_file", "client_ca_file", "token_auth_file",
+              "etcd_cafile", "etcd_certfile", "etcd_keyfile", "kubelet_client_certificate",
+              "kubelet_client_key", "kubelet_certificate_authority")
+
+
+def missing_file(args):
+    """The first file flag naming a file that is not there, as "--flag path"."""
+    for attr in FILE_FLAGS:
+        path = getattr(args, attr)
+        if path and not os.path.isfile(path):
+            return f"--{attr.replace('_', '-')} {path}: no such file"
+    return None
+
+
 def main(args):
+    problem = missing_file(args)
+    if problem:
+        print(f"kfs apiserver: {problem}", file=sys.stderr)
+        return 1
     logging.basicConfig(level=logging.INFO if args.v >= 2 else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
