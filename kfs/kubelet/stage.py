@@ -7,6 +7,10 @@ kubelet also gets ``--kubeconfig`` and serves the API server's pods. Going back 
 stage stops the kubelets and removes the pods they ran, leaving bare machines.
 
 Mirrors what kubeadm's node set-up and systemd's ``kubelet.service`` do on a real node.
+
+What real Kubernetes does differently: systemd restarts a dead kubelet at once (here the
+next ``kfs lab up`` does); kubeadm gives a new node a bootstrap token with which the
+kubelet asks for its own client certificate (a CSR), instead of a certificate made for it.
 """
 import socket
 

@@ -9,6 +9,8 @@ from kfs.kubelet.kubelet import Kubelet
 from kfs.kubelet.server import KubeletServer
 from tests.unit.test_kubelet_sync import make_pod
 
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
