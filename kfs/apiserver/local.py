@@ -63,12 +63,13 @@ class LocalControlPlane:
         self.pki = pki.ensure_pki(self.pki_dir, ["127.0.0.1"], nodes={"node1": "127.0.0.1"},
                                   etcd_members={"default": "127.0.0.1"})
         p = self.pki
+        # files by path, not embedded: kfs.client writes embedded data to temporary files
         pki.write_kubeconfig(self.kubeconfig("admin"), self.server, p.ca, "admin",
-                             p.cert("admin"), p.key("admin"))
+                             p.cert("admin"), p.key("admin"), embed=False)
         pki.write_kubeconfig(self.kubeconfig("node1"), self.server, p.ca, "node1",
-                             p.cert("kubelet-node1"), p.key("kubelet-node1"))
+                             p.cert("kubelet-node1"), p.key("kubelet-node1"), embed=False)
         pki.write_kubeconfig(self.kubeconfig("alice"), self.server, p.ca, "alice",
-                             token=self.ALICE_TOKEN)
+                             token=self.ALICE_TOKEN, embed=False)
         pki.token_file(self.dir / "tokens.csv", [(self.ALICE_TOKEN, "alice", "1001", ("dev",))])
         self.start_etcd()
         self.start_apiserver()
