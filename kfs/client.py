@@ -18,6 +18,7 @@ What real Kubernetes does differently: client-go shares one informer per resourc
 controllers (SharedInformerFactory), decodes into typed structs, speaks protobuf to the API
 server, rate-limits requests client-side, and its recorder aggregates similar events.
 """
+import hashlib
 import json
 import logging
 import os
@@ -221,15 +222,22 @@ def _named(items, name):
 
 
 def _file(section, field):
-    """A kubeconfig file reference; *-data fields are written to a private temporary file."""
+    """A kubeconfig file reference. requests wants files, so *-data fields are written once
+    to a private file named by their content's hash (reused by every later client)."""
     if section.get(field):
         return section[field]
     data = section.get(f"{field}-data")
     if not data:
         return None
-    fd, path = tempfile.mkstemp(prefix="kfs-kubeconfig-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(b64decode(data))
+    raw = b64decode(data)
+    directory = os.path.join(tempfile.gettempdir(), f"kfs-kubeconfig-{os.getuid()}")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    path = os.path.join(directory, hashlib.sha256(raw).hexdigest()[:32])
+    if not os.path.exists(path):
+        fd, tmp = tempfile.mkstemp(dir=directory)
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+        os.replace(tmp, path)
     return path
 
 
