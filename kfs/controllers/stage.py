@@ -8,6 +8,10 @@ kubeconfig the ``apiserver`` stage wrote, and waits until its informers have syn
 
 The course-sized timings are on the command line, where an attendee sees them: a node is
 Unknown after 20 s of silence, and its pods are evicted 20 s later.
+
+What real Kubernetes does differently: kubeadm runs kube-controller-manager as a static pod
+from ``/etc/kubernetes/manifests``, with ``--leader-elect`` so that each control-plane
+machine can run one, and ``--use-service-account-credentials`` (one identity per controller).
 """
 from kfs.lab import supervisor
 from kfs.util import wait_for
