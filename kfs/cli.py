@@ -133,13 +133,8 @@ def images_main(args):
 
 
 def demo_main(args):
-    from kfs import viz
-    from kfs.lab.lab import Lab
-    lab = Lab().up()
-    print_status(lab)
-    path = lab.dir / "topology.png"
-    viz.topology(lab).savefig(path)
-    print(f"topology picture: {path}")
+    from kfs import demo
+    demo.main(args)
 
 
 def main(argv=None):

@@ -28,7 +28,8 @@ def docker_bridge(machine):
     """The subnet of the machine's Docker bridge (what its containers' addresses come from)."""
     try:
         net = machine.docker().networks.get("bridge").attrs["IPAM"]["Config"][0]
-        return f"docker0 {net.get('Gateway', '')} {net['Subnet']}"
+        gateway = f"{net['Gateway']} " if net.get("Gateway") else ""
+        return f"docker0 {gateway}{net['Subnet']}"
     except Exception:  # Docker down or not yet up: the picture still shows the machine
         return "docker: down"
 
@@ -72,9 +73,16 @@ def pods_from_docker(machine):
     return pods
 
 
+def pod_phase(pod):
+    """The phase, or Terminating once the pod is being deleted (as kubectl shows it)."""
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return "Terminating"
+    return pod.get("status", {}).get("phase", "Pending")
+
+
 def pod_kind(pod):
-    phase = pod.get("status", {}).get("phase", "Pending")
-    return {"Running": "pod", "Succeeded": "pod", "Failed": "pod-failed"}.get(phase, "pod-pending")
+    return {"Running": "pod", "Succeeded": "pod", "Failed": "pod-failed",
+            "Terminating": "pod-failed"}.get(pod_phase(pod), "pod-pending")
 
 
 def graph(lab=None, pods=None):
@@ -100,7 +108,7 @@ def graph(lab=None, pods=None):
         status = pod.get("status", {})
         pid = f"pod/{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
         g.add_node(pid, kind=pod_kind(pod), label=f"{pod['metadata']['name']}\n"
-                   f"{status.get('podIP') or '-'}\n{status.get('phase', 'Pending')}")
+                   f"{status.get('podIP') or '-'}\n{pod_phase(pod)}")
         g.add_edge(node if node in g else "network", pid)
     return g
 

@@ -40,3 +40,12 @@ def test_pods_hang_under_their_node_and_unscheduled_ones_under_the_network(tmp_p
     assert "172.17.0.2" in g.nodes["pod/default/web-1"]["label"]
     assert list(g.predecessors("pod/default/web-2")) == ["network"]
     assert g.nodes["pod/default/web-2"]["kind"] == "pod-pending"
+
+
+def test_a_pod_being_deleted_is_drawn_as_terminating(tmp_path):
+    lab = Lab(name="kfs", subnet="192.168.56.0/24", home=tmp_path)
+    lab.state["nodes"] = 1
+    pod = {"metadata": {"name": "web-1", "namespace": "default", "deletionTimestamp": "t"},
+           "spec": {"nodeName": "node1"}, "status": {"phase": "Running"}}
+    g = viz.graph(lab, pods=[pod])
+    assert "Terminating" in g.nodes["pod/default/web-1"]["label"]
