@@ -29,6 +29,7 @@ import time
 from base64 import b64decode
 
 import requests
+import requests.adapters
 import yaml
 
 from kfs import meta, resources
@@ -72,10 +73,12 @@ def _resource(r):
 
 class Client:
     def __init__(self, server, ca=None, cert=None, key=None, token=None, user_agent="kfs",
-                 timeout=30):
+                 timeout=30, pool_maxsize=None):
         self.server = server.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        if pool_maxsize:  # components with many threads (watches, workers) share one pool
+            self.session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=pool_maxsize))
         self.session.verify = ca if ca else True
         if cert:
             self.session.cert = (cert, key)
@@ -84,7 +87,7 @@ class Client:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
     @classmethod
-    def from_kubeconfig(cls, path=None, user_agent="kfs"):
+    def from_kubeconfig(cls, path=None, user_agent="kfs", pool_maxsize=None):
         """A client for the current context of a kubeconfig (default: $KUBECONFIG)."""
         path = path or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
         with open(path) as f:
@@ -94,7 +97,7 @@ class Client:
         user = _named(config["users"], context["user"])["user"]
         return cls(cluster["server"], ca=_file(cluster, "certificate-authority"),
                    cert=_file(user, "client-certificate"), key=_file(user, "client-key"),
-                   token=user.get("token"), user_agent=user_agent)
+                   token=user.get("token"), user_agent=user_agent, pool_maxsize=pool_maxsize)
 
     # -- the HTTP layer -----------------------------------------------------------------
 

@@ -113,6 +113,26 @@ def condition_true(obj, type_):
     return bool(c) and c.get("status") == "True"
 
 
+# -- taints and tolerations (v1.Toleration.ToleratesTaint) --------------------------------------
+
+def tolerates(toleration, taint):
+    """Does one toleration tolerate one taint? An empty effect, or an empty key with
+    operator Exists, matches all."""
+    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
+        return False
+    if toleration.get("key") and toleration["key"] != taint.get("key"):
+        return False
+    op = toleration.get("operator") or "Equal"
+    if op == "Exists":
+        return True
+    return op == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
+
+
+def tolerated(pod, taint):
+    """Does any of the pod's tolerations tolerate the taint?"""
+    return any(tolerates(t, taint) for t in (pod.get("spec") or {}).get("tolerations") or [])
+
+
 # -- label selectors ---------------------------------------------------------------------------
 # A selector is a list of requirements (key, operator, values), operators as in
 # metav1.LabelSelectorRequirement: In, NotIn, Exists, DoesNotExist (plus = and != from the

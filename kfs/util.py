@@ -16,3 +16,19 @@ def wait_for(condition, timeout=30.0, interval=0.1, what="condition"):
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(interval)
+
+
+def setup_logging(verbosity):
+    """Logging for a component process, klog-style: ``I1127 15:00:01.123 kfs.kubelet] ...``.
+
+    Verbosity as upstream's ``-v``: below 2 warnings only, 2 and 3 the component's story
+    (INFO), 4 and up everything (DEBUG). Libraries' chatter stays at warnings.
+    """
+    import logging
+    import sys
+    level = logging.WARNING if verbosity < 2 else logging.INFO if verbosity < 4 else logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stdout,
+                        format="%(levelname).1s%(asctime)s.%(msecs)03d %(name)s] %(message)s",
+                        datefmt="%m%d %H:%M:%S")
+    for noisy in ("urllib3", "docker", "aiohttp.access", "grpc"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -13,7 +13,6 @@ What real Kubernetes does differently: ~150 flags (admission plugins, audit, enc
 feature gates, service-account issuer, aggregation), and the server runs three servers
 in one process (aggregator, kube-apiserver, extensions).
 """
-import logging
 import os
 import re
 import sys
@@ -22,6 +21,7 @@ from aiohttp import web
 
 from kfs import pki, storage as st
 from kfs.apiserver import server
+from kfs.util import setup_logging
 
 
 def duration(text):
@@ -103,8 +103,7 @@ def main(args):
     if problem:
         print(f"kfs apiserver: {problem}", file=sys.stderr)
         return 1
-    logging.basicConfig(level=logging.INFO if args.v >= 2 else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.v)
     try:
         tokens = pki.read_token_file(args.token_auth_file) if args.token_auth_file else {}
         storage = st.Storage(args.etcd_servers, args.etcd_cafile, args.etcd_certfile,

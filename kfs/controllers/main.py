@@ -19,6 +19,8 @@ import signal
 import sys
 import threading
 
+from kfs.util import setup_logging
+
 # name -> upstream's 1.32 name (both are accepted by --controllers)
 CONTROLLERS = {
     "replicaset": "replicaset-controller",
@@ -112,27 +114,21 @@ def build(args, client, informers, recorders=None):
 def make_client(kubeconfig):
     import os
 
-    import requests.adapters
-
     from kfs.client import Client
     path = kubeconfig or os.environ.get("KUBECONFIG")
     if not path or not os.path.isfile(path):
         raise FileNotFoundError(f"no kubeconfig at {path!r}: pass --kubeconfig FILE (the lab's is "
                                 "written by `kfs lab up --stage apiserver`: "
                                 "kube-controller-manager.kubeconfig)")
-    client = Client.from_kubeconfig(path, user_agent="kfs-controller-manager")
-    # informers' watches, some 40 workers and the event recorders share one pool
-    client.session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=64))
+    # informers' watches, workers and the event recorder share one connection pool
+    client = Client.from_kubeconfig(path, user_agent="kfs-controller-manager", pool_maxsize=64)
     return client
 
 
 def main(args):
     from kfs.client import EventRecorder
     from kfs.controllers.manager import ControllerManager, SharedInformers
-    level = logging.WARNING if args.verbosity < 2 else (
-        logging.INFO if args.verbosity < 4 else logging.DEBUG)
-    logging.basicConfig(level=level, stream=sys.stdout,
-                        format="%(asctime)s %(levelname).1s %(name)s] %(message)s")
+    setup_logging(args.verbosity)
     try:
         enabled = enabled_controllers(args.controllers)
         client = make_client(args.kubeconfig)

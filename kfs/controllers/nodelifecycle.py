@@ -49,18 +49,6 @@ LEASE_NAMESPACE = "kube-node-lease"
 CONDITIONS_TO_UNKNOWN = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 
 
-def tolerates(toleration, taint):
-    """Does one toleration tolerate one taint (Toleration.ToleratesTaint)?"""
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    return op == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
 class NodeLifecycleController(Controller):
     name = "nodelifecycle"
 
@@ -192,7 +180,7 @@ class NodeLifecycleController(Controller):
         tolerations = pod["spec"].get("tolerations") or []
         used = []
         for taint in taints:
-            matching = [t for t in tolerations if tolerates(t, taint)]
+            matching = [t for t in tolerations if meta.tolerates(t, taint)]
             if matching:
                 used.extend(t.get("tolerationSeconds") for t in matching)
             elif taint.get("key") in self.default_tolerations:

@@ -14,7 +14,6 @@ from ``/etc/kubernetes/manifests``, with ``--leader-elect`` so that each control
 machine can run one, and ``--use-service-account-credentials`` (one identity per controller).
 """
 from kfs.lab import supervisor
-from kfs.util import wait_for
 
 NAME = "controller-manager"
 KUBECONFIG = "kube-controller-manager"
@@ -34,33 +33,12 @@ def up(lab, target, progress):
     if not lab.kubeconfig(KUBECONFIG).exists():
         raise LabError(f"no {lab.kubeconfig(KUBECONFIG)}: the apiserver stage writes it "
                        "(kfs lab up --stage apiserver)")
-    d = daemon(lab)
-    before = supervisor.pid_of(d)
-    offset = d.logfile.stat().st_size if d.logfile.exists() else 0
-    pid = supervisor.ensure(d)
-    if pid != before:
-        wait_started(d, pid, offset)
-    progress(f"controller-manager on cp, pid {pid}: {d.command_line}")
-
-
-def wait_started(d, pid, offset, timeout=60.0):
-    """Wait until the new process says its controllers run; a death is an error."""
     from kfs.controllers.main import STARTED
-    from kfs.lab.lab import LabError
-
-    def started():
-        if supervisor.pid_of(d) != pid:
-            raise LabError(f"the controller manager exited at once: {tail(d, offset)}")
-        with open(d.logfile, "rb") as f:
-            f.seek(offset)
-            return STARTED in f.read().decode(errors="replace")
-    wait_for(started, timeout, what=f"the controller manager to start (see {d.logfile})")
-
-
-def tail(d, offset, lines=5):
-    with open(d.logfile, "rb") as f:
-        f.seek(offset)
-        return " | ".join(f.read().decode(errors="replace").strip().splitlines()[-lines:])
+    try:
+        pid, _ = supervisor.ensure_started(daemon(lab), STARTED)
+    except (RuntimeError, TimeoutError) as e:
+        raise LabError(str(e)) from None
+    progress(f"controller-manager on cp, pid {pid}: {daemon(lab).command_line}")
 
 
 def down(lab, progress):

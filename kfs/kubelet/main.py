@@ -21,6 +21,8 @@ import socket
 import sys
 import threading
 
+from kfs.util import setup_logging
+
 DESCRIPTION = """\
 The node agent. Runs the pods it learns of (a manifest directory, a manifest URL, the API
 server) as Docker containers: a pause container holding each pod's network namespace, the
@@ -103,15 +105,6 @@ def add_arguments(p):
                      help="require client certificates signed by this CA")
     p.add_argument("-v", "--v", type=int, default=2, metavar="N",
                    help="log verbosity: 2 the story of each pod, 4 and up everything")
-
-
-def setup_logging(verbosity):
-    logging.basicConfig(
-        level=logging.DEBUG if verbosity >= 4 else logging.INFO, stream=sys.stderr,
-        format="%(levelname).1s%(asctime)s.%(msecs)03d %(name)s] %(message)s",
-        datefmt="%m%d %H:%M:%S")
-    for noisy in ("urllib3", "docker", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def fail(message):

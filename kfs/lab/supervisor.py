@@ -59,6 +59,40 @@ def ensure(daemon):
     return start(daemon)
 
 
+def ensure_started(daemon, marker, timeout=60.0):
+    """`ensure` the daemon; if that (re)started it, wait until its log says `marker`
+    (a line it writes once it is ready). A daemon that dies meanwhile raises RuntimeError
+    with the end of its log. Returns (pid, started: bool)."""
+    before = pid_of(daemon)
+    offset = daemon.logfile.stat().st_size if daemon.logfile.exists() else 0
+    pid = ensure(daemon)
+    if pid == before:
+        return pid, False
+    deadline = time.monotonic() + timeout
+    while marker not in _log_since(daemon, offset):
+        if pid_of(daemon) != pid:
+            raise RuntimeError(f"{daemon.name} exited at once: {log_tail(daemon, offset)}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{daemon.name} did not start in {timeout:.0f}s "
+                               f"(see {daemon.logfile})")
+        time.sleep(0.1)
+    return pid, True
+
+
+def _log_since(daemon, offset):
+    try:
+        with open(daemon.logfile, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def log_tail(daemon, offset=0, lines=5):
+    """The last lines its log got since `offset`, on one line (for error messages)."""
+    return " | ".join(_log_since(daemon, offset).strip().splitlines()[-lines:])
+
+
 def in_netns(pid, netns):
     if netns is None:
         return True

@@ -10,10 +10,11 @@ What real Kubernetes does differently: most settings live in a KubeSchedulerConf
 file (``--config``: profiles, plugin sets and weights, backoff, percentageOfNodesToScore);
 the process also serves /healthz and /metrics on port 10259 and runs leader election.
 """
-import logging
 import re
 import signal
 import sys
+
+from kfs.util import setup_logging
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
@@ -75,25 +76,19 @@ def build(args, client=None):
 def make_client(kubeconfig):
     import os
 
-    import requests.adapters
-
     from kfs.client import Client
     path = kubeconfig or os.environ.get("KUBECONFIG")
     if not path or not os.path.isfile(path):
         raise FileNotFoundError(f"no kubeconfig at {path!r}: pass --kubeconfig FILE (the lab's "
                                 "is `kfs lab up --stage apiserver`'s kube-scheduler.kubeconfig)")
-    client = Client.from_kubeconfig(path, user_agent="kfs-scheduler")
-    # informers' watches, binders and the event recorder share one connection pool
-    client.session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=32))
+    # informers' watches, workers and the event recorder share one connection pool
+    client = Client.from_kubeconfig(path, user_agent="kfs-scheduler", pool_maxsize=32)
     return client
 
 
 def main(args):
     from kfs.scheduler.plugins import PluginError
-    level = logging.WARNING if args.verbosity < 2 else (
-        logging.INFO if args.verbosity < 4 else logging.DEBUG)
-    logging.basicConfig(level=level, stream=sys.stdout,
-                        format="%(asctime)s %(levelname).1s %(name)s] %(message)s")
+    setup_logging(args.verbosity)
     try:
         scheduler = build(args)
     except (PluginError, FileNotFoundError, KeyError, ValueError) as e:

@@ -42,24 +42,6 @@ TAINT_NOT_READY = "node.kubernetes.io/not-ready"
 TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
 
 
-# -- tolerations (v1.Toleration.ToleratesTaint) ------------------------------------------
-
-def tolerates(toleration, taint):
-    """Does one toleration tolerate one taint? Empty effect or key-with-Exists match all."""
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    return op == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def tolerated(pod, taint):
-    return any(tolerates(t, taint) for t in (pod.get("spec") or {}).get("tolerations") or [])
-
-
 def _spec(obj):
     return obj.get("spec") or {}
 
@@ -71,7 +53,7 @@ def node_unschedulable(pod, node_info):
     the pod tolerates the ``node.kubernetes.io/unschedulable:NoSchedule`` taint."""
     if not _spec(node_info.node).get("unschedulable"):
         return None
-    if tolerated(pod, {"key": TAINT_UNSCHEDULABLE, "effect": "NoSchedule"}):
+    if meta.tolerated(pod, {"key": TAINT_UNSCHEDULABLE, "effect": "NoSchedule"}):
         return None
     return unresolvable("node(s) were unschedulable")
 
@@ -88,7 +70,7 @@ def taint_toleration(pod, node_info):
     """TaintToleration: every NoSchedule or NoExecute taint of the node must be tolerated
     by one of the pod's tolerations; the first one that is not is the reason."""
     for taint in _spec(node_info.node).get("taints") or []:
-        if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerated(pod, taint):
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not meta.tolerated(pod, taint):
             return unresolvable(f"node(s) had untolerated taint "
                                 f"{{{taint.get('key')}: {taint.get('value') or ''}}}")
     return None
@@ -110,7 +92,7 @@ def node_ready(pod, node_info):
     taint = {"key": key, "effect": "NoSchedule"}
     if any(t.get("key") == key for t in _spec(node_info.node).get("taints") or []):
         return None
-    if tolerated(pod, taint):
+    if meta.tolerated(pod, taint):
         return None
     return unresolvable(f"node(s) had untolerated taint {{{key}: }}")
 

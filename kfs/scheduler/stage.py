@@ -17,7 +17,6 @@ import os
 
 from kfs.lab import supervisor
 from kfs.scheduler.plugins import split_spec
-from kfs.util import wait_for
 
 NAME = "scheduler"
 STARTED = "started:"  # the line Scheduler.run logs once its informers have synced
@@ -43,31 +42,11 @@ def up(lab, target, progress):
         d = daemon(lab)
     except PluginError as e:
         raise LabError(f"{e} (the lab's scheduler_score_plugins)") from None
-    before = supervisor.pid_of(d)
-    offset = d.logfile.stat().st_size if d.logfile.exists() else 0
-    pid = supervisor.ensure(d)
-    if pid != before:
-        wait_started(d, pid, offset)
+    try:
+        pid, _ = supervisor.ensure_started(d, STARTED)
+    except (RuntimeError, TimeoutError) as e:
+        raise LabError(str(e)) from None
     progress(f"scheduler on cp, pid {pid}: {d.command_line}")
-
-
-def wait_started(d, pid, offset, timeout=60.0):
-    """Wait until the new process says its informers synced; a death is an error."""
-    from kfs.lab.lab import LabError
-
-    def started():
-        if supervisor.pid_of(d) != pid:
-            raise LabError(f"the scheduler exited at once: {tail(d, offset)}")
-        with open(d.logfile, "rb") as f:
-            f.seek(offset)
-            return STARTED in f.read().decode(errors="replace")
-    wait_for(started, timeout, what=f"the scheduler to start (see {d.logfile})")
-
-
-def tail(d, offset, lines=5):
-    with open(d.logfile, "rb") as f:
-        f.seek(offset)
-        return " | ".join(f.read().decode(errors="replace").strip().splitlines()[-lines:])
 
 
 def down(lab, progress):

@@ -120,7 +120,7 @@ def test_a_watch_without_resource_version_starts_with_the_existing_objects(http,
 
 def test_a_pod_bound_to_a_node_enters_that_nodes_field_selector_watch_as_added(http, ns):
     http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("unbound"))
-    w = Watcher(http, f"/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3Dnode7")
+    w = Watcher(http, "/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3Dnode7")
     try:
         r = http("POST", f"/api/v1/namespaces/{ns}/pods/unbound/binding", json={
             "apiVersion": "v1", "kind": "Binding", "metadata": {"name": "unbound"},

@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 
-import pytest
 
 from kfs.lab import netns, supervisor
 from kfs.lab.lab import Lab

@@ -3,8 +3,7 @@ import pytest
 
 from kfs import meta
 from kfs.controllers.manager import SharedInformers
-from kfs.controllers.nodelifecycle import (NOT_READY, UNREACHABLE, NodeLifecycleController,
-                                           tolerates)
+from kfs.controllers.nodelifecycle import NOT_READY, UNREACHABLE, NodeLifecycleController
 from tests.controller_objects import lease, node, pod
 from tests.fakes import FakeApi
 
@@ -127,7 +126,7 @@ def test_other_taints_are_left_alone():
     ({"key": NOT_READY, "operator": "Exists"}, {"key": UNREACHABLE, "effect": "NoExecute"}, False),
 ])
 def test_tolerations_match_taints_by_key_operator_value_and_effect(toleration, taint, expected):
-    assert tolerates(toleration, taint) is expected
+    assert meta.tolerates(toleration, taint) is expected
 
 
 UNREACHABLE_TAINT = [{"key": UNREACHABLE, "effect": "NoExecute"}]

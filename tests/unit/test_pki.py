@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import socket
-import ssl
 import stat
 import subprocess
 import threading
