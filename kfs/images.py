@@ -11,8 +11,9 @@ daemon, so ``load`` imports the tarballs into each (in well under a second).
 - ``kfs/echo:2``    the same, answering ``version=2 hostname=...``: what a rolling update
                     rolls out
 
-Upstream builds pause from a few lines of C (``build/pause/linux/pause.c``); ours is a shell
-loop, and our images are single-layer imports, not registry pulls.
+What real Kubernetes does differently: pause is a few lines of C
+(``build/pause/linux/pause.c``) that reaps zombies too; ours is a shell loop, and our images
+are single-layer imports, not multi-layer images pulled from a registry.
 """
 import hashlib
 import io

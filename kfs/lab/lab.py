@@ -6,6 +6,10 @@ components of later stages. ``down`` removes everything ``up`` created, processe
 
 The lab's record (``lab.json`` in its state directory) is written *before* anything is
 created, so a crashed ``up`` still leaves ``down`` knowing what to remove.
+
+What real clusters do differently: the machines are VMs or servers (kind uses a container
+per node, with a nested containerd; the Vagrant lab uses VirtualBox VMs), provisioned once
+by kubeadm or an installer rather than reconciled by one command.
 """
 import fcntl
 import ipaddress

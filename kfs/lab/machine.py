@@ -6,6 +6,10 @@ machine's network namespace (``nsenter --net``), each with its own root director
 directory, pidfile and socket, so nothing is shared with other machines or with a Docker
 the host may already run: ``docker ps`` on ``node1`` shows only ``node1``'s containers, and
 ``iptables-save`` there shows only the rules ``node1``'s Docker (and later kube-proxy) made.
+
+What real machines do differently: their own kernel, mount, PID and UTS namespaces (here
+only the network is the machine's own: ``hostname`` and ``ps`` show the host), and a
+container runtime reached through the CRI (containerd's cri plugin) rather than Docker.
 """
 import os
 import subprocess

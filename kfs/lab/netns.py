@@ -13,6 +13,9 @@ This is what VirtualBox does for the Vagrant lab, done with ``ip`` and ``iptable
 
 Every function checks before it acts, so calling it again is a no-op and calling it after a
 crash repairs only what is missing.
+
+What VirtualBox does differently: a virtual NIC per VM on a host-only adapter, with its own
+DHCP server; kind puts its nodes on a Docker network instead.
 """
 import json
 import subprocess
