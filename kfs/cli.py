@@ -40,8 +40,9 @@ def lab_commands(sub):
         dest="lab_command", required=True, metavar="COMMAND")
     up = lab.add_parser("up", help="create or repair the lab, bring it to a stage")
     up.add_argument("--nodes", type=int, help="number of node machines (default: 2, or as is)")
-    up.add_argument("--stage", default="machines", choices=stages.STAGES,
-                    help="the course step to bring the lab to (default: machines)")
+    up.add_argument("--stage", choices=stages.STAGES,
+                    help="the course step to bring the lab to (default: the lab's current "
+                    "stage, or machines for a new lab)")
     up.add_argument("--etcd-members", type=int, choices=(1, 3),
                     help="etcd on cp only (1, the default) or on cp, node1 and node2 (3)")
     lab.add_parser("down", help="remove everything the lab created")

@@ -123,8 +123,11 @@ class Lab:
 
     # -- up, down, status ---------------------------------------------------------------
 
-    def up(self, nodes=None, stage="machines", progress=print, **options):
+    def up(self, nodes=None, stage=None, progress=print, **options):
+        """Create or repair the lab and bring it to `stage` (default: the stage it is at,
+        or `machines` for a new lab), with `nodes` node machines (default: as it is, or 2)."""
         check_host()
+        stage = stage or self.state.get("stage") or "machines"
         if stage not in stages.STAGES:
             raise LabError(f"unknown stage {stage!r}; stages: {', '.join(stages.STAGES)}")
         with self.locked():

@@ -71,3 +71,14 @@ def test_a_stage_whose_module_does_not_exist_yet_is_a_clear_error(monkeypatch, l
     monkeypatch.setitem(stages.REGISTRY, "kubelet", ("kfs.no_such_module:up", None))
     with pytest.raises(LabError, match="stage 'kubelet' is not part of kfs yet"):
         stages.bring_to(lab, "kubelet", progress=print)
+
+
+def test_up_without_a_stage_keeps_the_labs_current_stage(monkeypatch, lab):
+    targets = []
+    monkeypatch.setattr(stages, "bring_to", lambda lab, target, progress: targets.append(target))
+    monkeypatch.setattr("kfs.lab.lab.check_host", lambda: None)
+    lab.state["stage"] = "scheduler"
+    lab.up(progress=print)
+    lab.up(stage="kubelet", progress=print)
+    lab.up(progress=print)
+    assert targets == ["scheduler", "kubelet", "kubelet"]
