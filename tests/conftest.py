@@ -27,4 +27,5 @@ def lab():
     lab = Lab(name=TEST_LAB, subnet=TEST_SUBNET)
     lab.up(nodes=2, stage="machines", progress=lambda msg: None)
     yield lab
-    Lab(name=TEST_LAB).down(progress=lambda msg: None)
+    if not os.environ.get("KFS_KEEP_LAB"):  # set it to look at a failed run's lab and logs
+        Lab(name=TEST_LAB).down(progress=lambda msg: None)

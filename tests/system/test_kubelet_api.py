@@ -55,8 +55,14 @@ def create_pod(alab, pods, name, node, command=TICKER, **spec):
     k(alab, "apply", "-f", "-", input=json.dumps(pod))
 
 
+def pod_or_none(alab, name):
+    """The pod as kubectl gets it, or None while the API server has no such pod."""
+    out = k(alab, "get", "pod", name, "-o", "json", "--ignore-not-found")
+    return json.loads(out) if out.strip() else None
+
+
 def phase(alab, name):
-    return get_json(alab, "pod", name).get("status", {}).get("phase")
+    return (pod_or_none(alab, name) or {}).get("status", {}).get("phase")
 
 
 def test_the_kubelets_register_their_nodes_ready_with_their_lab_address(alab):
@@ -137,7 +143,7 @@ def test_a_static_pod_shows_as_a_mirror_pod_which_comes_back_when_deleted(alab):
         old = get_json(alab, "pod", "mirrored-node2")
         assert "kubernetes.io/config.mirror" in old["metadata"]["annotations"]
         k(alab, "delete", "pod", "mirrored-node2", "--timeout=30s")
-        wait_for(lambda: get_json(alab, "pod", "mirrored-node2")["metadata"]["uid"] !=
+        wait_for(lambda: (pod_or_none(alab, "mirrored-node2") or old)["metadata"]["uid"] !=
                  old["metadata"]["uid"], 30, what="the mirror pod made again")
         assert len(kubelet_containers(m, "mirrored-node2")) == 2, "the pod itself kept running"
     finally:
