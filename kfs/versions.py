@@ -22,6 +22,7 @@ SYSTEM_PACKAGES = {
     "busybox-static": "busybox",
     "util-linux": "nsenter",
     "procps": "ps",
+    "curl": "curl",  # reaching NodePorts and the API server from the host; the tests use it
     "python3-venv": None,  # checked by trying `python3 -m venv --help`
 }
 

@@ -12,7 +12,9 @@ import pytest
 
 from kfs.apiserver.local import LocalControlPlane
 
-KUBECTL = "/usr/bin/kubectl"
+# the real kubectl on PATH: /usr/bin/kubectl (a version dispatcher) where the machine has
+# one, else the kubectl 1.32 set-up installs in /usr/local/bin
+KUBECTL = shutil.which("kubectl") or shutil.which("kubectl", path="/usr/local/bin:/usr/bin")
 
 
 def needs(tool):
@@ -61,7 +63,7 @@ class Kubectl:
 
 @pytest.fixture(scope="session")
 def kubectl(cp, tmp_path_factory):
-    needs(KUBECTL)
+    needs(KUBECTL or "kubectl")
     return Kubectl(cp, tmp_path_factory.mktemp("kubectl-cache"))
 
 

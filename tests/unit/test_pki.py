@@ -20,6 +20,7 @@ import yaml
 from cryptography import x509
 
 from kfs import pki
+from kfs.kubectl import binary as kubectl_binary
 from kfs.apiserver import authn
 from kfs.util import wait_for
 
@@ -278,7 +279,7 @@ def test_the_handshake_refuses_certificates_from_another_ca_or_for_serving(
 
 
 def kubectl(kubeconfig, home, *args):
-    return subprocess.run(["/usr/bin/kubectl", "--kubeconfig", str(kubeconfig), *args],
+    return subprocess.run([kubectl_binary(), "--kubeconfig", str(kubeconfig), *args],
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, "HOME": str(home)})
 
