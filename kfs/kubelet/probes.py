@@ -25,6 +25,10 @@ import threading
 import time
 
 import requests
+import urllib3
+
+# HTTPS probes do not verify the pod's certificate (as upstream): no warning per probe
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 log = logging.getLogger("kubelet.prober")
 
