@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import queue as queue_module
+import socket
 import tempfile
 import threading
 import time
@@ -217,6 +218,23 @@ class Client:
         return resp.iter_lines(decode_unicode=True) if follow else resp.text
 
 
+def abort(response):
+    """Unblock the thread reading a streamed response, from another thread.
+
+    ``response.close()`` would wait for the reader (it holds the socket's buffer lock until
+    data arrives); shutting the socket down makes the reader's recv return at once.
+    """
+    conn = getattr(response.raw, "connection", None) or getattr(response.raw, "_connection", None)
+    sock = getattr(conn, "sock", None)
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+        else:
+            response.close()
+    except OSError:
+        pass
+
+
 def _named(items, name):
     for item in items:
         if item["name"] == name:
@@ -315,7 +333,7 @@ class Informer:
     def stop(self):
         self.stopped.set()
         if self._response is not None:
-            self._response.close()
+            abort(self._response)
 
     def run(self):
         while not self.stopped.is_set():

@@ -145,3 +145,39 @@ def test_bookmarks_move_the_resource_version_without_calling_handlers():
     wait_for(lambda: len(fake.watch_calls) >= 2, timeout=5, what="a second watch")
     inf.stop()
     assert events == [] and fake.watch_calls[1] == "99"
+
+
+def test_stopping_an_informer_returns_at_once_while_its_watch_waits_for_data():
+    """A watch blocks in recv until the server sends; stop must not wait for that."""
+    import time
+    release = threading.Event()
+
+    class Silent(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            if "watch" not in self.path:
+                body = json.dumps({"metadata": {"resourceVersion": "1"}, "items": []}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            release.wait(30)  # a quiet watch: no event for a long time
+
+        def log_message(self, *args):
+            pass
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Silent)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    inf = Informer(Client(f"http://127.0.0.1:{httpd.server_port}"), "pods").start()
+    inf.wait_synced(5)
+    wait_for(lambda: inf._response is not None, timeout=5, what="the watch to be open")
+    started = time.monotonic()
+    inf.stop()
+    assert time.monotonic() - started < 1
+    release.set()
+    httpd.shutdown()
