@@ -48,9 +48,20 @@ def addresses(name, netns=None):
             if a["family"] == "inet"]
 
 
+def mac_for(address):
+    """A fixed MAC for a lab address, as a VM's NIC has one (02: locally administered).
+
+    A machine recreated by a repair keeps its MAC, so the ARP caches of the host and the
+    other machines stay right; a random one would leave them sending to the old MAC for
+    half a minute.
+    """
+    octets = address.split("/")[0].split(".")
+    return "02:6b:" + ":".join(f"{int(o):02x}" for o in octets)
+
+
 def ensure_bridge(bridge, address):
-    if not link(bridge):
-        run("ip", "link", "add", bridge, "type", "bridge")
+    if not link(bridge):  # an explicit MAC: a bridge would otherwise take its ports' lowest
+        run("ip", "link", "add", bridge, "address", mac_for(address), "type", "bridge")
     if address not in addresses(bridge):
         run("ip", "addr", "add", address, "dev", bridge)
     run("ip", "link", "set", bridge, "up")
@@ -63,7 +74,8 @@ def ensure_machine(netns, veth, bridge, address, gateway):
     if not link("eth0", netns):
         if link(veth):  # half a pair left by a crash
             run("ip", "link", "del", veth)
-        run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns)
+        run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0",
+            "address", mac_for(address), "netns", netns)
     run("ip", "link", "set", veth, "master", bridge, "up")
     run("ip", "-n", netns, "link", "set", "lo", "up")
     if address not in addresses("eth0", netns):

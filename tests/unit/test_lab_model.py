@@ -82,3 +82,9 @@ def test_up_without_a_stage_keeps_the_labs_current_stage(monkeypatch, lab):
     lab.up(stage="kubelet", progress=print)
     lab.up(progress=print)
     assert targets == ["scheduler", "kubelet", "kubelet"]
+
+
+def test_a_machines_mac_follows_from_its_address_so_a_recreated_machine_keeps_it():
+    from kfs.lab.netns import mac_for
+    assert mac_for("192.168.56.11/24") == "02:6b:c0:a8:38:0b"
+    assert mac_for("192.168.56.11") != mac_for("192.168.56.12")
