@@ -19,10 +19,15 @@ ECHO = {"name": "echo", "image": "kfs/echo:1", "ports": [{"containerPort": 8080}
 SLEEPER = {"name": "shell", "image": "kfs/busybox:1", "command": ["sleep", "3600"]}
 
 
-def exec_in(machine, pod, container_name, *argv):
+def running_container(machine, pod, container_name):
+    """The Docker name of the running instance of one of the pod's containers."""
     (name,) = [n for n in kubelet_containers(machine, pod) if n.startswith(f"k8s_{container_name}_")
                and docker(machine, "inspect", "-f", "{{.State.Running}}", n).strip() == "true"]
-    return docker(machine, "exec", name, *argv)
+    return name
+
+
+def exec_in(machine, pod, container_name, *argv):
+    return docker(machine, "exec", running_container(machine, pod, container_name), *argv)
 
 
 def test_a_static_pod_is_a_pause_container_plus_app_containers_sharing_one_ip(node1):
@@ -91,14 +96,17 @@ def test_empty_dir_is_shared_between_containers_and_host_path_reaches_the_machin
               "command": ["sh", "-c", "echo hello > /shared/msg; echo host > /host/msg; sleep 3600"],
               "volumeMounts": [{"name": "shared", "mountPath": "/shared"},
                                {"name": "host", "mountPath": "/host"}]}
-    reader = {"name": "reader", "image": "kfs/busybox:1", "command": ["sleep", "3600"],
-              "volumeMounts": [{"name": "shared", "mountPath": "/data", "readOnly": True}]}
+    reader = {"name": "reader", "image": "kfs/busybox:1", "command": [
+        "sh", "-c", "until [ -f /data/msg ]; do sleep 0.1; done; echo read $(cat /data/msg); "
+        "sleep 3600"], "volumeMounts": [{"name": "shared", "mountPath": "/data", "readOnly": True}]}
     write_manifest(node1, "vol.yaml", pod_manifest("vol", [writer, reader], volumes=[
         {"name": "shared", "emptyDir": {}},
         {"name": "host", "hostPath": {"path": str(host_dir), "type": "DirectoryOrCreate"}}]))
     wait_pod(node1, "vol-node1", running)
     wait_for(lambda: (host_dir / "msg").exists(), 30, what="the hostPath file")
-    assert exec_in(node1, "vol-node1", "reader", "cat", "/data/msg").strip() == "hello"
+    reader_logs = lambda: docker(node1, "logs", running_container(node1, "vol-node1", "reader"))  # noqa: E731
+    assert wait_for(lambda: "read" in reader_logs(), 30, what="the reader's output")
+    assert reader_logs().strip() == "read hello"
     assert (host_dir / "msg").read_text().strip() == "host"
 
 

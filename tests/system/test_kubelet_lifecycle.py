@@ -85,15 +85,22 @@ def test_readiness_probe_flips_the_pods_ready_condition(node1):
 
 
 def test_http_readiness_and_a_failing_liveness_probe_restarts_the_container(node1):
+    """Container c serves /alive from a hostPath directory; the test deletes the file on
+    the machine, the liveness probe gets a 404, the kubelet restarts c (which makes the
+    file again at start)."""
+    probe_dir = node1.dir / "test-liveness"
     echo = {"name": "echo", "image": "kfs/echo:1",
             "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1},
             "livenessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}
-    alive = {"exec": {"command": ["cat", "/tmp/alive"]}, "periodSeconds": 1,
+    alive = {"httpGet": {"path": "/alive", "port": 8081}, "periodSeconds": 1,
              "failureThreshold": 2}
-    write_manifest(node1, "live.yaml", pod_manifest("live", [
-        echo, busybox("c", "touch /tmp/alive; sleep 3600", livenessProbe=alive)]))
+    c = busybox("c", "touch /probe/alive; httpd -f -p 8081 -h /probe", livenessProbe=alive,
+                volumeMounts=[{"name": "probe", "mountPath": "/probe"}])
+    write_manifest(node1, "live.yaml", pod_manifest("live", [echo, c], volumes=[
+        {"name": "probe", "hostPath": {"path": str(probe_dir), "type": "DirectoryOrCreate"}}]))
     wait_pod(node1, "live-node1", lambda st: running(st) and ready(st), timeout=30)
-    docker(node1, "exec", app_container(node1, "live-node1", "c"), "rm", "/tmp/alive")
+    wait_for((probe_dir / "alive").exists, 10, what="c's /probe/alive")
+    (probe_dir / "alive").unlink()
     st = wait_pod(node1, "live-node1", lambda st: running(st) and
                   container(st, "c")["restartCount"] == 1, timeout=30, what="a liveness restart")
     assert container(st, "echo")["restartCount"] == 0
