@@ -79,6 +79,7 @@ RESOURCES = [
     Resource("", "v1", "endpoints", "Endpoints", True, ("ep",),
              storage="/registry/services/endpoints"),
     Resource("", "v1", "events", "Event", True, ("ev",)),
+    Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True),
     Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",),
              {"status": STATUS, "scale": SCALE}, categories=("all",)),

@@ -189,6 +189,12 @@ def default_endpoints(ep):
             port.setdefault("protocol", "TCP")
 
 
+def default_endpointslice(eps):
+    for port in eps.get("ports") or []:  # SetDefaults_EndpointPort
+        port.setdefault("name", "")
+        port.setdefault("protocol", "TCP")
+
+
 # -- cluster objects ---------------------------------------------------------------------
 
 def default_namespace(ns):
@@ -216,6 +222,7 @@ _DEFAULTERS = {
     ("v1", "Pod"): default_pod,
     ("v1", "Service"): default_service,
     ("v1", "Endpoints"): default_endpoints,
+    ("discovery.k8s.io/v1", "EndpointSlice"): default_endpointslice,
     ("v1", "Namespace"): default_namespace,
     ("v1", "Node"): default_node,
     ("apps/v1", "Deployment"): default_deployment,

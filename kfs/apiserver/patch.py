@@ -112,7 +112,7 @@ STRUCTS = {
     "DeploymentStatus": _CONDITIONS,
     "ReplicaSet": {**_OBJECT, "spec": "ReplicaSetSpec", "status": "ReplicaSetStatus"},
     "ReplicaSetStatus": _CONDITIONS,
-    "Endpoints": _OBJECT, "Event": _OBJECT, "Lease": _OBJECT, "Scale": _OBJECT,
+    "Endpoints": _OBJECT, "EndpointSlice": _OBJECT, "Event": _OBJECT, "Lease": _OBJECT, "Scale": _OBJECT,
     "Role": _OBJECT, "RoleBinding": _OBJECT,
     "ClusterRole": _OBJECT, "ClusterRoleBinding": _OBJECT,
 }

@@ -23,6 +23,7 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 |             | read, create, patch, delete pods                | makes, adopts, removes pods      |
 |             | update, patch pods/status                       | marks lost nodes' pods NotReady  |
 |             | read, create, update, delete endpoints          | keeps Endpoints = ready pods     |
+|             | read, create, update, delete endpointslices     | ... and their EndpointSlices     |
 |             | read services, nodes                            | selects pods, watches nodes      |
 |             | update, patch nodes/status                      | marks silent nodes Unknown       |
 |             | patch nodes                                     | taints unreachable nodes         |
@@ -36,7 +37,7 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 |             | read services, endpoints                        | sets service env variables       |
 |             | create, patch events                            | reports container events         |
 |             | get, create, update, patch leases (**)          | heartbeats                       |
-| proxy       | list, watch services, endpoints                 | renders iptables from them       |
+| proxy       | list, watch services, endpoints, endpointslices | renders iptables from them       |
 |             | read nodes                                      | finds its node                   |
 |             | create, patch events                            | reports sync problems            |
 | flanneld    | read nodes                                      | learns the other nodes           |
@@ -82,7 +83,7 @@ ANNOTATIONS = {"rbac.authorization.kubernetes.io/autoupdate": "true"}
 SYSTEM_NAMESPACES = ("kube-system", "kube-node-lease")
 
 READ = ("get", "list", "watch")
-APPS, COORDINATION = "apps", "coordination.k8s.io"
+APPS, COORDINATION, DISCOVERY = "apps", "coordination.k8s.io", "discovery.k8s.io"
 
 
 def rule(verbs, resources, groups=("",), names=()):
@@ -136,6 +137,7 @@ CLUSTER_ROLES = {
         rule(("create", *READ, "patch", "delete"), ["pods"]),
         rule(("update", "patch"), ["pods/status", "nodes/status"]),
         rule(("create", *READ, "update", "delete"), ["endpoints"]),
+        rule(("create", *READ, "update", "delete"), ["endpointslices"], [DISCOVERY]),
         rule(READ, ["services", "nodes"]),
         rule(["patch"], ["nodes"]),                        # node lifecycle: taints
         rule((*READ, "delete"), ["leases"], [COORDINATION]),  # heartbeats; a gone node's lease
@@ -148,6 +150,7 @@ CLUSTER_ROLES = {
         events_rule()],
     "system:node-proxier": [
         rule(("list", "watch"), ["services", "endpoints"]),
+        rule(("list", "watch"), ["endpointslices"], [DISCOVERY]),
         rule(READ, ["nodes"]),
         events_rule()],
     "flannel": [

@@ -109,6 +109,7 @@ ROOTS = {
     ("v1", "Binding"): "k8s.io.api.core.v1.Binding",
     ("v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
     ("coordination.k8s.io/v1", "Lease"): "k8s.io.api.coordination.v1.Lease",
+    ("discovery.k8s.io/v1", "EndpointSlice"): "k8s.io.api.discovery.v1.EndpointSlice",
     ("apps/v1", "Deployment"): "k8s.io.api.apps.v1.Deployment",
     ("apps/v1", "ReplicaSet"): "k8s.io.api.apps.v1.ReplicaSet",
     ("autoscaling/v1", "Scale"): "k8s.io.api.autoscaling.v1.Scale",

@@ -35,6 +35,7 @@ ROOTS = {
     ("v1", "Namespace"): "V1Namespace", ("v1", "Binding"): "V1Binding",
     ("v1", "DeleteOptions"): "V1DeleteOptions",
     ("coordination.k8s.io/v1", "Lease"): "V1Lease",
+    ("discovery.k8s.io/v1", "EndpointSlice"): "V1EndpointSlice",
     ("apps/v1", "Deployment"): "V1Deployment", ("apps/v1", "ReplicaSet"): "V1ReplicaSet",
     ("autoscaling/v1", "Scale"): "V1Scale",
     ("rbac.authorization.k8s.io/v1", "Role"): "V1Role",

@@ -287,6 +287,25 @@ def kubernetes_service(ctx):
                  "subsets": [{"addresses": [{"ip": address}],
                               "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]}
     ctx.registry.update(resources.lookup("endpoints"), "default", "kubernetes", endpoints)
+    _put(ctx.registry, resources.lookup("endpointslices"), "default", {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}]})
+
+
+def _put(reg, r, ns, obj):
+    """Create or overwrite (EndpointSlices do not allow create on update)."""
+    try:
+        current = reg.get(r, ns, meta.name(obj))
+    except errors.StatusError as e:
+        if e.code != 404:
+            raise
+        return reg.create(r, ns, obj)
+    obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+    return reg.update(r, ns, meta.name(obj), obj)
 
 
 def make_app(ctx):

@@ -74,6 +74,12 @@ COLUMNS = {
                  col("Selector", description="Route service traffic to pods with label keys and values "
                      "matching this selector.", priority=1)],
     "endpoints": [NAME, col("Endpoints", description="The set of all endpoints is the union of all subsets."), AGE],
+    "endpointslices": [NAME, col("AddressType", description="addressType specifies the type of address carried "
+                                 "by this EndpointSlice."),
+                       col("Ports", description="ports specifies the list of network ports exposed by each "
+                           "endpoint in this slice."),
+                       col("Endpoints", description="endpoints is a list of unique endpoints in this slice."),
+                       AGE],
     "nodes": [NAME, col("Status", description="The status of the node"),
               col("Roles", description="The roles of the node"), AGE,
               col("Version", description="Kubelet Version reported by the node."),
@@ -332,6 +338,20 @@ def print_endpoints(ep, now):
     return [meta.name(ep), text if ep.get("subsets") else "<none>", age(ep, now)]
 
 
+def print_endpointslice(eps, now):
+    ports = [str(p["port"]) if p.get("port") is not None else p.get("name") or "*"
+             for p in eps.get("ports") or []]
+    addresses = [a for e in eps.get("endpoints") or [] for a in e.get("addresses") or []]
+    return [meta.name(eps), eps.get("addressType", ""), _first_three(ports),
+            _first_three(addresses), age(eps, now)]
+
+
+def _first_three(items):
+    """listWithMoreString: "a,b,c + 2 more...", or <unset> for none."""
+    text = ",".join(items[:3]) or "<unset>"
+    return f"{text} + {len(items) - 3} more..." if len(items) > 3 else text
+
+
 # -- cluster objects -------------------------------------------------------------------------
 
 def print_node(node, now):
@@ -399,7 +419,8 @@ def print_binding(b, now):
 
 PRINTERS = {
     "pods": print_pod, "deployments": print_deployment, "replicasets": print_replicaset,
-    "services": print_service, "endpoints": print_endpoints, "nodes": print_node,
+    "services": print_service, "endpoints": print_endpoints,
+    "endpointslices": print_endpointslice, "nodes": print_node,
     "namespaces": print_namespace, "events": print_event, "leases": print_lease,
     "rolebindings": print_binding, "clusterrolebindings": print_binding,
 }

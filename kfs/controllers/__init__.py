@@ -8,6 +8,8 @@ with what is (the caches), and makes one step towards it through the API server.
 - ``replicaset``: keeps a ReplicaSet's number of pods;
 - ``deployment`` (+ ``deployment_util``): rolls a Deployment out through ReplicaSets;
 - ``endpoints``: each Service's ready pod addresses;
+- ``endpointslice``: the same addresses as EndpointSlices (what kubectl describe and
+  kube-proxy read);
 - ``garbagecollector``: deletes what lost its owner, honours foreground and orphan deletion;
 - ``nodelifecycle``: notices dead nodes, taints them, evicts their pods;
 - ``manager``: the shared informers and the workers; ``main``: the ``kfs controller-manager``

@@ -55,13 +55,8 @@ class EndpointsController(Controller):
             self.enqueue(ep)
 
     def on_pod(self, kind, pod, old):
-        for p in (pod, old):
-            if p is None:
-                continue
-            for svc in self.svc_informer.list(namespace=meta.namespace(p)):
-                selector = svc["spec"].get("selector")
-                if selector is not None and meta.selects(selector, p):
-                    self.enqueue(svc)
+        for svc in services_selecting(self.svc_informer, pod, old):
+            self.enqueue(svc)
 
     # -- the sync -------------------------------------------------------------------------
 
@@ -100,6 +95,15 @@ class EndpointsController(Controller):
                  sum(len(s.get("addresses", [])) for s in subsets),
                  sum(len(s.get("notReadyAddresses", [])) for s in subsets))
         return None
+
+
+def services_selecting(svc_informer, *pods):
+    """The Services whose selector matches any of `pods` (a pod before and after a change)."""
+    for p in filter(None, pods):
+        for svc in svc_informer.list(namespace=meta.namespace(p)):
+            selector = svc["spec"].get("selector")
+            if selector is not None and meta.selects(selector, p):
+                yield svc
 
 
 def should_be_in_endpoints(pod):

@@ -43,7 +43,8 @@ log = logging.getLogger("kfs.controllers.garbagecollector")
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 # the resources whose objects may own or be owned (upstream: all deletable resources)
-MONITORED = ("deployments", "replicasets", "pods", "services", "endpoints", "leases", "nodes")
+MONITORED = ("deployments", "replicasets", "pods", "services", "endpoints", "endpointslices",
+             "leases", "nodes")
 
 
 class Graph:

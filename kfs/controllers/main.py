@@ -26,12 +26,13 @@ CONTROLLERS = {
     "replicaset": "replicaset-controller",
     "deployment": "deployment-controller",
     "endpoint": "endpoints-controller",
+    "endpointslice": "endpointslice-controller",
     "garbagecollector": "garbage-collector-controller",
     "nodelifecycle": "node-lifecycle-controller",
 }
 EVENT_SOURCES = {"replicaset": "replicaset-controller", "deployment": "deployment-controller",
-                 "endpoint": "endpoint-controller", "garbagecollector": "garbage-collector",
-                 "nodelifecycle": "node-controller"}
+                 "endpoint": "endpoint-controller", "endpointslice": "endpoint-slice-controller",
+                 "garbagecollector": "garbage-collector", "nodelifecycle": "node-controller"}
 STARTED = "controllers started:"  # logged once informers synced and workers run
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
@@ -78,7 +79,8 @@ def add_arguments(parser):
     parser.add_argument("--default-unreachable-toleration-seconds", type=int, default=20,
                         metavar="SECONDS", help="how long pods without an unreachable toleration stay on an "
                         "unreachable node (default: 20; upstream's API server adds 300)")
-    for name, default in (("replicaset", 5), ("deployment", 5), ("endpoint", 5), ("gc", 20)):
+    for name, default in (("replicaset", 5), ("deployment", 5), ("endpoint", 5),
+                          ("endpointslice", 5), ("gc", 20)):
         parser.add_argument(f"--concurrent-{name}-syncs", type=int, default=default, metavar="N",
                             help=f"workers of the {name} controller (default: {default})")
     parser.add_argument("-v", "--v", type=int, default=2, dest="verbosity",
@@ -89,6 +91,7 @@ def build(args, client, informers, recorders=None):
     """The enabled controllers over `informers` (a SharedInformers)."""
     from kfs.controllers.deployment import DeploymentController
     from kfs.controllers.endpoints import EndpointsController
+    from kfs.controllers.endpointslice import EndpointSliceController
     from kfs.controllers.garbagecollector import GarbageCollector
     from kfs.controllers.nodelifecycle import NodeLifecycleController
     from kfs.controllers.replicaset import ReplicaSetController
@@ -100,6 +103,8 @@ def build(args, client, informers, recorders=None):
                                                      workers=args.concurrent_deployment_syncs),
         "endpoint": lambda r: EndpointsController(client, informers, r,
                                                   workers=args.concurrent_endpoint_syncs),
+        "endpointslice": lambda r: EndpointSliceController(
+            client, informers, r, workers=args.concurrent_endpointslice_syncs),
         "garbagecollector": lambda r: GarbageCollector(client, informers, r,
                                                        workers=args.concurrent_gc_syncs),
         "nodelifecycle": lambda r: NodeLifecycleController(

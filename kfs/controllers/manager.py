@@ -1,11 +1,11 @@
 """The controller manager's machinery: shared informers, one queue and workers per controller.
 
 Mirrors ``cmd/kube-controller-manager/app/controllermanager.go`` and client-go's
-``informers.SharedInformerFactory``, shrunk. Five controllers watch overlapping things (the
-ReplicaSet, deployment, endpoints, garbage-collector and node controllers all watch pods), so
-the manager opens **one** informer per resource and hands the same cache to every controller
-that asks: one list and one watch per resource for the whole process, not one per
-controller.
+``informers.SharedInformerFactory``, shrunk. Six controllers watch overlapping things (the
+ReplicaSet, deployment, endpoints, endpointslice, garbage-collector and node controllers all
+watch pods), so the manager opens **one** informer per resource and hands the same cache to
+every controller that asks: one list and one watch per resource for the whole process, not
+one per controller.
 
 A controller is an object with ``name``, ``queue``, ``reconcile(key)`` and optionally
 ``resync_period`` (seconds: every key is queued again that often, for work that depends on

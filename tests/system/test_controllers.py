@@ -81,6 +81,34 @@ def test_the_endpoints_of_a_service_are_its_ready_pods(client, lab, flow):
         k(lab, "delete", "service", "flow", "--ignore-not-found")
 
 
+def test_the_endpointslices_of_a_service_are_its_pods_and_kubectl_describe_shows_them(
+        client, lab, flow):
+    k(lab, "apply", "-f", "-", input=(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: flow-eps}\n"
+        "spec: {selector: {app: flow}, ports: [{name: http, port: 80, targetPort: http}]}\n"))
+    selector = "kubernetes.io/service-name=flow-eps"
+    try:
+        pods = running(pods_of(client, "flow"))
+
+        def endpoints():
+            return sorted((e["addresses"][0], e["targetRef"]["name"], e["conditions"]["ready"])
+                          for s in client.list("endpointslices", "default",
+                                               label_selector=selector)["items"]
+                          for e in s.get("endpoints") or [])
+        want = sorted((p["status"]["podIP"], meta.name(p), True) for p in pods)
+        wait_for(lambda: endpoints() == want, 30, what="the EndpointSlice to list the 5 pods")
+        [eps] = client.list("endpointslices", "default", label_selector=selector)["items"]
+        assert [p["port"] for p in eps["ports"]] == [8080]
+        described = k(lab, "describe", "service", "flow-eps")
+        [line] = [ln for ln in described.splitlines() if ln.startswith("Endpoints:")]
+        assert any(f"{p['status']['podIP']}:8080" in line for p in pods), line
+        assert "endpointslice" in k(lab, "get", "endpointslices", "-l", selector, "-o", "name")
+    finally:
+        k(lab, "delete", "service", "flow-eps", "--ignore-not-found")
+    wait_for(lambda: not client.list("endpointslices", "default", label_selector=selector)["items"],
+             30, what="the garbage collector to delete the Service's slices")
+
+
 @pytest.mark.parametrize("replicas", [8, 2])
 def test_kubectl_scale_converges_exactly(client, lab, flow, replicas):
     k(lab, "scale", "deployment/flow", f"--replicas={replicas}")

@@ -18,8 +18,10 @@ def args(*argv):
 
 
 @pytest.mark.parametrize("spec, expected", [
-    ("*", ["replicaset", "deployment", "endpoint", "garbagecollector", "nodelifecycle"]),
-    ("*,-garbagecollector", ["replicaset", "deployment", "endpoint", "nodelifecycle"]),
+    ("*", ["replicaset", "deployment", "endpoint", "endpointslice", "garbagecollector",
+           "nodelifecycle"]),
+    ("*,-garbagecollector", ["replicaset", "deployment", "endpoint", "endpointslice",
+                             "nodelifecycle"]),
     ("replicaset,deployment-controller", ["replicaset", "deployment"]),
     ("", []),
 ])
@@ -52,8 +54,9 @@ def test_controllers_share_one_informer_per_resource():
     informers = SharedInformers(api)
     main.build(args(), api, informers)
     assert sorted(informers.informers) == sorted(
-        ["deployments", "replicasets", "pods", "services", "endpoints", "leases", "nodes"])
-    assert len(api.informers) == 7
+        ["deployments", "replicasets", "pods", "services", "endpoints", "endpointslices",
+         "leases", "nodes"])
+    assert len(api.informers) == 8
 
 
 def test_the_manager_runs_workers_that_turn_a_deployment_into_pods():

@@ -35,6 +35,7 @@ def test_ages_read_as_kubectls_human_durations(seconds, text):
     ("replicasets", ["Name", "Desired", "Current", "Ready", "Age"], ["Containers", "Images", "Selector"]),
     ("services", ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age"], ["Selector"]),
     ("endpoints", ["Name", "Endpoints", "Age"], []),
+    ("endpointslices", ["Name", "AddressType", "Ports", "Endpoints", "Age"], []),
     ("nodes", ["Name", "Status", "Roles", "Age", "Version"],
      ["Internal-IP", "External-IP", "OS-Image", "Kernel-Version", "Container-Runtime"]),
     ("namespaces", ["Name", "Status", "Age"], []),
@@ -207,6 +208,20 @@ def test_service_row(spec, status, expected):
 ])
 def test_endpoints_show_three_addresses_and_how_many_more(subsets, text):
     assert cells("endpoints", named("web", subsets=subsets))[1] == text
+
+
+@pytest.mark.parametrize("ports, endpoints, expected", [
+    ([], [], ["<unset>", "<unset>"]),
+    ([{"name": "http", "port": 8080}], [{"addresses": ["10.1.0.2"]}, {"addresses": ["10.1.0.3"]}],
+     ["8080", "10.1.0.2,10.1.0.3"]),
+    ([{"name": "a", "port": 1}, {"name": "b"}, {}, {"port": 4}],
+     [{"addresses": [f"10.1.0.{i}"]} for i in range(2, 7)],
+     ["1,b,* + 1 more...", "10.1.0.2,10.1.0.3,10.1.0.4 + 2 more..."]),
+])
+def test_endpointslices_show_address_type_and_three_ports_and_addresses(ports, endpoints, expected):
+    row = cells("endpointslices", named("web-abcde", addressType="IPv4", ports=ports,
+                                        endpoints=endpoints))
+    assert row[1:4] == ["IPv4", *expected]
 
 
 # -- cluster objects ---------------------------------------------------------------------------

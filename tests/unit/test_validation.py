@@ -22,6 +22,12 @@ def rbac(kind, **body):
     return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": md, **body}
 
 
+def endpointslice(**body):
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "web-abcde", "namespace": "default"},
+            **{"addressType": "IPv4", **body}}
+
+
 def errors(obj, old=None, subresource=None):
     default(obj)
     return [(c["field"], c["reason"], c["message"]) for c in validate(obj, old, subresource)]
@@ -36,6 +42,10 @@ VALID = [
     service(clusterIP="None", ports=[]),
     {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web", "namespace": "default"},
      "subsets": [{"addresses": [{"ip": "10.1.0.2"}], "ports": [{"port": 8080}]}]},
+    {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+     "metadata": {"name": "web-abcde", "namespace": "default"}, "addressType": "IPv4",
+     "endpoints": [{"addresses": ["10.1.0.2"], "conditions": {"ready": True}, "nodeName": "node1"}],
+     "ports": [{"name": "http", "port": 8080}]},
     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}},
     {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1"}, "spec": {"podCIDRs": ["10.1.1.0/24"]}},
     {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "node1", "namespace": "kube-node-lease"},
@@ -318,6 +328,16 @@ def test_endpoints_addresses_are_routable_ips(ip, message):
       "spec": {"replicas": -2}}, "spec.replicas", "Invalid value: -2: must be greater than or equal to 0"),
     ({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l", "namespace": "default"},
       "spec": {"leaseDurationSeconds": 0}}, "spec.leaseDurationSeconds", "Invalid value: 0: must be greater than 0"),
+    (endpointslice(addressType="IPv5"), "addressType",
+     'Unsupported value: "IPv5": supported values: "FQDN", "IPv4", "IPv6"'),
+    (endpointslice(endpoints=[{"addresses": ["fd00::1"]}]), "endpoints[0].addresses[0]",
+     'Invalid value: "fd00::1": must be an IPv4 address'),
+    (endpointslice(endpoints=[{"addresses": []}]), "endpoints[0].addresses",
+     "Required value: must contain at least 1 address"),
+    (endpointslice(endpoints=[{"addresses": ["10.1.0.2"]}] * 1001), "endpoints",
+     "Too many: 1001: must have at most 1000 items"),
+    (endpointslice(ports=[{"name": "http", "port": 80}, {"name": "http", "port": 81}]), "ports[1].name",
+     'Duplicate value: "http"'),
     ({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"}, "spec": {"podCIDRs": ["10.1.1.0"]}},
      "spec.podCIDRs[0]", 'Invalid value: "10.1.1.0": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)'),
     ({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e", "namespace": "default"},
@@ -418,6 +438,12 @@ def test_identity_metadata_is_immutable(field, value):
     old = stored(pod())
     new = changed(old, lambda p: p["metadata"].update({field: value}))
     assert (f"metadata.{field}", "FieldValueInvalid", f'Invalid value: "{value}": field is immutable') in errors(new, old)
+
+
+def test_an_endpointslices_address_type_is_immutable():
+    old = stored(endpointslice())
+    new = changed(old, lambda s: s.update(addressType="IPv6"))
+    assert errors(new, old) == [("addressType", "FieldValueInvalid", 'Invalid value: "IPv6": field is immutable')]
 
 
 def test_a_role_bindings_role_ref_is_immutable():

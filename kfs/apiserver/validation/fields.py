@@ -23,10 +23,10 @@ from kfs import resources
 
 REQUIRED, INVALID, NOT_SUPPORTED = "FieldValueRequired", "FieldValueInvalid", "FieldValueNotSupported"
 DUPLICATE, FORBIDDEN, TOO_LONG = "FieldValueDuplicate", "FieldValueForbidden", "FieldValueTooLong"
-NOT_FOUND = "FieldValueNotFound"
+NOT_FOUND, TOO_MANY = "FieldValueNotFound", "FieldValueTooMany"
 _TYPE_TEXT = {REQUIRED: "Required value", INVALID: "Invalid value", NOT_SUPPORTED: "Unsupported value",
               DUPLICATE: "Duplicate value", FORBIDDEN: "Forbidden", TOO_LONG: "Too long",
-              NOT_FOUND: "Not found"}
+              NOT_FOUND: "Not found", TOO_MANY: "Too many"}
 _NO_VALUE = (REQUIRED, FORBIDDEN, TOO_LONG)
 
 
@@ -61,6 +61,10 @@ def error(type_, field, value=None, detail=""):
     if detail:
         body += f": {detail}"
     return {"reason": type_, "message": body, "field": field}
+
+
+def too_many(field, count, limit):
+    return error(TOO_MANY, field, count, f"must have at most {limit} items")
 
 
 def required(field, detail=""):

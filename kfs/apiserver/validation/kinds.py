@@ -7,7 +7,8 @@ selector, a Service's ClusterIP, a binding's roleRef, a Node's podCIDR) and a st
 Mirrors pkg/apis/apps/validation/validation.go (ValidateDeploymentSpec,
 ValidateReplicaSetSpec, ValidateRollingUpdateDeployment), pkg/registry/apps/*/strategy.go
 (selector immutable in apps/v1), pkg/apis/core/validation/validation.go (ValidateService,
-ValidateEndpoints, ValidateNode, ValidateNamespace, ValidateEvent), the Service registry's
+ValidateEndpoints, ValidateNode, ValidateNamespace, ValidateEvent), pkg/apis/discovery/validation
+(ValidateEndpointSlice), the Service registry's
 NodePort range check (portallocator), pkg/apis/coordination/validation,
 pkg/apis/rbac/validation and pkg/apis/autoscaling/validation (ValidateScale).
 
@@ -19,10 +20,10 @@ import ipaddress
 
 from kfs import meta
 from kfs.apiserver.validation.fields import (
-    IMMUTABLE, IS_NEGATIVE, Go, _each, dns1123_label, duplicate, forbidden, go_repr, invalid,
+    IMMUTABLE, IS_NEGATIVE, Go, _each, dns1123_label, dns1123_subdomain, duplicate, forbidden, go_repr, invalid,
     label_selector_repr, label_value, name_is_dns1035, name_is_label, name_is_subdomain,
     non_negative, not_supported, path_segment_name, port_name, port_num, qualified_name,
-    regex_error, required, validate_label_selector, validate_labels)
+    regex_error, required, too_many, validate_label_selector, validate_labels)
 from kfs.apiserver.validation.pods import (
     PROTOCOLS, validate_binding, validate_pod_spec, validate_pod_status_update,
     validate_pod_template, validate_pod_update)
@@ -302,6 +303,63 @@ def validate_endpoint_address(address, path):
     return errs
 
 
+ADDRESS_TYPES = ["FQDN", "IPv4", "IPv6"]
+MAX_SLICE_ENDPOINTS, MAX_ENDPOINT_ADDRESSES = 1000, 100
+
+
+def validate_endpointslice(eps):
+    """pkg/apis/discovery/validation: ValidateEndpointSlice, for the fields kfs uses."""
+    address_type, errs = eps.get("addressType"), []
+    if not address_type:
+        errs.append(required("addressType"))
+    elif address_type not in ADDRESS_TYPES:
+        errs.append(not_supported("addressType", address_type, ADDRESS_TYPES))
+    endpoints = eps.get("endpoints") or []
+    if len(endpoints) > MAX_SLICE_ENDPOINTS:
+        errs.append(too_many("endpoints", len(endpoints), MAX_SLICE_ENDPOINTS))
+    for i, endpoint in enumerate(endpoints[:MAX_SLICE_ENDPOINTS]):
+        errs += validate_slice_endpoint(endpoint, address_type, f"endpoints[{i}]")
+    names = set()
+    for i, port in enumerate(eps.get("ports") or []):
+        path, name = f"ports[{i}]", port.get("name") or ""
+        if name:
+            errs += _each(dns1123_label(name), f"{path}.name", name)
+        if name in names:
+            errs.append(duplicate(f"{path}.name", name))
+        names.add(name)
+        if port.get("protocol") not in PROTOCOLS:
+            errs.append(not_supported(f"{path}.protocol", port.get("protocol"), PROTOCOLS))
+        if port.get("port") is not None and not 0 <= port["port"] <= 65535:
+            errs.append(invalid(f"{path}.port", port["port"], "must be between 0 and 65535, inclusive"))
+    return errs
+
+
+def validate_slice_endpoint(endpoint, address_type, path):
+    addresses, errs = endpoint.get("addresses") or [], []
+    if not addresses:
+        errs.append(required(f"{path}.addresses", "must contain at least 1 address"))
+    elif len(addresses) > MAX_ENDPOINT_ADDRESSES:
+        errs.append(too_many(f"{path}.addresses", len(addresses), MAX_ENDPOINT_ADDRESSES))
+    version = {"IPv4": 4, "IPv6": 6}.get(address_type)
+    for j, address in enumerate(addresses[:MAX_ENDPOINT_ADDRESSES]):
+        field = f"{path}.addresses[{j}]"
+        if address_type == "FQDN":
+            errs += _each(dns1123_subdomain(address), field, address)
+        elif version and (not _is_ip(address) or ipaddress.ip_address(address).version != version):
+            errs.append(invalid(field, address, f"must be an {address_type} address"))
+    if endpoint.get("hostname"):
+        errs += _each(dns1123_label(endpoint["hostname"]), f"{path}.hostname", endpoint["hostname"])
+    if endpoint.get("nodeName"):
+        errs += _each(name_is_subdomain(endpoint["nodeName"]), f"{path}.nodeName", endpoint["nodeName"])
+    return errs
+
+
+def validate_endpointslice_update(new, old):
+    if new.get("addressType") != old.get("addressType"):
+        return [invalid("addressType", new.get("addressType"), IMMUTABLE)]
+    return []
+
+
 # -- Nodes, Namespaces, Leases, Events --------------------------------------------------------
 
 def validate_node(node):
@@ -441,6 +499,7 @@ KIND_RULES = {
     ("apps/v1", "ReplicaSet"): (name_is_subdomain, True, _spec(validate_replicaset_spec)),
     ("autoscaling/v1", "Scale"): (name_is_subdomain, True, validate_scale),
     ("coordination.k8s.io/v1", "Lease"): (name_is_subdomain, True, validate_lease),
+    ("discovery.k8s.io/v1", "EndpointSlice"): (name_is_subdomain, True, validate_endpointslice),
     (f"{RBAC_GROUP}/v1", "Role"): (path_segment_name, True, validate_role),
     (f"{RBAC_GROUP}/v1", "ClusterRole"): (path_segment_name, False, validate_role),
     (f"{RBAC_GROUP}/v1", "RoleBinding"): (path_segment_name, True, validate_role_binding),
@@ -450,6 +509,7 @@ UPDATE_RULES = {
     ("v1", "Pod"): validate_pod_update,
     ("v1", "Service"): validate_service_update,
     ("v1", "Node"): validate_node_update,
+    ("discovery.k8s.io/v1", "EndpointSlice"): validate_endpointslice_update,
     ("apps/v1", "Deployment"): validate_selector_immutable,
     ("apps/v1", "ReplicaSet"): validate_selector_immutable,
     (f"{RBAC_GROUP}/v1", "RoleBinding"): validate_role_binding_update,
