@@ -23,7 +23,8 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 |             | read, create, patch, delete pods                | makes, adopts, removes pods      |
 |             | update, patch pods/status                       | marks lost nodes' pods NotReady  |
 |             | read, create, update, delete endpoints          | keeps Endpoints = ready pods     |
-|             | read, create, update, delete endpointslices     | ... and their EndpointSlices     |
+|             | read, create, update, patch, delete             | ... and their EndpointSlices     |
+|             |   endpointslices                                |                                  |
 |             | read services, nodes                            | selects pods, watches nodes      |
 |             | update, patch nodes/status                      | marks silent nodes Unknown       |
 |             | patch nodes                                     | taints unreachable nodes         |
@@ -137,7 +138,8 @@ CLUSTER_ROLES = {
         rule(("create", *READ, "patch", "delete"), ["pods"]),
         rule(("update", "patch"), ["pods/status", "nodes/status"]),
         rule(("create", *READ, "update", "delete"), ["endpoints"]),
-        rule(("create", *READ, "update", "delete"), ["endpointslices"], [DISCOVERY]),
+        rule(("create", *READ, "update", "patch", "delete"), ["endpointslices"],  # gc: patch
+             [DISCOVERY]),
         rule(READ, ["services", "nodes"]),
         rule(["patch"], ["nodes"]),                        # node lifecycle: taints
         rule((*READ, "delete"), ["leases"], [COORDINATION]),  # heartbeats; a gone node's lease

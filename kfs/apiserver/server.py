@@ -271,7 +271,8 @@ def _ensure(reg, r, ns, obj):
 
 
 def kubernetes_service(ctx):
-    """default/kubernetes: the first ClusterIP of the range, pointing at this server."""
+    """default/kubernetes: the first ClusterIP of the range, pointing at this server (its
+    Endpoints and its EndpointSlice, as upstream's endpoint reconciler writes both)."""
     address, port = ctx.advertise
     first_ip = str(ctx.registry.allocator.network.network_address + 1)
     svc = {"apiVersion": "v1", "kind": "Service",

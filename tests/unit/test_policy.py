@@ -74,6 +74,8 @@ CASES = [
     (res(CM, "patch", "pods", "default", name="web-1"), True),
     (res(CM, "update", "pods", "default", sub="status", name="web-1"), True),
     (res(CM, "update", "endpoints", "default", name="web"), True),
+    (res(CM, "create", "endpointslices", "default", "discovery.k8s.io"), True),
+    (res(CM, "patch", "endpointslices", "default", "discovery.k8s.io", name="web-x"), True),
     (res(CM, "watch", "services"), True),
     (res(CM, "patch", "nodes", sub="status", name="node1"), True),
     (res(CM, "create", "events", "default"), True),
@@ -102,6 +104,8 @@ CASES = [
     # proxy
     (res(PROXY, "watch", "services"), True),
     (res(PROXY, "list", "endpoints"), True),
+    (res(PROXY, "watch", "endpointslices", group="discovery.k8s.io"), True),
+    (res(PROXY, "delete", "endpointslices", "default", "discovery.k8s.io", name="web-x"), False),
     (res(PROXY, "get", "nodes", name="node1"), True),
     (res(PROXY, "create", "events", "default"), True),
     (res(PROXY, "get", "services", "default", name="web"), False),
