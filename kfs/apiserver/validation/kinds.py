@@ -7,10 +7,10 @@ selector, a Service's ClusterIP, a binding's roleRef, a Node's podCIDR) and a st
 Mirrors pkg/apis/apps/validation/validation.go (ValidateDeploymentSpec,
 ValidateReplicaSetSpec, ValidateRollingUpdateDeployment), pkg/registry/apps/*/strategy.go
 (selector immutable in apps/v1), pkg/apis/core/validation/validation.go (ValidateService,
-ValidateEndpoints, ValidateNode, ValidateNamespace, ValidateEvent), pkg/apis/discovery/validation
-(ValidateEndpointSlice), the Service registry's
-NodePort range check (portallocator), pkg/apis/coordination/validation,
-pkg/apis/rbac/validation and pkg/apis/autoscaling/validation (ValidateScale).
+ValidateEndpoints, ValidateNode, ValidateNamespace, ValidateEvent),
+pkg/apis/discovery/validation (ValidateEndpointSlice), the Service registry's NodePort range
+check (portallocator), pkg/apis/coordination/validation, pkg/apis/rbac/validation and
+pkg/apis/autoscaling/validation (ValidateScale).
 
 What real Kubernetes does differently: dual-stack ClusterIP rules, load balancer fields,
 session affinity timeouts, Node taints/config/status, and many more fields; an invalid
@@ -20,8 +20,9 @@ import ipaddress
 
 from kfs import meta
 from kfs.apiserver.validation.fields import (
-    IMMUTABLE, IS_NEGATIVE, Go, _each, dns1123_label, dns1123_subdomain, duplicate, forbidden, go_repr, invalid,
-    label_selector_repr, label_value, name_is_dns1035, name_is_label, name_is_subdomain,
+    IMMUTABLE, IS_NEGATIVE, Go, _each, dns1123_label, dns1123_subdomain, duplicate, forbidden,
+    go_repr, invalid, label_selector_repr, label_value, name_is_dns1035, name_is_label,
+    name_is_subdomain,
     non_negative, not_supported, path_segment_name, port_name, port_num, qualified_name,
     regex_error, required, too_many, validate_label_selector, validate_labels)
 from kfs.apiserver.validation.pods import (
