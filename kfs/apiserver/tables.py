@@ -322,19 +322,14 @@ def _external_ip(spec, status):
 
 
 def print_endpoints(ep, now):
-    shown, count = [], 0
+    shown = []
     for subset in ep.get("subsets") or []:
-        addresses = subset.get("addresses") or []
         for port in subset.get("ports") or [None]:
-            count += len(addresses)
-            for a in addresses:
-                if len(shown) < 3:
-                    ip = a.get("ip", "")
-                    host = f"[{ip}]" if ":" in ip else ip
-                    shown.append(f"{host}:{port.get('port')}" if port else ip)
-    text = ",".join(shown)
-    if count > 3:
-        text += f" + {count - 3} more..."
+            for a in subset.get("addresses") or []:
+                ip = a.get("ip", "")
+                host = f"[{ip}]" if ":" in ip else ip
+                shown.append(f"{host}:{port.get('port')}" if port else ip)
+    text = list_with_more(shown, empty="")
     return [meta.name(ep), text if ep.get("subsets") else "<none>", age(ep, now)]
 
 
@@ -342,13 +337,13 @@ def print_endpointslice(eps, now):
     ports = [str(p["port"]) if p.get("port") is not None else p.get("name") or "*"
              for p in eps.get("ports") or []]
     addresses = [a for e in eps.get("endpoints") or [] for a in e.get("addresses") or []]
-    return [meta.name(eps), eps.get("addressType", ""), _first_three(ports),
-            _first_three(addresses), age(eps, now)]
+    return [meta.name(eps), eps.get("addressType", ""), list_with_more(ports),
+            list_with_more(addresses), age(eps, now)]
 
 
-def _first_three(items):
-    """listWithMoreString: "a,b,c + 2 more...", or <unset> for none."""
-    text = ",".join(items[:3]) or "<unset>"
+def list_with_more(items, empty="<unset>"):
+    """listWithMoreString: the first three, "a,b,c + 2 more...", or `empty` for none."""
+    text = ",".join(items[:3]) or empty
     return f"{text} + {len(items) - 3} more..." if len(items) > 3 else text
 
 

@@ -106,10 +106,11 @@ def services_selecting(svc_informer, *pods):
                 yield svc
 
 
-def should_be_in_endpoints(pod):
+def should_be_in_endpoints(pod, include_terminating=False):
+    """ShouldPodBeInEndpoints: an IP, not finished, and (unless asked) not terminating."""
     status = pod.get("status") or {}
     return (status.get("phase") not in ("Succeeded", "Failed") and bool(status.get("podIP"))
-            and not cu.being_deleted(pod))
+            and (include_terminating or not cu.being_deleted(pod)))
 
 
 def endpoint_address(svc, pod):
@@ -137,6 +138,14 @@ def find_port(pod, svc_port):
     return None
 
 
+def resolved_ports(svc, pod):
+    """(name, number, protocol) of each Service port `pod` offers; unresolvable ones left out."""
+    for sp in svc["spec"].get("ports") or []:
+        number = find_port(pod, sp)
+        if number is not None:
+            yield sp.get("name", ""), number, sp.get("protocol", "TCP")
+
+
 def endpoint_subsets(svc, pods):
     """The Endpoints' subsets for `svc` over `pods` (syncService + RepackSubsets)."""
     spec = svc["spec"]
@@ -147,14 +156,9 @@ def endpoint_subsets(svc, pods):
             continue
         addr = endpoint_address(svc, pod)
         ready = publish_not_ready or cu.is_pod_ready(pod)
-        ports = []
-        if not spec.get("ports"):
-            if spec.get("clusterIP") == "None":
-                ports = [None]  # headless without ports: addresses only
-        for sp in spec.get("ports") or []:
-            number = find_port(pod, sp)
-            if number is not None:
-                ports.append((sp.get("name", ""), number, sp.get("protocol", "TCP")))
+        ports = list(resolved_ports(svc, pod))
+        if not spec.get("ports") and spec.get("clusterIP") == "None":
+            ports = [None]  # headless without ports: addresses only
         for port in ports:
             by_port.setdefault(port, {})[(addr["ip"], addr["targetRef"]["uid"])] = (addr, ready)
     return repack(by_port)

@@ -36,7 +36,8 @@ import logging
 from kfs import meta
 from kfs.client import ApiError
 from kfs.controllers import controller_utils as cu
-from kfs.controllers.endpoints import HEADLESS_LABEL, find_port, services_selecting
+from kfs.controllers.endpoints import (HEADLESS_LABEL, endpoint_address, resolved_ports,
+                                      services_selecting, should_be_in_endpoints)
 from kfs.controllers.manager import Controller
 
 log = logging.getLogger("kfs.controllers.endpointslice")
@@ -170,38 +171,14 @@ def same_shape(eps, address_type, ports):
         cu.semantic_equal(eps.get("ports") or [], ports)
 
 
-def should_be_in_slices(pod):
-    """ShouldPodBeInEndpoints(pod, includeTerminating=true)."""
-    status = pod.get("status") or {}
-    return status.get("phase") not in ("Succeeded", "Failed") and bool(status.get("podIP"))
-
-
 def pod_to_endpoint(svc, pod):
-    spec = svc["spec"]
-    serving = cu.is_pod_ready(pod)
-    terminating = cu.being_deleted(pod)
-    endpoint = {"addresses": [pod["status"]["podIP"]],
-                "conditions": {"ready": bool(spec.get("publishNotReadyAddresses"))
-                               or (serving and not terminating),
-                               "serving": serving, "terminating": terminating},
-                "targetRef": {"kind": "Pod", "namespace": meta.namespace(pod),
-                              "name": meta.name(pod), "uid": pod["metadata"].get("uid")}}
-    if pod["spec"].get("nodeName"):
-        endpoint["nodeName"] = pod["spec"]["nodeName"]
-    if pod["spec"].get("hostname") and pod["spec"].get("subdomain") == meta.name(svc):
-        endpoint["hostname"] = pod["spec"]["hostname"]
-    return endpoint
-
-
-def endpoint_ports(svc, pod):
-    """The Service's ports resolved on `pod` (getEndpointPorts); unresolvable ones left out."""
-    out = []
-    for sp in svc["spec"].get("ports") or []:
-        number = find_port(pod, sp)
-        if number is not None:
-            out.append({"name": sp.get("name", ""), "port": number,
-                        "protocol": sp.get("protocol", "TCP")})
-    return out
+    """The Endpoints address of `pod` (ip, nodeName, hostname, targetRef) as a slice endpoint."""
+    address = endpoint_address(svc, pod)
+    serving, terminating = cu.is_pod_ready(pod), cu.being_deleted(pod)
+    ready = bool(svc["spec"].get("publishNotReadyAddresses")) or (serving and not terminating)
+    return {"addresses": [address.pop("ip")],
+            "conditions": {"ready": ready, "serving": serving, "terminating": terminating},
+            **address}
 
 
 def desired_slices(svc, pods, per_slice=MAX_ENDPOINTS_PER_SLICE):
@@ -209,9 +186,10 @@ def desired_slices(svc, pods, per_slice=MAX_ENDPOINTS_PER_SLICE):
     groups = {}   # (addressType, ports as a tuple) -> (ports, [endpoints])
     for pod in pods:
         if not meta.selects(svc["spec"].get("selector") or {}, pod) or \
-                not should_be_in_slices(pod):
+                not should_be_in_endpoints(pod, include_terminating=True):
             continue
-        ports = endpoint_ports(svc, pod)
+        ports = [{"name": name, "port": number, "protocol": protocol}
+                 for name, number, protocol in resolved_ports(svc, pod)]
         address_type = "IPv6" if ":" in pod["status"]["podIP"] else "IPv4"
         shape = (address_type, tuple(tuple(sorted(p.items())) for p in ports))
         groups.setdefault(shape, (ports, []))[1].append(pod_to_endpoint(svc, pod))

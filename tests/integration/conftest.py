@@ -10,11 +10,8 @@ import uuid
 
 import pytest
 
+from kfs import kubectl as kubectl_module
 from kfs.apiserver.local import LocalControlPlane
-
-# the real kubectl on PATH: /usr/bin/kubectl (a version dispatcher) where the machine has
-# one, else the kubectl 1.32 set-up installs in /usr/local/bin
-KUBECTL = shutil.which("kubectl") or shutil.which("kubectl", path="/usr/local/bin:/usr/bin")
 
 
 def needs(tool):
@@ -36,12 +33,13 @@ class Kubectl:
 
     def __init__(self, cp, cache_dir, who="admin"):
         self.cp, self.cache_dir, self.who = cp, cache_dir, who
+        self.binary = kubectl_module.binary()  # the real kubectl on PATH, or set-up's
 
     def env(self, **extra):
         return {**os.environ, "KUBECONFIG": str(self.cp.kubeconfig(self.who)), **extra}
 
     def run(self, *args, input=None, check=True, timeout=60, env=None):
-        argv = [KUBECTL, "--cache-dir", str(self.cache_dir), *args]
+        argv = [self.binary, "--cache-dir", str(self.cache_dir), *args]
         result = subprocess.run(argv, input=input, capture_output=True, text=True,
                                 timeout=timeout, env=self.env(**(env or {})))
         if check and result.returncode != 0:
@@ -53,7 +51,7 @@ class Kubectl:
         return self.run(*args, **kwargs).stdout
 
     def popen(self, *args):
-        return subprocess.Popen([KUBECTL, "--cache-dir", str(self.cache_dir), *args],
+        return subprocess.Popen([self.binary, "--cache-dir", str(self.cache_dir), *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 env=self.env())
 
@@ -63,7 +61,10 @@ class Kubectl:
 
 @pytest.fixture(scope="session")
 def kubectl(cp, tmp_path_factory):
-    needs(KUBECTL or "kubectl")
+    try:
+        kubectl_module.binary()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
     return Kubectl(cp, tmp_path_factory.mktemp("kubectl-cache"))
 
 
