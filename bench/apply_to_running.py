@@ -12,7 +12,7 @@
     .venv/bin/python bench/apply_to_running.py [--replicas 30] [--runs 3]
 
 Runs on the lab named by KFS_LAB / KFS_LAB_SUBNET (default kfsbc on 192.168.66.0/24), at
-stage controller-manager; needs root.
+stage controller-manager; needs root. A lab the run made is removed at the end.
 """
 import argparse
 import os
@@ -112,7 +112,16 @@ def main():
     args = parser.parse_args()
     lab = Lab(name=os.environ.get("KFS_LAB", "kfsbc"),
               subnet=os.environ.get("KFS_LAB_SUBNET", "192.168.66.0/24"))
+    created = not lab.exists
     lab.up(stage="controller-manager", **quiet)
+    try:
+        measure(lab, args)
+    finally:  # a lab this run made goes again (KFS_KEEP_LAB=1 keeps it for a look)
+        if created and not os.environ.get("KFS_KEEP_LAB"):
+            lab.down(**quiet)
+
+
+def measure(lab, args):
     client = Client.from_kubeconfig(lab.admin_kubeconfig)
     wait_for(lambda: sum(meta.condition_true(n, "Ready") for n in client.list("nodes")["items"])
              >= len(lab.nodes), 90, what="the nodes Ready")

@@ -13,7 +13,7 @@ A burst of N pods (default 20) on node1, each a pause sandbox plus one busybox c
     .venv/bin/python bench/pod_start.py [--pods 20] [--runs 3] [--via file|api]
 
 Runs on the lab named by KFS_LAB / KFS_LAB_SUBNET (default kfsbk on 192.168.62.0/24), at
-stage kubelet; needs root. The kubelet's figure includes its manifest directory poll
+stage kubelet; needs root. A lab the run made is removed at the end. The kubelet's figure includes its manifest directory poll
 (--file-check-frequency 1s in the lab: 0.5 s on average).
 """
 import argparse
@@ -131,7 +131,16 @@ def main():
     args = parser.parse_args()
     lab = Lab(name=os.environ.get("KFS_LAB", "kfsbk"),
               subnet=os.environ.get("KFS_LAB_SUBNET", "192.168.62.0/24"))
+    created = not lab.exists
     lab.up(stage="kubelet" if args.via == "file" else "apiserver", **quiet)
+    try:
+        measure(lab, args)
+    finally:  # a lab this run made goes again (KFS_KEEP_LAB=1 keeps it for a look)
+        if created and not os.environ.get("KFS_KEEP_LAB"):
+            lab.down(**quiet)
+
+
+def measure(lab, args):
     m = lab.machine("node1")
     kubelet, raw = [], []
     for _ in range(args.runs):
