@@ -6,7 +6,8 @@ A DELETE does not always delete. Three things can hold an object back:
   ``metadata.deletionTimestamp`` (now + the grace period, by default the pod's
   ``terminationGracePeriodSeconds``, 30) and ``deletionGracePeriodSeconds``. The kubelet
   sees it, stops the containers, and then deletes the pod for real with
-  ``gracePeriodSeconds: 0``. A pod no node runs (or that has finished) goes at once;
+  ``gracePeriodSeconds: 0``. A pod no node runs (or that has finished) goes at once. The
+  kind decides the grace period (`Kind.delete_grace_period`, ``kinds/pod.py``);
 - **finalizers**: while ``metadata.finalizers`` is not empty, the object is only marked
   (deletionTimestamp set, grace 0); whoever owns a finalizer removes it when done, and the
   update that removes the last one deletes the object;
@@ -18,8 +19,7 @@ A DELETE does not always delete. Three things can hold an object back:
 
 Mirrors ``apiserver/pkg/registry/rest/delete.go`` (BeforeDelete),
 ``registry/generic/registry/store.go`` (deletionFinalizersForGarbageCollection,
-shouldOrphanDependents, shouldDeleteDependents, markAsDeleting) and
-``pkg/registry/core/pod/strategy.go`` (CheckGracefulDelete).
+shouldOrphanDependents, shouldDeleteDependents, markAsDeleting).
 
 What real Kubernetes does differently: the same rules, plus a per-kind default policy
 (some old API versions orphan by default) and the ``deletionGracePeriodSeconds`` of an
@@ -31,7 +31,6 @@ from kfs.apiserver import errors
 
 ORPHAN, FOREGROUND = "orphan", "foregroundDeletion"
 POLICIES = ("Foreground", "Background", "Orphan")
-DEFAULT_POD_GRACE = 30
 
 
 def _time(seconds_from_now=0):
@@ -62,19 +61,9 @@ def check_preconditions(resource, name, obj, options):
                                   f"{md.get(field)}")
 
 
-def pod_grace_period(pod, options):
-    """CheckGracefulDelete for pods: the grace period this DELETE asks for."""
-    spec, status = pod.get("spec") or {}, pod.get("status") or {}
-    period = options.get("gracePeriodSeconds")
-    if period is None:
-        period = spec.get("terminationGracePeriodSeconds", DEFAULT_POD_GRACE)
-    if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
-        period = 0
-    return max(int(period), 0)
-
-
-def before_delete(obj, options, graceful_kind):
-    """Mutate `obj` for a graceful deletion. Returns (graceful, pending):
+def before_delete(obj, options, grace_period):
+    """Mutate `obj` for a graceful deletion of `grace_period` seconds (0: none; what the
+    kind asks for this DELETE). Returns (graceful, pending):
 
     graceful: `obj` now carries a deletionTimestamp in the future (write it, do not delete);
     pending: a graceful deletion is already under way and this DELETE changes nothing.
@@ -91,12 +80,10 @@ def before_delete(obj, options, graceful_kind):
             return False, False
         md["deletionTimestamp"], md["deletionGracePeriodSeconds"] = _time(period), period
         return True, False
-    if not graceful_kind:
+    if not grace_period:
         return False, False
-    period = pod_grace_period(obj, options)
-    if period == 0:
-        return False, False
-    md["deletionTimestamp"], md["deletionGracePeriodSeconds"] = _time(period), period
+    md["deletionTimestamp"] = _time(grace_period)
+    md["deletionGracePeriodSeconds"] = grace_period
     return True, False
 
 

@@ -8,32 +8,30 @@ the shape of its path and its method, as upstream's installer lays out the route
 | ``.../pods``                           | list/watch | create |        |       | deletecollection |
 | ``.../pods/p``                         | get        |        | update | patch | delete           |
 | ``.../pods/p/status``, ``.../d/scale`` | get        |        | update | patch |                  |
-| ``.../pods/p/binding``                 |            | create |        |       |                  |
-| ``.../pods/p/log``                     | get (proxied to the kubelet)                            |
+| a create subresource (``pods/p/binding``) |         | create |        |       |                  |
+| a connect subresource (``pods/p/log``) | get, proxied to the location the kind names (a kubelet) |
 
-Anything else is 404 (no such resource) or 405 (no such verb on it).
+Which subresources a resource has, and of which shape, its kind says
+(``kfs.apiserver.kinds``: `create_subresources`, `connect_subresources`, the Resource's
+``subresources``); a review kind (not stored) answers its create at once. Anything else is
+404 (no such resource) or 405 (no such verb on it). This module names no kind.
 
 Mirrors ``apiserver/pkg/endpoints/installer.go`` (the routes) and ``handlers/`` (get.go,
-create.go, update.go, patch.go, delete.go, watch.go), plus ``pkg/registry/core/pod/rest/log.go``.
+create.go, update.go, patch.go, delete.go, watch.go, rest.go's ConnectResource), plus the
+proxying of ``pkg/registry/core/pod/rest/log.go``.
 
 What real Kubernetes does differently: every route is registered per resource from its
-storage's interfaces; requests carry a context with deadlines and audit annotations;
-``pods/log`` goes through the kubelet's ``/containerLogs`` as here, but via a generic
-location-based proxy.
+storage's interfaces (Getter, Creater, Connecter...); requests carry a context with
+deadlines and audit annotations; connect subresources go through an upgrade-aware proxy.
 """
 import json
 import ssl
-from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
 
 from kfs import resources
-from kfs.apiserver import admission, errors, negotiation, rbac, registry as reg, strategy, watch
-
-RETURN_DELETED_OBJECT = ("pods", "services")  # the others answer a Status on deletion
-LOG_PARAMS = ("follow", "tailLines", "timestamps", "sinceSeconds", "sinceTime", "previous",
-              "limitBytes")
+from kfs.apiserver import admission, errors, negotiation, rbac, registry as reg, watch
 
 
 def respond(request, obj, code=200, warnings=()):
@@ -86,25 +84,26 @@ async def _object(request, resource, kind=None, api_version=None):
     return obj, warnings
 
 
-def route(info, resource, method):
+def route(info, resource, kind, method):
     """The handler for a request, or a 404/405 StatusError."""
     name = info.parts[1] if len(info.parts) > 1 else ""  # not a fieldSelector's name
     sub = info.subresource
     if len(info.parts) > 3 or (sub and sub not in resource.subresources):
         raise errors.resource_not_found()
-    has_namespace = bool(info.namespace) and resource.plural != "namespaces"
-    if resource.namespaced and not has_namespace and (name or method != "GET"):
+    if resource.namespaced and not info.in_namespace and (name or method != "GET"):
         raise errors.resource_not_found()  # only list/watch across all namespaces
-    if not resource.namespaced and has_namespace:
+    if not resource.namespaced and info.in_namespace:
         raise errors.resource_not_found()
-    table = {
-        "collection": {"GET": list_or_watch, "POST": create, "DELETE": delete_collection},
-        "object": {"GET": get, "PUT": update, "PATCH": patch, "DELETE": delete},
-        "status": {"GET": get, "PUT": update, "PATCH": patch},
-        "scale": {"GET": get, "PUT": update, "PATCH": patch},
-        "binding": {"POST": bind},
-        "log": {"GET": log},
-    }[sub or ("object" if name else "collection")]
+    if sub in kind.create_subresources:
+        table = {"POST": create_subresource}
+    elif sub in kind.connect_subresources:
+        table = {"GET": connect}
+    elif sub:
+        table = {"GET": get, "PUT": update, "PATCH": patch}
+    elif name:
+        table = {"GET": get, "PUT": update, "PATCH": patch, "DELETE": delete}
+    else:
+        table = {"GET": list_or_watch, "POST": create, "DELETE": delete_collection}
     if method not in table or info.verb not in resource.verbs and not sub:
         raise errors.method_not_allowed()
     if not resource.stored:
@@ -116,20 +115,23 @@ async def handle(request, ctx, info, user):
     resource = resources.for_path(info.api_group, info.api_version, info.resource)
     if resource is None:
         raise errors.resource_not_found()
-    handler = route(info, resource, request.method.upper())
+    kind = ctx.registry.kind(resource)
+    handler = route(info, resource, kind, request.method.upper())
     namespace = info.namespace if resource.namespaced else None
-    return await handler(request, ctx, resource, namespace, info, user)
+    return await handler(request, ctx, kind, namespace, info, user)
 
 
 # -- reads ----------------------------------------------------------------------------------
+# Every handler gets the request, the server's context, the Kind (``k.resource`` is the
+# Resource), the namespace, the RequestInfo and the user.
 
-async def get(request, ctx, r, ns, info, user):
+async def get(request, ctx, k, ns, info, user):
     fmt = negotiation.wants(request.headers.get("Accept"))
-    obj = await ctx.run(ctx.registry.get, r, ns, info.name)
-    if info.subresource == "scale":
-        return respond(request, strategy.to_scale(obj))
+    obj = await ctx.run(ctx.registry.get, k.resource, ns, info.name)
+    if info.subresource:
+        return respond(request, k.to_subresource(info.subresource, obj))
     if fmt == "table":
-        return respond(request, negotiation.table(r, [obj], None, _include(request)))
+        return respond(request, negotiation.table(k, [obj], None, _include(request)))
     return respond(request, obj)
 
 
@@ -137,42 +139,43 @@ def _include(request):
     return request.query.get("includeObject") or "Metadata"
 
 
-async def list_or_watch(request, ctx, r, ns, info, user):
+async def list_or_watch(request, ctx, k, ns, info, user):
     q = request.query
     fmt = negotiation.wants(request.headers.get("Accept"))
-    flt = reg.predicate(r, q.get("labelSelector"), q.get("fieldSelector"))
+    flt = reg.predicate(k, q.get("labelSelector"), q.get("fieldSelector"))
     if info.verb == "watch":
-        return await watch.serve(request, ctx, r, ns, flt, fmt)
+        return await watch.serve(request, ctx, k, ns, flt, fmt)
     try:
         limit = int(q.get("limit") or 0)
     except ValueError:
         raise errors.bad_request("limit must be an integer") from None
-    listed = await ctx.run(ctx.registry.list, r, ns, q.get("labelSelector"),
+    listed = await ctx.run(ctx.registry.list, k.resource, ns, q.get("labelSelector"),
                            q.get("fieldSelector"), max(limit, 0), q.get("continue"),
                            q.get("resourceVersion"), q.get("resourceVersionMatch"))
     if fmt == "table":
-        return respond(request, negotiation.table(r, listed["items"], listed["metadata"],
+        return respond(request, negotiation.table(k, listed["items"], listed["metadata"],
                                                   _include(request)))
     return respond(request, listed)
 
 
 # -- writes ---------------------------------------------------------------------------------
 
-async def create(request, ctx, r, ns, info, user):
-    obj, warnings = await _object(request, r)
-    created = await ctx.run(ctx.registry.create, r, ns, obj, _dry_run(request))
+async def create(request, ctx, k, ns, info, user):
+    obj, warnings = await _object(request, k.resource)
+    created = await ctx.run(ctx.registry.create, k.resource, ns, obj, _dry_run(request))
     return respond(request, created, 201, warnings)
 
 
-async def update(request, ctx, r, ns, info, user):
-    kind, version = (("Scale", "autoscaling/v1") if info.subresource == "scale" else (None, None))
-    obj, warnings = await _object(request, r, kind, version)
-    new, created = await ctx.run(ctx.registry.update, r, ns, info.name, obj,
-                                 info.subresource or None, _dry_run(request))
+async def update(request, ctx, k, ns, info, user):
+    sub = info.subresource or None
+    kind, version = k.subresource_kind(sub) if sub else (None, None)
+    obj, warnings = await _object(request, k.resource, kind, version)
+    new, created = await ctx.run(ctx.registry.update, k.resource, ns, info.name, obj, sub,
+                                 _dry_run(request))
     return respond(request, new, 201 if created else 200, warnings)
 
 
-async def patch(request, ctx, r, ns, info, user):
+async def patch(request, ctx, k, ns, info, user):
     ctype = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if ctype not in reg.PATCH_TYPES:
         raise errors.unsupported_media_type(ctype, reg.PATCH_TYPES)
@@ -180,7 +183,7 @@ async def patch(request, ctx, r, ns, info, user):
         raise errors.bad_request("PATCH /apply: fieldManager is required for apply requests")
     body = reg.parse_patch(ctype, await _body(request))
     new, created, warnings = await ctx.run(
-        ctx.registry.patch, r, ns, info.name, ctype, body, info.subresource or None,
+        ctx.registry.patch, k.resource, ns, info.name, ctype, body, info.subresource or None,
         _dry_run(request), _field_validation(request))
     return respond(request, new, 201 if created else 200, warnings)
 
@@ -205,11 +208,12 @@ async def _delete_options(request):
     return options
 
 
-async def delete(request, ctx, r, ns, info, user):
+async def delete(request, ctx, k, ns, info, user):
     options = await _delete_options(request)
+    r = k.resource
     obj = await ctx.run(ctx.registry.delete, r, ns, info.name, options,
                         _dry_run(request, options))
-    if r.plural in RETURN_DELETED_OBJECT or obj["metadata"].get("deletionTimestamp"):
+    if k.returns_deleted or obj["metadata"].get("deletionTimestamp"):
         return respond(request, obj)
     details = {"name": info.name, "kind": r.plural, "uid": obj["metadata"].get("uid")}
     if r.group:
@@ -218,10 +222,10 @@ async def delete(request, ctx, r, ns, info, user):
                              "status": "Success", "details": details})
 
 
-async def delete_collection(request, ctx, r, ns, info, user):
+async def delete_collection(request, ctx, k, ns, info, user):
     options = await _delete_options(request)
     q = request.query
-    listed = await ctx.run(ctx.registry.delete_collection, r, ns, options,
+    listed = await ctx.run(ctx.registry.delete_collection, k.resource, ns, options,
                            q.get("labelSelector"), q.get("fieldSelector"),
                            _dry_run(request, options))
     return respond(request, listed)
@@ -229,52 +233,33 @@ async def delete_collection(request, ctx, r, ns, info, user):
 
 # -- subresources and reviews ---------------------------------------------------------------
 
-async def bind(request, ctx, r, ns, info, user):
-    binding, _ = await _object(request, r, "Binding", "v1")
-    await ctx.run(ctx.registry.bind, ns, info.name, binding, _dry_run(request))
+async def create_subresource(request, ctx, k, ns, info, user):
+    """POST to a create subresource (pods/binding): the kind writes it into the object."""
+    kind, version = k.subresource_kind(info.subresource)
+    body, _ = await _object(request, k.resource, kind, version)
+    await ctx.run(k.create_subresource, ctx.registry, info.subresource, ns, info.name, body,
+                  _dry_run(request))
     return respond(request, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                              "status": "Success", "code": 201}, 201)
 
 
-async def review(request, ctx, r, ns, info, user):
-    body, _ = await _object(request, r)
-    spec = body.get("spec") or {}
+async def review(request, ctx, k, ns, info, user):
+    """A create of a review kind (never stored): the kind asks the authorizer."""
+    body, _ = await _object(request, k.resource)
     try:
-        if r.kind == "SelfSubjectAccessReview":
-            status = ctx.authorizer.self_subject_access_review(user, spec)
-        else:
-            status = ctx.authorizer.subject_access_review(spec)
+        status = k.review(ctx.authorizer, user, body.get("spec") or {})
     except rbac.ReviewInvalid as e:
         cause = {"reason": "FieldValueRequired", "message": e.message, "field": e.field}
-        raise errors.invalid(r, "", [cause]) from None
+        raise errors.invalid(k.resource, "", [cause]) from None
     body["metadata"] = {"creationTimestamp": None, **(body.get("metadata") or {})}
     body["status"] = status
     return respond(request, body, 201)
 
 
-async def log(request, ctx, r, ns, info, user):
-    """pods/log: stream the container's log from the kubelet of the pod's node."""
-    pod = await ctx.run(ctx.registry.get, r, ns, info.name)
-    spec = pod.get("spec") or {}
-    names = [c["name"] for c in spec.get("containers") or []]
-    container = request.query.get("container")
-    if not container:
-        if len(names) != 1:
-            raise errors.bad_request(f"a container name must be specified for pod "
-                                     f"{info.name}, choose one of: [{' '.join(names)}]")
-        container = names[0]
-    elif container not in names + [c["name"] for c in spec.get("initContainers") or []]:
-        raise errors.bad_request(f"container {container} is not valid for pod {info.name}")
-    if not spec.get("nodeName"):
-        raise errors.bad_request(f"pod {info.name} does not have a host assigned")
-    node = await ctx.run(ctx.registry.get, resources.lookup("nodes"), None, spec["nodeName"])
-    addresses = {a.get("type"): a.get("address")
-                 for a in (node.get("status") or {}).get("addresses") or []}
-    host = addresses.get("InternalIP") or addresses.get("Hostname") or spec["nodeName"]
-    port = ((node.get("status") or {}).get("daemonEndpoints") or {}).get(
-        "kubeletEndpoint", {}).get("Port") or 10250
-    query = urlencode({k: request.query[k] for k in LOG_PARAMS if k in request.query})
-    url = f"https://{host}:{port}/containerLogs/{ns}/{info.name}/{container}?{query}"
+async def connect(request, ctx, k, ns, info, user):
+    """A connect subresource (pods/log): stream from the location the kind names."""
+    url = await ctx.run(k.connect, ctx.registry, info.subresource, ns, info.name,
+                        request.query)
     return await _proxy(request, ctx, url)
 
 

@@ -94,10 +94,9 @@ def encode(obj, fmt):
 
 # -- Tables --------------------------------------------------------------------------------
 
-def table(resource, objects, list_meta=None, include_object="Metadata"):
-    """A meta.k8s.io/v1 Table of `objects` with the columns kubectl shows for the kind
+def table(kind, objects, list_meta=None, include_object="Metadata"):
+    """A meta.k8s.io/v1 Table of `objects` with the columns kubectl shows for the `kind`
     (``kfs.apiserver.tables``); `include_object` is the query's includeObject."""
     if include_object not in ("None", "Metadata", "Object"):
         raise errors.bad_request(f'includeObject: Unsupported value: "{include_object}"')
-    return tables.table(resource.plural, objects, include_object=include_object,
-                        list_metadata=list_meta)
+    return tables.table(kind, objects, include_object=include_object, list_metadata=list_meta)

@@ -100,24 +100,20 @@ def fields(data):
 
 SCHEMA_FILE = Path(__file__).with_name("protobuf_schema.json")
 _schema = None
-ROOTS = {
-    ("v1", "Pod"): "k8s.io.api.core.v1.Pod", ("v1", "Node"): "k8s.io.api.core.v1.Node",
-    ("v1", "Service"): "k8s.io.api.core.v1.Service",
-    ("v1", "Endpoints"): "k8s.io.api.core.v1.Endpoints",
-    ("v1", "Event"): "k8s.io.api.core.v1.Event",
-    ("v1", "Namespace"): "k8s.io.api.core.v1.Namespace",
-    ("v1", "Binding"): "k8s.io.api.core.v1.Binding",
-    ("v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
-    ("coordination.k8s.io/v1", "Lease"): "k8s.io.api.coordination.v1.Lease",
-    ("discovery.k8s.io/v1", "EndpointSlice"): "k8s.io.api.discovery.v1.EndpointSlice",
-    ("apps/v1", "Deployment"): "k8s.io.api.apps.v1.Deployment",
-    ("apps/v1", "ReplicaSet"): "k8s.io.api.apps.v1.ReplicaSet",
-    ("autoscaling/v1", "Scale"): "k8s.io.api.autoscaling.v1.Scale",
-    **{("rbac.authorization.k8s.io/v1", k): f"k8s.io.api.rbac.v1.{k}"
-       for k in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")},
-    **{("authorization.k8s.io/v1", k): f"k8s.io.api.authorization.v1.{k}"
-       for k in ("SelfSubjectAccessReview", "SubjectAccessReview")},
-}
+META = "k8s.io.apimachinery.pkg.apis.meta.v1"
+META_KINDS = ("DeleteOptions",)   # sent by clients, but not a kind of any API group
+
+
+def message_name(api_version, kind):
+    """The protobuf message of a kind: ``apps/v1`` Deployment is
+    ``k8s.io.api.apps.v1.Deployment``, ``v1`` Pod ``k8s.io.api.core.v1.Pod`` (the package is
+    the group's first label; the core group's is "core")."""
+    group, _, version = api_version.rpartition("/")
+    if kind in META_KINDS:
+        return f"{META}.{kind}"
+    return f"k8s.io.api.{group.split('.')[0] or 'core'}.{version}.{kind}"
+
+
 TIME_TYPES = ("k8s.io.apimachinery.pkg.apis.meta.v1.Time",
               "k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime")
 QUANTITY = "k8s.io.apimachinery.pkg.api.resource.Quantity"
@@ -226,8 +222,8 @@ def decode_object(data):
     type_meta = fields(unknown.get(1, [b""])[-1])
     api_version = type_meta.get(1, [b""])[-1].decode()
     kind = type_meta.get(2, [b""])[-1].decode()
-    root = ROOTS.get((api_version, kind))
-    if root is None:
+    root = message_name(api_version, kind)
+    if root not in schema():
         raise ProtobufError(f"protobuf is not supported for {kind}")
     obj = decode_message(root, unknown.get(2, [b""])[-1])
     return {"apiVersion": api_version, "kind": kind, **obj}
@@ -261,7 +257,9 @@ def generate(binary):
     for fd in descriptors(binary).values():
         for mt in fd.message_type:
             messages[f"{fd.package}.{mt.name}"] = mt
-    out, todo = {}, list(ROOTS.values())
+    from kfs.apiserver import schema as json_schema
+    out, todo = {}, [message_name(*root) for root in json_schema.kinds_with_rules()]
+    todo.append(f"{META}.DeleteOptions")
     while todo:
         name = todo.pop()
         if name in out or name in TIME_TYPES + (QUANTITY, INT_OR_STRING) + RAW:

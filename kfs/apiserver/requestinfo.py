@@ -37,6 +37,7 @@ class RequestInfo:
     subresource: str = ""
     name: str = ""
     parts: list = field(default_factory=list)
+    in_namespace: bool = False   # the path is /namespaces/<ns>/<resource>...
 
 
 def _truthy(value):
@@ -65,7 +66,7 @@ def parse(method, path, query):
         if len(parts) > 1:
             info.namespace = parts[1]
             if len(parts) > 2 and parts[2] not in NAMESPACE_SUBRESOURCES:
-                parts = parts[2:]
+                parts, info.in_namespace = parts[2:], True
     info.parts = parts
     if len(parts) >= 3:
         info.subresource = parts[2]

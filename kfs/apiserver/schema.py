@@ -28,24 +28,6 @@ from kfs import meta, resources
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
 _schema = None
 
-# kind (by apiVersion/kind) -> the schema type of its root
-ROOTS = {
-    ("v1", "Pod"): "V1Pod", ("v1", "Node"): "V1Node", ("v1", "Service"): "V1Service",
-    ("v1", "Endpoints"): "V1Endpoints", ("v1", "Event"): "CoreV1Event",
-    ("v1", "Namespace"): "V1Namespace", ("v1", "Binding"): "V1Binding",
-    ("v1", "DeleteOptions"): "V1DeleteOptions",
-    ("coordination.k8s.io/v1", "Lease"): "V1Lease",
-    ("discovery.k8s.io/v1", "EndpointSlice"): "V1EndpointSlice",
-    ("apps/v1", "Deployment"): "V1Deployment", ("apps/v1", "ReplicaSet"): "V1ReplicaSet",
-    ("autoscaling/v1", "Scale"): "V1Scale",
-    ("rbac.authorization.k8s.io/v1", "Role"): "V1Role",
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): "V1RoleBinding",
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"): "V1ClusterRole",
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "V1ClusterRoleBinding",
-    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "V1SelfSubjectAccessReview",
-    ("authorization.k8s.io/v1", "SubjectAccessReview"): "V1SubjectAccessReview",
-}
-
 QUANTITY_FIELDS = {"limits", "requests", "capacity", "allocatable", "overhead", "hard", "used"}
 _GO = {"str": "string", "int": "int64", "bool": "bool", "float": "float64",
        "datetime": "Time", "date": "Time"}
@@ -65,17 +47,20 @@ def schema():
 
 
 def root_type(api_version, kind):
-    return ROOTS.get((api_version, kind))
+    """The type a kind decodes into: ``V1Pod`` for v1 Pods (the official client's model
+    names). A kind's module may name another (``CoreV1Event``)."""
+    return (api_version or "").rsplit("/", 1)[-1].capitalize() + (kind or "")
 
 
-def decode(obj, api_version, kind):
+def decode(obj, api_version, kind, root=None):
     """Clean `obj` in place as the typed decoder would; returns the unknown fields' paths.
 
-    Raises DecodeError for a value of the wrong type.
+    `root` is the type to decode into (default: `root_type`; one schema.json does not have:
+    no decoding). Raises DecodeError for a value of the wrong type.
     """
-    root = root_type(api_version, kind)
     unknown = []
-    if root:
+    root = root or root_type(api_version, kind)
+    if root in schema():
         _walk(obj, root, "", unknown, kind)
     return unknown
 
@@ -144,10 +129,26 @@ def _fail(value, path, go_type, kind):
 
 # -- regenerating schema.json from the official client's models ------------------------
 
+def kinds_with_rules():
+    """(apiVersion, kind) of every served kind and of the kinds its subresources take."""
+    served = {(r.api_version, r.kind) for r in resources.RESOURCES}
+    taken = {(f"{group}/{version}" if group else version, kind)
+             for r in resources.RESOURCES for kind, group, version in r.subresources.values()
+             if kind}
+    return sorted(served | taken)
+
+
+def roots():
+    """The root type of every kind kfs has rules for, and of DeleteOptions."""
+    from kfs.apiserver import kinds
+    found = [kinds.lookup(*k).schema_type for k in kinds_with_rules()]
+    return sorted(set(found) | {"V1DeleteOptions"})
+
+
 def generate():
-    """{type: {jsonField: type}} for every type reachable from ROOTS."""
+    """{type: {jsonField: type}} for every type reachable from the roots."""
     import kubernetes.client as models
-    out, todo = {}, list(ROOTS.values())
+    out, todo = {}, roots()
     while todo:
         name = todo.pop()
         if name in out:
@@ -161,11 +162,6 @@ def generate():
             if hasattr(models, inner) and inner not in out:
                 todo.append(inner)
     return dict(sorted(out.items()))
-
-
-def covered():
-    """Every served kind has a root type (a check for when kfs grows a kind)."""
-    return {(r.api_version, r.kind) for r in resources.RESOURCES} - set(ROOTS)
 
 
 if __name__ == "__main__":

@@ -35,10 +35,9 @@ from functools import lru_cache, partial
 from aiohttp import web
 
 from kfs import meta, resources, storage as st
-from kfs.apiserver import (authn, discovery, errors, handlers, negotiation, openapi, policy,
-                           rbac, requestinfo)
+from kfs.apiserver import (authn, discovery, errors, handlers, kinds, negotiation, openapi,
+                           policy, rbac, requestinfo)
 from kfs.apiserver.registry import Registry
-from kfs.apiserver.services import Allocator
 
 log = logging.getLogger("kfs.apiserver")
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -90,8 +89,8 @@ class Context:
                  node_ports="30000-32767", kubelet_ssl=None, advertise=None,
                  compaction_interval=300.0, event_ttl=3600):
         self.storage = storage
-        self.registry = Registry(storage, Allocator(storage, service_cidr, node_ports),
-                                 int(event_ttl))
+        self.registry = Registry(storage, kinds.for_server(kinds.ServerConfig(
+            storage, service_cidr, node_ports, int(event_ttl))))
         self.tokens = tokens or {}
         self.kubelet_ssl = kubelet_ssl
         self.advertise = advertise  # (address, port) of this server for the kubernetes Service
@@ -274,14 +273,15 @@ def kubernetes_service(ctx):
     """default/kubernetes: the first ClusterIP of the range, pointing at this server (its
     Endpoints and its EndpointSlice, as upstream's endpoint reconciler writes both)."""
     address, port = ctx.advertise
-    first_ip = str(ctx.registry.allocator.network.network_address + 1)
+    services = resources.lookup("services")
+    first_ip = str(ctx.registry.kind(services).allocator.network.network_address + 1)
     svc = {"apiVersion": "v1", "kind": "Service",
            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver",
                                                          "provider": "kubernetes"}},
            "spec": {"type": "ClusterIP", "clusterIP": first_ip, "sessionAffinity": "None",
                     "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                                "targetPort": port}]}}
-    _ensure(ctx.registry, resources.lookup("services"), "default", svc)
+    _ensure(ctx.registry, services, "default", svc)
     endpoints = {"apiVersion": "v1", "kind": "Endpoints",
                  "metadata": {"name": "kubernetes", "namespace": "default",
                               "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},

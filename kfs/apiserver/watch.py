@@ -117,8 +117,10 @@ async def _error_stream(request, error):
     return resp
 
 
-async def serve(request, ctx, resource, namespace, flt, fmt):
-    """Answer a watch request (after authorization). `ctx` is the server's context."""
+async def serve(request, ctx, kind, namespace, flt, fmt):
+    """Answer a watch request (after authorization). `ctx` is the server's context, `kind`
+    the ``kfs.apiserver.kinds.Kind`` of the resource watched."""
+    resource = kind.resource
     q = request.query
     rv = q.get("resourceVersion") or ""
     if rv and not rv.isdigit():
@@ -143,10 +145,10 @@ async def serve(request, ctx, resource, namespace, flt, fmt):
             too_large = errors.expired(f"too large resource version: {rv}, current: {current}")
             return await _error_stream(request, too_large)
 
-    def encode(kind, obj):
-        if fmt == "table" and kind != "BOOKMARK" and kind != "ERROR":
-            obj = negotiation.table(resource, [obj], include_object=include)
-        return _line(kind, obj)
+    def encode(type_, obj):
+        if fmt == "table" and type_ != "BOOKMARK" and type_ != "ERROR":
+            obj = negotiation.table(kind, [obj], include_object=include)
+        return _line(type_, obj)
 
     resp = web.StreamResponse(headers={"Content-Type": "application/json",
                                        "Cache-Control": "no-cache, private"})

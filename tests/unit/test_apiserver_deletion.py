@@ -1,7 +1,8 @@
 """Deletion rules (graceful pods, finalizers, propagation) and watch selector transitions."""
-from kfs import storage as st
-from kfs.apiserver import deletion, registry, watch
-from kfs import resources
+from kfs import resources, storage as st
+from kfs.apiserver import deletion, kinds, registry, watch
+
+POD = kinds.lookup("v1", "Pod")
 
 
 def pod(node=None, phase=None, finalizers=None, grace=None):
@@ -17,28 +18,34 @@ def pod(node=None, phase=None, finalizers=None, grace=None):
     return p
 
 
+def delete_pod(p, options):
+    """What the registry does on a DELETE of a pod: the grace period the Pod kind asks for."""
+    return deletion.before_delete(p, options, POD.delete_grace_period(p, options))
+
+
 def test_a_pod_on_a_node_gets_its_termination_grace_period():
     p = pod(node="n1", grace=10)
-    assert deletion.before_delete(p, {}, True) == (True, False)
+    assert delete_pod(p, {}) == (True, False)
     assert p["metadata"]["deletionGracePeriodSeconds"] == 10
 
 
 def test_an_unscheduled_or_finished_pod_is_deleted_at_once():
-    assert deletion.before_delete(pod(), {}, True) == (False, False)
-    assert deletion.before_delete(pod(node="n1", phase="Succeeded"), {}, True) == (False, False)
+    assert delete_pod(pod(), {}) == (False, False)
+    assert delete_pod(pod(node="n1", phase="Succeeded"), {}) == (False, False)
 
 
 def test_grace_zero_on_a_terminating_pod_deletes_it_and_a_longer_grace_changes_nothing():
     p = pod(node="n1")
-    deletion.before_delete(p, {}, True)
-    assert deletion.before_delete(dict(p), {"gracePeriodSeconds": 60}, True) == (False, True)
-    assert deletion.before_delete(dict(p), {}, True) == (False, True)
-    assert deletion.before_delete(p, {"gracePeriodSeconds": 0}, True) == (False, False)
+    delete_pod(p, {})
+    assert delete_pod(dict(p), {"gracePeriodSeconds": 60}) == (False, True)
+    assert delete_pod(dict(p), {}) == (False, True)
+    assert delete_pod(p, {"gracePeriodSeconds": 0}) == (False, False)
 
 
 def test_kinds_without_graceful_deletion_go_at_once():
-    assert deletion.before_delete({"metadata": {}}, {"gracePeriodSeconds": 30}, False) == (
-        False, False)
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {}}
+    grace = kinds.for_object(lease).delete_grace_period(lease, {"gracePeriodSeconds": 30})
+    assert deletion.before_delete(lease, {"gracePeriodSeconds": 30}, grace) == (False, False)
 
 
 def test_propagation_policies_set_the_garbage_collector_finalizers():
@@ -70,7 +77,7 @@ def labelled(value):
 
 
 def test_watch_selectors_turn_entering_and_leaving_into_added_and_deleted():
-    flt = registry.predicate(resources.lookup("pods"), "app=web")
+    flt = registry.predicate(POD, "app=web")
     assert watch.transition(ev("MODIFIED", labelled("web"), labelled("db")), flt)[0] == "ADDED"
     kind, obj = watch.transition(ev("MODIFIED", labelled("db"), labelled("web")), flt)
     assert kind == "DELETED" and obj["metadata"]["labels"] == {"app": "web"}
@@ -85,10 +92,10 @@ def test_field_selectors_accept_only_upstreams_fields_per_kind():
     import pytest
     from kfs.apiserver import errors
     events = resources.lookup("events")
-    match = registry.predicate(events, None, "involvedObject.name=x,source=kubelet")
+    match = registry.predicate(kinds.for_resource(events), None, "involvedObject.name=x,source=kubelet")
     assert match({"involvedObject": {"name": "x"}, "source": {"component": "kubelet"}})
     with pytest.raises(errors.StatusError):
-        registry.predicate(resources.lookup("pods"), None, "spec.image=x")
+        registry.predicate(POD, None, "spec.image=x")
 
 
 def test_storage_keys_and_continue_tokens():

@@ -2,7 +2,8 @@ import copy
 
 import pytest
 
-from kfs.apiserver.defaults import default, image_tag
+from kfs.apiserver.kinds import default
+from kfs.apiserver.kinds.pod import image_tag
 
 
 def pod(**spec):

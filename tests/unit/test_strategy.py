@@ -3,10 +3,12 @@ import random
 
 import pytest
 
-from kfs.apiserver import strategy
-from kfs.apiserver.defaults import default
-from kfs.apiserver.strategy import (from_scale, generate_name, has_status_subresource, pod_qos_class,
-                                    prepare_for_create, prepare_for_update, to_scale)
+from kfs import resources
+from kfs.apiserver import kinds, strategy
+from kfs.apiserver.kinds import default
+from kfs.apiserver.kinds.apps import from_scale, to_scale
+from kfs.apiserver.kinds.pod import pod_qos_class
+from kfs.apiserver.strategy import generate_name
 
 NOW = "2024-01-01T00:00:00Z"
 
@@ -31,7 +33,7 @@ def service(**spec):
 
 def created(obj):
     default(obj)
-    prepare_for_create(obj, now=NOW)
+    strategy.before_create(kinds.for_object(obj), obj, now=NOW)
     obj["metadata"]["resourceVersion"] = "7"
     return obj
 
@@ -39,7 +41,7 @@ def created(obj):
 def updated(old, change, subresource=None):
     new = copy.deepcopy(old)
     change(new)
-    prepare_for_update(new, old, subresource)
+    strategy.before_update(kinds.for_object(new), new, old, subresource)
     return new
 
 
@@ -213,7 +215,7 @@ def test_a_namespace_update_keeps_its_finalizers():
     ("roles", False),
 ])
 def test_has_status_subresource(resource, has):
-    assert has_status_subresource(resource) is has
+    assert kinds.for_resource(resources.lookup(resource)).has_status is has
 
 
 # -- scale ------------------------------------------------------------------------------------

@@ -2,7 +2,17 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from kfs.apiserver.tables import human_duration, table
+from kfs import resources
+from kfs.apiserver import kinds, tables
+from kfs.apiserver.tables import human_duration
+
+
+def table(plural, objects, **kwargs):
+    try:
+        kind = kinds.for_resource(resources.lookup(plural))
+    except resources.UnknownResource:  # a kind kfs has no rules for
+        kind = kinds.lookup("example.com/v1", plural.capitalize())
+    return tables.table(kind, objects, **kwargs)
 
 NOW = datetime(2024, 1, 2, 0, 0, 0, tzinfo=timezone.utc)
 

@@ -2,8 +2,8 @@ import copy
 
 import pytest
 
-from kfs.apiserver.defaults import default
-from kfs.apiserver.validation import invalid_message, validate
+from kfs.apiserver.kinds import default, validate
+from kfs.apiserver.validation import invalid_message
 from tests.unit.test_defaults import deployment, pod, service
 
 SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "

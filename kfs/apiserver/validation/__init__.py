@@ -1,7 +1,7 @@
 """Validation: is this object acceptable, and if not, what exactly is wrong with it?
 
-`validate(obj, old=None, subresource=None)` returns the causes of a 422, in the wire
-format of a Status's ``details.causes``::
+A kind's rules (``kfs.apiserver.kinds``, its `validate*` methods) return the causes of a
+422, in the wire format of a Status's ``details.causes``::
 
     {"reason": "FieldValueRequired", "message": "Required value",
      "field": "spec.template.spec.containers[0].image"}
@@ -11,14 +11,13 @@ and `invalid_message` writes the Status message kubectl prints, word for word as
     Deployment.apps "web" is invalid: spec.template.metadata.labels: Invalid value:
     map[string]string{"app":"x"}: `selector` does not match template `labels`
 
-The API server runs it after defaulting (`kfs.apiserver.defaults`) and the registry
-strategy (`kfs.apiserver.strategy`), as upstream does, so fields those fill in are not
-re-required here. The rules live in three modules: `fields` (errors, names, labels,
-metadata), `pods` (PodSpec and what a Pod update may change), `kinds` (everything else).
+The API server validates after defaulting and the registry strategy, as upstream does, so
+fields those fill in are not re-required. This package is the shared vocabulary: ``fields``
+(errors, names, labels, selectors, IPs, metadata) and ``pods`` (the PodSpec, which Pods,
+Deployments and ReplicaSets share); the rules of each kind are in its module.
 
-Mirrors the ``Validate``/``ValidateUpdate`` of each kind's registry strategy
-(pkg/registry/*/strategy.go), which call pkg/apis/*/validation and
-apimachinery's ValidateObjectMeta(Update).
+Mirrors pkg/apis/core/validation (ValidatePodSpec and the helpers) and apimachinery's
+pkg/api/validation (ValidateObjectMeta(Update)), util/validation (names, labels).
 
 What real Kubernetes does differently: it validates typed internal objects (a string where
 an integer belongs fails decoding with a 400 before validation), with every field of
@@ -28,29 +27,3 @@ every kind and feature-gated variants; admission plugins and the storage layer a
 from kfs.apiserver.validation.fields import (  # noqa: F401  (the public vocabulary)
     Go, duplicate, forbidden, go_repr, invalid, invalid_message, not_found, not_supported,
     required, validate_object_meta, validate_object_meta_update)
-from kfs.apiserver.validation.kinds import KIND_RULES, STATUS_RULES, UPDATE_RULES
-
-
-def validate(obj, old=None, subresource=None):
-    """The causes why `obj` may not be stored: an empty list if it may.
-
-    `old` is the stored object on an update. `subresource` is "status" for a write through
-    /status (only metadata and the status rules apply) or "scale" (as a main update).
-    Kinds kfs does not know validate clean.
-    """
-    key = (obj.get("apiVersion"), obj.get("kind"))
-    if key not in KIND_RULES:
-        return []
-    name_fn, namespaced, check = KIND_RULES[key]
-    md = obj.get("metadata") or {}
-    if old is None:
-        errs = validate_object_meta(md, namespaced, name_fn) if name_fn else []
-        return errs + check(obj)
-    errs = validate_object_meta_update(md, old.get("metadata") or {})
-    if subresource == "status":
-        return errs + STATUS_RULES.get(key, _none)(obj, old)
-    return errs + check(obj) + UPDATE_RULES.get(key, _none)(obj, old)
-
-
-def _none(obj, old):
-    return []

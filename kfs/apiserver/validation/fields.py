@@ -14,6 +14,7 @@ What real Kubernetes does differently: Go prints struct values with their Go typ
 kfs writes the few it needs by hand (`label_selector_repr`) and prints other values as the
 JSON-ish map/list literals of their most common Go type.
 """
+import ipaddress
 import json
 import re
 
@@ -318,4 +319,23 @@ def label_selector_repr(sel):
         f'Values:{go_repr(e["values"]) if "values" in e else "[]string(nil)"}}}' for e in exprs) + "}"
     return Go(f"v1.LabelSelector{{MatchLabels:{labels}, MatchExpressions:{ex}}}")
 
+
+# -- IP addresses (pkg/apis/core/validation: IsValidIP, ValidateCIDR) ----------------------
+
+INVALID_IP = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+
+
+def is_ip(text):
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def is_cidr(text):
+    try:
+        return "/" in text and bool(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        return False
 
