@@ -22,13 +22,10 @@ from pathlib import Path
 
 from kfs import images
 from kfs.lab import netns, stages, supervisor
+from kfs.lab.errors import LabError
 from kfs.lab.machine import Machine
 
 KFS_HOME = images.KFS_HOME
-
-
-class LabError(Exception):
-    """Something the user must fix; the message says what."""
 
 
 class Lab:

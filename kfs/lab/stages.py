@@ -10,6 +10,8 @@ kubelets run standalone at stage ``kubelet`` and against the API server from ``a
 """
 import importlib
 
+from kfs.lab.errors import LabError
+
 STAGES = ["machines", "kubelet", "apiserver", "scheduler", "controller-manager", "proxy",
           "flannel"]
 
@@ -52,7 +54,6 @@ def at_least(stage, target):
 
 def bring_to(lab, target, progress):
     """Stop the stages after `target` (latest first), then bring up those up to it."""
-    from kfs.lab.lab import LabError
     wanted = STAGES[:STAGES.index(target) + 1] if target else []
     missing = [s for s in wanted if not _resolve(REGISTRY[s][0])]
     if missing:
