@@ -42,7 +42,7 @@ def kubelet_argv(lab, machine, target):
 
 def api_files(lab, machine):
     """The kubeconfig and TLS files of this node's kubelet, from the lab's PKI
-    (``kfs.apiserver.stage.ensure_credentials`` writes them)."""
+    (``kfs.lab.stages.apiserver.ensure_credentials`` writes them)."""
     pki = lab.pki_dir
     return {"--kubeconfig": lab.kubeconfig(f"kubelet-{machine.name}"),
             "--tls-cert-file": pki / f"kubelet-{machine.name}-serving.crt",
@@ -68,7 +68,7 @@ def listening(machine):
 
 def up(lab, target, progress):
     if stages.at_least("apiserver", target):  # the kubeconfig and certificates, made first
-        from kfs.apiserver.stage import ensure_credentials
+        from kfs.lab.stages.apiserver import ensure_credentials
         ensure_credentials(lab)
     started = []
     for m in lab.nodes:

@@ -29,6 +29,7 @@ import requests
 
 from kfs import pki
 from kfs.lab import supervisor
+from kfs.lab.errors import LabError
 from kfs.util import wait_for
 
 PORT, ETCD_PORT, PEER_PORT = 6443, 2379, 2380
@@ -42,7 +43,6 @@ def etcd_machines(lab):
     if count == 1:
         return [lab.machine("cp")]
     if len(lab.nodes) < 2:
-        from kfs.lab.lab import LabError
         raise LabError("--etcd-members 3 needs cp, node1 and node2: use --nodes 2 or more")
     return [lab.machine(n) for n in ("cp", "node1", "node2")]
 
@@ -217,7 +217,7 @@ def up(lab, target, progress):
 def restart_kubelets(lab, target, progress):
     """A new etcd cluster forgot the Nodes: restarted kubelets register theirs again."""
     try:
-        from kfs.kubelet import stage as kubelet_stage
+        from kfs.lab.stages import kubelet as kubelet_stage
     except ImportError:
         return
     for m in lab.nodes:
