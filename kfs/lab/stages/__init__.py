@@ -10,7 +10,9 @@ because a component may run differently further on (the kubelets run standalone 
 ``kubelet`` and against the API server from ``apiserver``). A stage module starts its
 component's processes (``kfs kubelet``, ``kfs apiserver``, ...) under the lab's supervisor
 and may import the component's package for its constants; a component never imports the
-lab (``tests/unit/test_imports.py`` checks both directions).
+lab (``tests/unit/test_imports.py`` checks it, and that kfs has no import cycle).
+``credentials.py`` is not a stage: it holds the certificates and kubeconfigs that the
+``kubelet`` stage makes first and the ``apiserver`` stage uses.
 """
 import importlib
 
