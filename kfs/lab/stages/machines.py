@@ -4,8 +4,8 @@
 lab's iptables chains that let its traffic through and out, IP forwarding) and one network
 namespace per machine, cabled to the bridge with a veth pair (``cp`` at ``.10``, ``node1``
 at ``.11``, ...); then it starts each machine's ``containerd`` and ``dockerd`` under the
-lab's supervisor and loads the course's offline images into its Docker. It has no ``down``: ``kfs lab down`` (``Lab.down``)
-removes the machines and the network.
+lab's supervisor and loads the course's offline images into its Docker. It has no
+``down``: ``kfs lab down`` (``Lab.down``) removes the machines and the network.
 
 Mirrors what a Vagrantfile's VMs (or kind's node containers) and the container runtime's
 systemd units give a real cluster before kubeadm runs.
