@@ -46,8 +46,3 @@ def with_version(obj, revision):
     """`obj` as written at `revision`."""
     md = dict(obj.get("metadata") or {}, resourceVersion=str(revision))
     return {**obj, "metadata": md}
-
-
-def _scratch_cycle():  # SCRATCH: an import cycle inside a function, to see test_imports fail
-    from kfs.storage import store
-    return store

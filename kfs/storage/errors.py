@@ -50,8 +50,3 @@ def translate(e):
     if "request is too large" in details:
         return TooLarge(details)
     return Unavailable(f"etcd: {code.name.lower()}: {details}")
-
-
-def _scratch_lab_import():  # SCRATCH: a component importing the lab, to see test_imports fail
-    from kfs.lab.errors import LabError
-    return LabError
