@@ -26,8 +26,8 @@ import time
 import requests
 import urllib3
 
-from kfs.kubelet import stage
 from kfs.lab.lab import Lab
+from kfs.lab.stages import kubelet as stage
 from kfs.util import wait_for
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)

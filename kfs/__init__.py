@@ -11,7 +11,7 @@ import importlib
 
 _EXPORTS = {
     "Lab": "kfs.lab.lab",
-    "LabError": "kfs.lab.lab",
+    "LabError": "kfs.lab.errors",
     "STAGES": "kfs.lab.stages",
 }
 _SUBMODULES = {"viz", "images", "lab", "versions"}

@@ -74,22 +74,10 @@ def build_parser():
     return parser
 
 
-def print_status(lab):
-    from kfs.lab.lab import Lab
-    lab = lab or Lab()
-    if not lab.exists:
-        print(f"lab {lab.name!r} is down (kfs lab up brings it up)")
-        return
-    print(f"lab {lab.name!r}  stage {lab.stage or '-'}  network {lab.bridge} "
-          f"{lab.host_ip}/{lab.subnet.prefixlen}  state {lab.dir}")
-    print(f"{'MACHINE':8} {'ADDRESS':15} {'NETNS':12} DAEMONS (PID)")
-    for row in lab.status():
-        daemons = "  ".join(f"{n} {p or 'DEAD'}" for n, p in row["daemons"].items())
-        print(f"{row['machine']:8} {row['address']:15} {row['netns'] or 'MISSING':12} {daemons}")
-
-
 def lab_main(args):
-    from kfs.lab.lab import Lab, LabError
+    from kfs.lab.errors import LabError
+    from kfs.lab.lab import Lab
+    from kfs.lab.status import print_status
     lab = Lab()
     cmd = args.lab_command
     if cmd == "up":
@@ -140,7 +128,7 @@ def demo_main(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from kfs.lab.lab import LabError
+    from kfs.lab.errors import LabError
     try:
         if args.command == "lab":
             lab_main(args)

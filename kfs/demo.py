@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kfs.kubectl import kubectl
 from kfs.lab.lab import Lab
+from kfs.lab.status import print_status
 
 MANIFEST = Path(__file__).resolve().parent.parent / "notebooks" / "manifests" / "deploy.yaml"
 
@@ -36,7 +37,6 @@ def wait_for_rollout(client, name, replicas, timeout=300.0):
 
 def main(args=None):
     from kfs import viz
-    from kfs.cli import print_status
     from kfs.client import Client
     lab = Lab().up(stage="controller-manager")
     print_status(lab)

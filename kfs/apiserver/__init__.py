@@ -12,6 +12,6 @@ A request's path through the package, in reading order:
   with ``deletion`` (grace periods, finalizers), ``services`` (ClusterIPs, NodePorts) and
   ``watch`` (streams of changes);
 - ``errors`` makes every failure a Status; ``policy`` is the RBAC bootstrap;
-- ``stage`` brings it up in the lab (PKI, etcd, the server); ``local`` runs etcd and the
-  server on loopback for tests and benchmarks.
+- ``local`` runs etcd and the server on loopback for tests and benchmarks; in the lab,
+  ``kfs.lab.stages.apiserver`` brings it up (PKI, etcd, the server) as ``kfs apiserver``.
 """

@@ -13,7 +13,7 @@ with what is (the caches), and makes one step towards it through the API server.
 - ``garbagecollector``: deletes what lost its owner, honours foreground and orphan deletion;
 - ``nodelifecycle``: notices dead nodes, taints them, evicts their pods;
 - ``manager``: the shared informers and the workers; ``main``: the ``kfs controller-manager``
-  command; ``stage``: the lab stage that runs it on ``cp``;
+  command (``kfs.lab.stages.controller_manager`` runs it on the lab's ``cp``);
 - ``controller_utils``: expectations, adoption and release, pod ranking, slow-start batches.
 
 What real Kubernetes does differently: ``pkg/controller`` has some forty controllers, each

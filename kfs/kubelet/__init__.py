@@ -18,7 +18,8 @@ Read it in this order:
 - ``probes.py``     liveness, readiness and startup probes
 - ``server.py``     the HTTPS API on :10250: /healthz, /pods, /containerLogs
 - ``node.py``       with an API server: Node registration, Lease heartbeat, mirror pods, events
-- ``stage.py``      the lab stage ``kubelet``: a kubelet on every node machine
+
+The lab runs ``kfs kubelet`` on every node machine from ``kfs/lab/stages/kubelet.py``.
 
 Mirrors ``pkg/kubelet`` of Kubernetes; each module names the upstream files it shrinks.
 """

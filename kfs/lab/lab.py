@@ -22,13 +22,10 @@ from pathlib import Path
 
 from kfs import images
 from kfs.lab import netns, stages, supervisor
+from kfs.lab.errors import LabError
 from kfs.lab.machine import Machine
 
 KFS_HOME = images.KFS_HOME
-
-
-class LabError(Exception):
-    """Something the user must fix; the message says what."""
 
 
 class Lab:
@@ -180,34 +177,6 @@ def check_host():
         if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
             raise LabError(f"{tool} is missing: run the README's set-up "
                            "(python3 -m kfs.bootstrap) first")
-
-
-def machines_up(lab, target, progress):
-    """Stage `machines`: the lab network, and every machine with its container runtime."""
-    network_up(lab, progress)
-    runtime_up(lab, progress)
-
-
-def network_up(lab, progress):
-    """The host-only network: bridge, firewall chains, forwarding."""
-    if "ip_forward_was" not in lab.state:
-        lab.state["ip_forward_was"] = netns.sysctl("net.ipv4.ip_forward")
-        lab.save()
-    netns.ensure_bridge(lab.bridge, f"{lab.host_ip}/{lab.subnet.prefixlen}")
-    netns.ensure_firewall(lab.chain, lab.bridge, str(lab.subnet))
-    netns.sysctl("net.ipv4.ip_forward", 1)
-    for m in lab.machines:
-        netns.ensure_machine(m.netns, m.veth, lab.bridge, f"{m.ip}/{lab.subnet.prefixlen}",
-                             lab.host_ip)
-
-
-def runtime_up(lab, progress):
-    for m in lab.machines:
-        m.start_runtime()
-        loaded = images.load(m.docker_host)
-        pids = {d.name: supervisor.pid_of(d) for d in (m.containerd(), m.dockerd())}
-        progress(f"machine {m.name:6} {m.ip:15} containerd {pids['containerd']}  "
-                 f"dockerd {pids['dockerd']}" + (f"  loaded {', '.join(loaded)}" if loaded else ""))
 
 
 def remove_machine(m):

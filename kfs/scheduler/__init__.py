@@ -5,5 +5,6 @@
 - ``cache``: nodes and the pods counted on them, assumed pods included;
 - ``queue``: the scheduling queue (active, backoff, unschedulable);
 - ``scheduler``: informers, ``schedule_one``, binding, failure handling;
-- ``main``: the ``kfs scheduler`` command; ``stage``: the lab stage ``scheduler``.
+- ``main``: the ``kfs scheduler`` command (``kfs.lab.stages.scheduler`` runs it on the lab's
+  ``cp``).
 """

@@ -19,7 +19,9 @@ Every object lives under one key, ``/registry/<resource>/<namespace>/<name>`` (s
   etcd deletes the keys when it runs out.
 
 The package follows upstream's files: ``store.py`` (reads, transactions), ``watcher.py``
-(watches), ``compact.py`` (compaction). All calls are synchronous (python ``etcd3``'s gRPC stubs); the API server runs them in a
+(watches), ``compact.py`` (compaction), ``errors.py`` (the errors), and ``codec.py`` (an
+object's bytes and a prefix's key range, which the store and the watcher share). All
+calls are synchronous (python ``etcd3``'s gRPC stubs); the API server runs them in a
 thread pool. One gRPC channel is shared by every request. python-etcd3 0.12's helpers
 drop what we need (``get_prefix`` loses the header revision, ``transaction`` the new
 revision, its watcher hangs on a compacted start revision), so this module builds the
@@ -33,10 +35,11 @@ custom resources), optionally encrypted at rest; lists and watches are usually a
 from an in-memory watch cache (one etcd watch per resource type, fanned out) instead of
 one etcd watch per client; the etcd client balances over every endpoint and retries.
 """
+from kfs.storage.codec import decode, encode, prefix_end
 from kfs.storage.compact import Compactor
-from kfs.storage.store import (COMPACT_REV_KEY, Conflict, Expired, KeyExists, KeyNotFound,
-                               Storage, StorageError, TooLarge, Unavailable, channel, decode,
-                               encode, prefix_end, wait_ready)
+from kfs.storage.errors import (Conflict, Expired, KeyExists, KeyNotFound, StorageError,
+                                TooLarge, Unavailable)
+from kfs.storage.store import COMPACT_REV_KEY, Storage, channel, wait_ready
 from kfs.storage.watcher import Event, Watch
 
 __all__ = ["COMPACT_REV_KEY", "Compactor", "Conflict", "Event", "Expired", "KeyExists",

@@ -2,7 +2,8 @@
 import logging
 import threading
 
-from kfs.storage.store import COMPACT_REV_KEY, StorageError
+from kfs.storage.errors import StorageError
+from kfs.storage.store import COMPACT_REV_KEY
 
 log = logging.getLogger("kfs.storage")
 

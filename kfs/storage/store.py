@@ -11,68 +11,11 @@ from urllib.parse import urlparse
 import grpc
 from etcd3 import etcdrpc
 
+from kfs.storage.codec import decode, encode, key_bytes, prefix_end, with_version
+from kfs.storage.errors import Conflict, Expired, KeyExists, KeyNotFound, Unavailable, translate
+from kfs.storage.watcher import Watch
+
 COMPACT_REV_KEY = "compact_rev_key"  # upstream's key for coordinating compaction
-
-
-class StorageError(Exception):
-    """Base of the errors the API server turns into Status responses."""
-
-
-class KeyNotFound(StorageError):
-    """No object at that key."""
-
-
-class KeyExists(StorageError):
-    """An object is already at that key."""
-
-
-class Conflict(StorageError):
-    """The object changed since it was read (a stale resourceVersion)."""
-
-
-class Unavailable(StorageError):
-    """etcd did not answer (down, no quorum, timeout)."""
-
-
-class TooLarge(StorageError):
-    """etcd refused a value over its request size limit."""
-
-
-class Expired(StorageError):
-    """The revision asked for was compacted away: the client must relist (410)."""
-
-    def __init__(self, requested, compacted):
-        super().__init__(f"too old resource version: {requested} ({compacted})")
-        self.requested, self.compacted = requested, compacted
-
-
-def _key_bytes(key):
-    return key.encode() if isinstance(key, str) else key
-
-
-def prefix_end(prefix):
-    """The end of the range of keys starting with `prefix` (etcd's ``--prefix``)."""
-    b = bytearray(_key_bytes(prefix))
-    while b and b[-1] == 0xFF:
-        b.pop()
-    if not b:
-        return b"\0"
-    b[-1] += 1
-    return bytes(b)
-
-
-def encode(obj):
-    """The bytes stored in etcd: the object without its resourceVersion (etcd holds that)."""
-    md = obj.get("metadata") or {}
-    if "resourceVersion" in md:
-        obj = {**obj, "metadata": {k: v for k, v in md.items() if k != "resourceVersion"}}
-    return json.dumps(obj, separators=(",", ":")).encode()
-
-
-def decode(value, revision):
-    obj = json.loads(value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
-    return obj
 
 
 def channel(endpoints, ca=None, cert=None, key=None):
@@ -114,18 +57,9 @@ def _errors(fn):
         try:
             return fn(*args, **kwargs)
         except grpc.RpcError as e:
-            raise _translate(e) from None
+            raise translate(e) from None
     wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
     return wrapper
-
-
-def _translate(e):
-    code, details = e.code(), e.details() or ""
-    if "required revision has been compacted" in details:
-        return Expired(0, 0)
-    if "request is too large" in details:
-        return TooLarge(details)
-    return Unavailable(f"etcd: {code.name.lower()}: {details}")
 
 
 class Storage:
@@ -147,7 +81,7 @@ class Storage:
     @_errors
     def range(self, key, range_end=None, limit=0, revision=0, count_only=False):
         """The raw RangeResponse (its header carries the store's revision)."""
-        req = etcdrpc.RangeRequest(key=_key_bytes(key), limit=limit, revision=revision,
+        req = etcdrpc.RangeRequest(key=key_bytes(key), limit=limit, revision=revision,
                                    count_only=count_only)
         if range_end is not None:
             req.range_end = range_end
@@ -168,7 +102,7 @@ class Storage:
         the next page is read at the same revision, as upstream does. `predicate`
         filters (selectors) and pages are filled up to `limit` after filtering.
         """
-        start = _key_bytes(prefix)
+        start = key_bytes(prefix)
         if continue_token:
             start, revision = self._parse_continue(prefix, continue_token)
         end = prefix_end(prefix)
@@ -195,14 +129,14 @@ class Storage:
     @staticmethod
     def _make_continue(prefix, start, revision):
         body = {"v": "meta.k8s.io/v1", "rv": revision,
-                "start": start[len(_key_bytes(prefix)):].decode()}
+                "start": start[len(key_bytes(prefix)):].decode()}
         return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
 
     @staticmethod
     def _parse_continue(prefix, token):
         try:
             body = json.loads(base64.urlsafe_b64decode(token.encode()))
-            return _key_bytes(prefix) + body["start"].encode(), int(body["rv"])
+            return key_bytes(prefix) + body["start"].encode(), int(body["rv"])
         except (ValueError, KeyError, TypeError):
             raise ValueError("continue key is not valid") from None
 
@@ -218,7 +152,7 @@ class Storage:
 
     @staticmethod
     def _compare(key, target, value):
-        c = etcdrpc.Compare(key=_key_bytes(key), result=etcdrpc.Compare.EQUAL)
+        c = etcdrpc.Compare(key=key_bytes(key), result=etcdrpc.Compare.EQUAL)
         if target == "create":
             c.target, c.create_revision = etcdrpc.Compare.CREATE, value
         elif target == "mod":
@@ -231,7 +165,7 @@ class Storage:
     def _put(key, value, lease=0, keep_lease=False):
         """A put; `keep_lease` (for updates) keeps the key's lease, as an Event's TTL."""
         return etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(
-            key=_key_bytes(key), value=value, lease=lease, ignore_lease=keep_lease))
+            key=key_bytes(key), value=value, lease=lease, ignore_lease=keep_lease))
 
     @_errors
     def lease(self, ttl):
@@ -247,7 +181,7 @@ class Storage:
 
     @staticmethod
     def _get(key):
-        return etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=_key_bytes(key)))
+        return etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=key_bytes(key)))
 
     def create(self, key, obj, ttl=None):
         """Store a new object (gone after `ttl` seconds, if given); KeyExists if the key is
@@ -256,7 +190,7 @@ class Storage:
         resp = self._txn([self._compare(key, "create", 0)], [self._put(key, encode(obj), lease)])
         if not resp.succeeded:
             raise KeyExists(key)
-        return _with_version(obj, resp.header.revision)
+        return with_version(obj, resp.header.revision)
 
     def update(self, key, obj, revision):
         """Replace the object if its key is still at `revision`, else Conflict/KeyNotFound."""
@@ -266,7 +200,7 @@ class Storage:
             if not resp.responses[0].response_range.kvs:
                 raise KeyNotFound(key)
             raise Conflict(key)
-        return _with_version(obj, resp.header.revision)
+        return with_version(obj, resp.header.revision)
 
     def guaranteed_update(self, key, try_update, current=None):
         """Read-modify-write until it sticks: upstream's GuaranteedUpdate.
@@ -286,7 +220,7 @@ class Storage:
             resp = self._txn([self._compare(key, "mod", revision)],
                              [self._put(key, encode(new), keep_lease=True)], [self._get(key)])
             if resp.succeeded:
-                return _with_version(new, resp.header.revision), True
+                return with_version(new, resp.header.revision), True
             kvs = resp.responses[0].response_range.kvs
             if not kvs:
                 raise KeyNotFound(key)
@@ -296,7 +230,7 @@ class Storage:
         """Delete the object if still at `revision`: returns its last state, versioned at
         the deletion's revision. Conflict if it changed, KeyNotFound if it is gone."""
         op = etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(
-            key=_key_bytes(key), prev_kv=True))
+            key=key_bytes(key), prev_kv=True))
         resp = self._txn([self._compare(key, "mod", revision)], [op], [self._get(key)])
         if not resp.succeeded:
             if not resp.responses[0].response_range.kvs:
@@ -309,12 +243,12 @@ class Storage:
 
     def create_key(self, key, value=b""):
         """Claim a bare key (an allocated IP or port): False if someone holds it."""
-        resp = self._txn([self._compare(key, "create", 0)], [self._put(key, _key_bytes(value))])
+        resp = self._txn([self._compare(key, "create", 0)], [self._put(key, key_bytes(value))])
         return resp.succeeded
 
     @_errors
     def delete_key(self, key):
-        self.kv.DeleteRange(etcdrpc.DeleteRangeRequest(key=_key_bytes(key)), self.timeout)
+        self.kv.DeleteRange(etcdrpc.DeleteRangeRequest(key=key_bytes(key)), self.timeout)
 
     def keys(self, prefix):
         resp = self.range(prefix, prefix_end(prefix))
@@ -328,13 +262,7 @@ class Storage:
 
     def watch(self, prefix, start_revision, progress_notify=False):
         """An etcd watch of every key under `prefix`, from `start_revision` on."""
-        from kfs.storage.watcher import Watch
         return Watch(self, prefix, start_revision, progress_notify)
-
-
-def _with_version(obj, revision):
-    md = dict(obj.get("metadata") or {}, resourceVersion=str(revision))
-    return {**obj, "metadata": md}
 
 
 def wait_ready(storage, timeout=30.0):

@@ -7,7 +7,8 @@ import grpc
 from etcd3 import etcdrpc
 from etcd3.etcdrpc import kv_pb2
 
-from kfs.storage.store import Expired, Unavailable, _key_bytes, _translate, decode, prefix_end
+from kfs.storage.codec import decode, key_bytes, prefix_end
+from kfs.storage.errors import Expired, Unavailable, translate
 
 
 @dataclass
@@ -30,7 +31,7 @@ class Watch:
         self.start_revision = start_revision
         self._requests = queue.Queue()
         self._cancelled = threading.Event()
-        create = etcdrpc.WatchCreateRequest(key=_key_bytes(prefix), range_end=prefix_end(prefix),
+        create = etcdrpc.WatchCreateRequest(key=key_bytes(prefix), range_end=prefix_end(prefix),
                                             start_revision=start_revision, prev_kv=True,
                                             progress_notify=progress_notify)
         self._requests.put(etcdrpc.WatchRequest(create_request=create))
@@ -57,7 +58,7 @@ class Watch:
         except grpc.RpcError as e:
             if self._cancelled.is_set():
                 return
-            raise _translate(e) from None
+            raise translate(e) from None
 
 
 def _event(ev):

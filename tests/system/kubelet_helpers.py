@@ -7,7 +7,7 @@ import pytest
 import requests
 import urllib3
 
-from kfs.kubelet import stage
+from kfs.lab.stages import kubelet as stage
 from kfs.util import wait_for
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # self-signed kubelets

@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from kfs import meta
-from kfs.apiserver import stage
 from kfs.client import Client
 from kfs.lab import supervisor
+from kfs.lab.stages import apiserver as stage
 from kfs.util import wait_for
 
 quiet = dict(progress=lambda msg: None)

@@ -8,8 +8,8 @@ import pytest
 from kfs import meta
 from kfs.client import ApiError, Client
 from kfs.controllers import nodelifecycle
-from kfs.kubelet import stage as kubelet_stage
 from kfs.lab import supervisor
+from kfs.lab.stages import kubelet as kubelet_stage
 from kfs.util import wait_for
 from tests.system.controllers_helpers import (apply, delete, k, live, pods_of, quiet,
                                               rollout_status, running, wait_settled)

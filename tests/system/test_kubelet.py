@@ -6,8 +6,8 @@ import threading
 import pytest
 import requests
 
-from kfs.kubelet import stage
 from kfs.lab import supervisor
+from kfs.lab.stages import kubelet as stage
 from kfs.util import wait_for
 from tests.system.kubelet_helpers import (  # noqa: F401  (fixtures)
     container, docker, klab, kubelet_containers, kubelet_pods, log_text, node1, pod_manifest,

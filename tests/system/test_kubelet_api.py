@@ -8,8 +8,8 @@ from datetime import datetime
 import pytest
 
 from kfs.kubectl import kubectl
-from kfs.kubelet import stage
 from kfs.lab import supervisor
+from kfs.lab.stages import kubelet as stage
 from kfs.util import wait_for
 from tests.system.kubelet_helpers import kubelet_containers, write_manifest
 

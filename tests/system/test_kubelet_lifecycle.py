@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from kfs.kubelet import stage
 from kfs.lab import supervisor
+from kfs.lab.stages import kubelet as stage
 from kfs.util import wait_for
 from tests.system.kubelet_helpers import (  # noqa: F401  (fixtures)
     container, docker, klab, kubelet_containers, kubelet_pods, log_text, node1, pod_manifest,

@@ -8,7 +8,7 @@ import pytest
 
 from kfs import meta
 from kfs.lab import supervisor
-from kfs.scheduler import stage as scheduler_stage
+from kfs.lab.stages import scheduler as scheduler_stage
 from kfs.util import wait_for
 
 LABEL = {"test": "scheduler"}

@@ -2,7 +2,8 @@
 import pytest
 
 from kfs.lab import stages
-from kfs.lab.lab import Lab, LabError
+from kfs.lab.errors import LabError
+from kfs.lab.lab import Lab
 
 
 @pytest.fixture
@@ -88,3 +89,18 @@ def test_a_machines_mac_follows_from_its_address_so_a_recreated_machine_keeps_it
     from kfs.lab.netns import mac_for
     assert mac_for("192.168.56.11/24") == "02:6b:c0:a8:38:0b"
     assert mac_for("192.168.56.11") != mac_for("192.168.56.12")
+
+
+def test_each_stage_of_kfs_today_has_its_module_in_kfs_lab_stages():
+    assert stages.available() == ["machines", "kubelet", "apiserver", "scheduler",
+                                  "controller-manager"]
+    for stage in stages.available():
+        up, down = stages.REGISTRY[stage]
+        assert up.startswith("kfs.lab.stages.") and stages._resolve(up)
+        assert down is None or stages._resolve(down)
+
+
+def test_the_stages_to_come_are_not_part_of_kfs_yet(lab):
+    with pytest.raises(LabError, match="stage 'proxy' is not part of kfs yet; available: "
+                                       "machines, kubelet, apiserver, scheduler, controller-"):
+        stages.bring_to(lab, "proxy", progress=print)

@@ -104,8 +104,8 @@ def test_the_command_names_a_missing_kubeconfig(tmp_path):
 def test_the_lab_stage_runs_kfs_scheduler_on_cp_with_the_attendees_plugins(tmp_path,
                                                                              monkeypatch):
     from kfs.lab.lab import Lab
+    from kfs.lab.stages import scheduler as stage
     from kfs.lab.supervisor import kfs_command
-    from kfs.scheduler import stage
     lab = Lab(name="kfsunit", subnet="10.99.0.0/24", home=tmp_path)
     monkeypatch.chdir(tmp_path)
     lab.state["scheduler_score_plugins"] = ["mine.py:prefer_node2"]

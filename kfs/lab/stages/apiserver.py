@@ -3,12 +3,12 @@
 
 What kubeadm's ``init`` does on a control-plane machine, in the same order:
 
-1. **certificates and kubeconfigs** (`ensure_credentials`): a CA, the API server's serving
-   certificate (the lab address of ``cp`` and 127.0.0.1), a client certificate per
-   component (who you are is the certificate's CN and O), a second CA for etcd, and one
-   kubeconfig each for the admin (``kfs lab kubeconfig``), the scheduler, the controller
-   manager, the proxy, flanneld and each node's kubelet; plus a token-only user ``alice``
-   who has no roles, to show a 403;
+1. **certificates and kubeconfigs** (``credentials.py``, which the kubelet stage runs
+   first): a CA, the API server's serving certificate (the lab address of ``cp`` and
+   127.0.0.1), a client certificate per component (who you are is the certificate's CN
+   and O), a second CA for etcd, and one kubeconfig each for the admin (``kfs lab
+   kubeconfig``), the scheduler, the controller manager, the proxy, flanneld and each
+   node's kubelet; plus a token-only user ``alice`` who has no roles, to show a 403;
 2. **etcd** with TLS on both sides (clients must show a certificate from the etcd CA):
    one member on ``cp``, or with ``kfs lab up --etcd-members 3`` one on each of ``cp``,
    ``node1`` and ``node2``, which elect a leader among themselves over peer TLS;
@@ -27,61 +27,14 @@ API server next to each etcd member behind a load balancer.
 """
 import requests
 
-from kfs import pki
 from kfs.lab import supervisor
+from kfs.lab.stages import kubelet
+from kfs.lab.stages.credentials import (PORT, ensure_credentials, etcd_machines, server_url,
+                                        token_path)
 from kfs.util import wait_for
 
-PORT, ETCD_PORT, PEER_PORT = 6443, 2379, 2380
+ETCD_PORT, PEER_PORT = 2379, 2380
 PROGRESS_NOTIFY = "10s"   # etcd progress notifications: the watch bookmarks' heartbeat
-COMPONENTS = ("kube-scheduler", "kube-controller-manager", "kube-proxy", "flanneld")
-
-
-def etcd_machines(lab):
-    """The machines running an etcd member: cp, or cp, node1 and node2."""
-    count = int(lab.state.get("etcd_members") or 1)
-    if count == 1:
-        return [lab.machine("cp")]
-    if len(lab.nodes) < 2:
-        from kfs.lab.lab import LabError
-        raise LabError("--etcd-members 3 needs cp, node1 and node2: use --nodes 2 or more")
-    return [lab.machine(n) for n in ("cp", "node1", "node2")]
-
-
-def server_url(lab):
-    return f"https://{lab.machine('cp').ip}:{PORT}"
-
-
-def token_path(lab):
-    return lab.dir / "tokens.csv"
-
-
-def ensure_credentials(lab):
-    """The lab's PKI, kubeconfigs and token file; idempotent (keeps what is still right).
-
-    The kubelet stage calls this too: its kubelets need their kubeconfig before the API
-    server exists.
-    """
-    cp = lab.machine("cp")
-    p = pki.ensure_pki(lab.pki_dir, [cp.ip], server_names=["cp"],
-                       nodes={m.name: m.ip for m in lab.nodes},
-                       etcd_members={m.name: m.ip for m in etcd_machines(lab)})
-    server = server_url(lab)
-    pki.write_kubeconfig(lab.admin_kubeconfig, server, p.ca, "kubernetes-admin",
-                         p.cert("admin"), p.key("admin"))
-    for name in COMPONENTS:
-        pki.write_kubeconfig(lab.kubeconfig(name), server, p.ca, name, p.cert(name),
-                             p.key(name))
-    for m in lab.nodes:
-        pki.write_kubeconfig(lab.kubeconfig(f"kubelet-{m.name}"), server, p.ca,
-                             f"system:node:{m.name}", p.cert(f"kubelet-{m.name}"),
-                             p.key(f"kubelet-{m.name}"))
-    tokens = pki.read_token_file(token_path(lab)) if token_path(lab).exists() else {}
-    alice = next((t for t in tokens.values() if t.user == "alice"), None)
-    if alice is None:
-        alice = pki.StaticToken(pki.new_token(), "alice", "1001", ("students",))
-        pki.token_file(token_path(lab), [alice])
-    pki.write_kubeconfig(lab.kubeconfig("alice"), server, p.ca, "alice", token=alice.token)
-    return p
 
 
 # -- etcd ---------------------------------------------------------------------------------------
@@ -216,12 +169,8 @@ def up(lab, target, progress):
 
 def restart_kubelets(lab, target, progress):
     """A new etcd cluster forgot the Nodes: restarted kubelets register theirs again."""
-    try:
-        from kfs.kubelet import stage as kubelet_stage
-    except ImportError:
-        return
     for m in lab.nodes:
-        d = kubelet_stage.daemon(lab, m, target)
+        d = kubelet.daemon(lab, m, target)
         if supervisor.pid_of(d):
             progress(f"kubelet {m.name} restarted (pid {supervisor.restart(d)}) to register again")
 

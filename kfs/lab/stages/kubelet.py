@@ -16,6 +16,7 @@ import socket
 
 from kfs.kubelet import runtime as rt
 from kfs.lab import stages, supervisor
+from kfs.lab.stages.credentials import ensure_credentials
 from kfs.util import wait_for
 
 PORT = 10250
@@ -42,7 +43,7 @@ def kubelet_argv(lab, machine, target):
 
 def api_files(lab, machine):
     """The kubeconfig and TLS files of this node's kubelet, from the lab's PKI
-    (``kfs.apiserver.stage.ensure_credentials`` writes them)."""
+    (``kfs.lab.stages.credentials.ensure_credentials`` writes them)."""
     pki = lab.pki_dir
     return {"--kubeconfig": lab.kubeconfig(f"kubelet-{machine.name}"),
             "--tls-cert-file": pki / f"kubelet-{machine.name}-serving.crt",
@@ -68,7 +69,6 @@ def listening(machine):
 
 def up(lab, target, progress):
     if stages.at_least("apiserver", target):  # the kubeconfig and certificates, made first
-        from kfs.apiserver.stage import ensure_credentials
         ensure_credentials(lab)
     started = []
     for m in lab.nodes:

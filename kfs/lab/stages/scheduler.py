@@ -16,7 +16,8 @@ with leader election, and serves its health on port 10259.
 import os
 
 from kfs.lab import supervisor
-from kfs.scheduler.plugins import split_spec
+from kfs.lab.errors import LabError
+from kfs.scheduler.plugins import PluginError, split_spec
 
 NAME = "scheduler"
 STARTED = "started:"  # the line Scheduler.run logs once its informers have synced
@@ -33,11 +34,9 @@ def daemon(lab):
 
 
 def up(lab, target, progress):
-    from kfs.lab.lab import LabError
     if not lab.kubeconfig("kube-scheduler").exists():
         raise LabError(f"no {lab.kubeconfig('kube-scheduler')}: the apiserver stage writes it "
                        "(kfs lab up --stage apiserver)")
-    from kfs.scheduler.plugins import PluginError
     try:
         d = daemon(lab)
     except PluginError as e:

@@ -4,11 +4,19 @@ Each stage includes those before it: ``scheduler`` means machines, kubelets, etc
 API server, and the scheduler. Going to an earlier stage stops the later stages'
 components (notebook 03 starts with no scheduler, to show pods staying Pending).
 
-A stage is a pair of functions ``up(lab, target, progress)`` and ``down(lab, progress)``;
-``up`` receives the target stage because a component may run differently further on (the
-kubelets run standalone at stage ``kubelet`` and against the API server from ``apiserver``).
+A stage is a module of this package, ``kfs/lab/stages/<stage>.py``, with two functions
+``up(lab, target, progress)`` and ``down(lab, progress)``; ``up`` receives the target stage
+because a component may run differently further on (the kubelets run standalone at stage
+``kubelet`` and against the API server from ``apiserver``). A stage module starts its
+component's processes (``kfs kubelet``, ``kfs apiserver``, ...) under the lab's supervisor
+and may import the component's package for its constants; a component never imports the
+lab (``tests/unit/test_imports.py`` checks it, and that kfs has no import cycle).
+``credentials.py`` is not a stage: it holds the certificates and kubeconfigs that the
+``kubelet`` stage makes first and the ``apiserver`` stage uses.
 """
 import importlib
+
+from kfs.lab.errors import LabError
 
 STAGES = ["machines", "kubelet", "apiserver", "scheduler", "controller-manager", "proxy",
           "flannel"]
@@ -18,13 +26,14 @@ STAGES = ["machines", "kubelet", "apiserver", "scheduler", "controller-manager",
 # imported only when the stage is used; a stage whose module does not exist yet is "not
 # part of kfs yet". `up(lab, target, progress)`, `down(lab, progress)`.
 REGISTRY = {
-    "machines": ("kfs.lab.lab:machines_up", None),  # undone by Lab.down
-    "kubelet": ("kfs.kubelet.stage:up", "kfs.kubelet.stage:down"),
-    "apiserver": ("kfs.apiserver.stage:up", "kfs.apiserver.stage:down"),
-    "scheduler": ("kfs.scheduler.stage:up", "kfs.scheduler.stage:down"),
-    "controller-manager": ("kfs.controllers.stage:up", "kfs.controllers.stage:down"),
-    "proxy": ("kfs.proxy_stage:up", "kfs.proxy_stage:down"),
-    "flannel": ("kfs.flannel.stage:up", "kfs.flannel.stage:down"),
+    "machines": ("kfs.lab.stages.machines:up", None),  # undone by Lab.down
+    "kubelet": ("kfs.lab.stages.kubelet:up", "kfs.lab.stages.kubelet:down"),
+    "apiserver": ("kfs.lab.stages.apiserver:up", "kfs.lab.stages.apiserver:down"),
+    "scheduler": ("kfs.lab.stages.scheduler:up", "kfs.lab.stages.scheduler:down"),
+    "controller-manager": ("kfs.lab.stages.controller_manager:up",
+                           "kfs.lab.stages.controller_manager:down"),
+    "proxy": ("kfs.lab.stages.proxy:up", "kfs.lab.stages.proxy:down"),
+    "flannel": ("kfs.lab.stages.flannel:up", "kfs.lab.stages.flannel:down"),
 }
 
 
@@ -52,7 +61,6 @@ def at_least(stage, target):
 
 def bring_to(lab, target, progress):
     """Stop the stages after `target` (latest first), then bring up those up to it."""
-    from kfs.lab.lab import LabError
     wanted = STAGES[:STAGES.index(target) + 1] if target else []
     missing = [s for s in wanted if not _resolve(REGISTRY[s][0])]
     if missing:

@@ -13,7 +13,9 @@ What real Kubernetes does differently: kubeadm runs kube-controller-manager as a
 from ``/etc/kubernetes/manifests``, with ``--leader-elect`` so that each control-plane
 machine can run one, and ``--use-service-account-credentials`` (one identity per controller).
 """
+from kfs.controllers.main import STARTED
 from kfs.lab import supervisor
+from kfs.lab.errors import LabError
 
 NAME = "controller-manager"
 KUBECONFIG = "kube-controller-manager"
@@ -29,11 +31,9 @@ def daemon(lab):
 
 
 def up(lab, target, progress):
-    from kfs.lab.lab import LabError
     if not lab.kubeconfig(KUBECONFIG).exists():
         raise LabError(f"no {lab.kubeconfig(KUBECONFIG)}: the apiserver stage writes it "
                        "(kfs lab up --stage apiserver)")
-    from kfs.controllers.main import STARTED
     try:
         pid, _ = supervisor.ensure_started(daemon(lab), STARTED)
     except (RuntimeError, TimeoutError) as e:

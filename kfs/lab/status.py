@@ -1,0 +1,20 @@
+"""``kfs lab status``: the lab's machines, addresses, namespaces and daemons with PIDs.
+
+Printed by ``kfs lab up`` and ``kfs lab status``, and by the main job (``kfs demo``)
+before it starts. A daemon whose process is gone shows ``DEAD``; a machine whose network
+namespace is gone shows ``MISSING`` (``kfs lab up`` repairs both).
+"""
+from kfs.lab.lab import Lab
+
+
+def print_status(lab=None):
+    lab = lab or Lab()
+    if not lab.exists:
+        print(f"lab {lab.name!r} is down (kfs lab up brings it up)")
+        return
+    print(f"lab {lab.name!r}  stage {lab.stage or '-'}  network {lab.bridge} "
+          f"{lab.host_ip}/{lab.subnet.prefixlen}  state {lab.dir}")
+    print(f"{'MACHINE':8} {'ADDRESS':15} {'NETNS':12} DAEMONS (PID)")
+    for row in lab.status():
+        daemons = "  ".join(f"{n} {p or 'DEAD'}" for n, p in row["daemons"].items())
+        print(f"{row['machine']:8} {row['address']:15} {row['netns'] or 'MISSING':12} {daemons}")
