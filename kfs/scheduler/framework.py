@@ -257,7 +257,7 @@ class Plugin:
 
 
 class ScorePlugin(Plugin):
-    """A score function as a plugin: how an attendee's ``function(pod, node_info)`` runs."""
+    """A score function as a plugin: how the loader wraps an attendee's plugin or function."""
 
     def __init__(self, name, score, weight=1, normalize=None):
         self.name, self.score, self.weight, self.normalize = name, score, weight, normalize

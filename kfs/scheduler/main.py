@@ -3,7 +3,7 @@
 ``kfs scheduler --kubeconfig FILE [--score-plugin FILE.py:FUNCTION[:WEIGHT]] ...`` runs the
 scheduler as its own process, as ``kube-scheduler`` does (``cmd/kube-scheduler/app``,
 ``server.go``: flags, then ``Run``). The flag names are upstream's where upstream has
-one; ``--score-plugin`` is kfs's way to add an attendee's score function to the process
+one; ``--score-plugin`` is kfs's way to add an attendee's score plugin to the process
 (upstream compiles plugins in, or calls out to an extender webhook).
 
 What real Kubernetes does differently: most settings live in a KubeSchedulerConfiguration
