@@ -1,16 +1,20 @@
 """The scheduling framework: what a node looks like to a plugin, and filter -> score -> pick.
 
 Mirrors ``pkg/scheduler/framework`` (``types.go``: ``NodeInfo``, ``Resource``, ``FitError``;
-``interface.go``: the ``Status`` codes; ``runtime/framework.go``: ``RunFilterPlugins``,
-``RunScorePlugins``) and the decision half of ``pkg/scheduler/schedule_one.go``
+``interface.go``: the ``Status`` codes and the ``Plugin`` interfaces; ``runtime/framework.go``:
+``RunFilterPlugins``, ``RunScorePlugins``, the queueing hints of ``scheduler.go``'s
+``buildQueueingHintMap``) and the decision half of ``pkg/scheduler/schedule_one.go``
 (``schedulePod``: ``findNodesThatFitPod``, ``prioritizeNodes``, ``selectHost``), shrunk.
 
-A **filter** plugin is a function ``filter(pod, node_info)`` that returns ``None`` when the
-pod may run on the node, or a ``Status`` saying why not. A **score** plugin is a function
-``score(pod, node_info)`` returning 0..100 for a node that passed every filter; a
-``ScorePlugin`` wraps it with a weight and an optional ``normalize(scores)`` that rescales
-all nodes' scores to 0..100 (as upstream's ``NormalizeScore``). The node with the highest
-weighted sum wins; ties are broken at random (``select_host``).
+A **plugin** is a small named object (``Plugin``). A filter plugin has
+``filter(pod, node_info)``, which returns ``None`` when the pod may run on the node, or a
+``Status`` saying why not; a score plugin has ``score(pod, node_info)``, returning 0..100
+for a node that passed every filter, a ``weight``, and optionally ``normalize(scores)``
+rescaling all nodes' scores to 0..100 (as upstream's ``NormalizeScore``). The node with
+the highest weighted sum wins; ties are broken at random (``select_host``). A plugin that
+can say no also lists the cluster events that could make it say yes to a pod it refused
+(``events_to_register``, see ``events``); ``Framework.queueing_hints`` gathers them for
+the scheduling queue.
 
 When no node passes, ``FitError.message`` says why in upstream's words: a histogram of
 the filters' reasons across nodes, then what preemption would have said::
@@ -19,9 +23,10 @@ the filters' reasons across nodes, then what preemption would have said::
     {node.kubernetes.io/unreachable: }. preemption: 0/3 nodes are available:
     1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.
 
-What real Kubernetes does differently: plugins are Go objects implementing several
-extension points (PreFilter, Filter, PostFilter, PreScore, Score, Reserve, Permit, PreBind,
-Bind, PostBind) configured per profile in KubeSchedulerConfiguration; filters and scores
+What real Kubernetes does differently: plugins implement more extension points (PreFilter,
+PostFilter, PreScore, Reserve, Permit, PreBind, Bind, PostBind besides Filter, Score and
+EnqueueExtensions) and are configured per profile in KubeSchedulerConfiguration, weights
+included; filters and scores
 run in parallel (16 goroutines); only ``percentageOfNodesToScore`` of a large cluster's
 nodes are examined; PostFilter really preempts lower-priority pods (kfs pods have no
 priority, so it would never find a victim, and kfs only writes what it would have said).
@@ -30,6 +35,7 @@ import random
 from dataclasses import dataclass, field
 
 from kfs import meta
+from kfs.scheduler.events import QUEUE, QUEUE_SKIP, WILDCARD_REGISTRATION
 
 MAX_NODE_SCORE = 100
 # Scoring counts a container without requests as asking for this much (upstream
@@ -67,6 +73,10 @@ def unresolvable(*reasons):
 
 
 # -- what pods ask for and nodes offer ---------------------------------------------------
+
+def spec(obj):
+    return obj.get("spec") or {}
+
 
 @dataclass
 class Resource:
@@ -217,12 +227,43 @@ class NodeInfo:
 
 # -- plugins and the pipeline ------------------------------------------------------------
 
-@dataclass
-class ScorePlugin:
-    name: str
-    score: object            # (pod, node_info) -> int
-    weight: int = 1
-    normalize: object = None  # ({node name: score}) -> {node name: score 0..100}
+class Plugin:
+    """A scheduler plugin: a name, and the extension points it implements as methods.
+
+    ``filter(pod, node_info)`` -> None or a Status (a filter plugin); ``score(pod,
+    node_info)`` -> 0..100 with ``weight`` and optionally ``normalize({node: score})``
+    (a score plugin); ``events_to_register()`` -> the ``ClusterEventWithHint`` s that may
+    make a pod this plugin rejected schedulable (upstream's ``EnqueueExtensions``), most
+    node filters with the hint ``is_schedulable_after_node_change`` below.
+    """
+    name = ""
+    weight = 1
+    normalize = None
+
+    def events_to_register(self):
+        """A plugin that does not say is asked about every event, as upstream does."""
+        return [WILDCARD_REGISTRATION]
+
+    def is_schedulable_after_node_change(self, pod, old, new):
+        """The queueing hint of a filter that reads only the Node object: QUEUE when the
+        filter lets the pod onto the new node and did not onto the old one (or there was
+        none: the node is new). A change that keeps the answer as it was cannot help."""
+        def fits(node):
+            return self.filter(pod, NodeInfo(node)) is None
+        return QUEUE if fits(new) and (old is None or not fits(old)) else QUEUE_SKIP
+
+    def __repr__(self):
+        return f"<plugin {self.name}>"
+
+
+class ScorePlugin(Plugin):
+    """A score function as a plugin: how the loader wraps an attendee's plugin or function."""
+
+    def __init__(self, name, score, weight=1, normalize=None):
+        self.name, self.score, self.weight, self.normalize = name, score, weight, normalize
+
+    def events_to_register(self):
+        return []  # scores never reject a pod
 
 
 class FitError(Exception):
@@ -231,6 +272,12 @@ class FitError(Exception):
     def __init__(self, pod, num_all_nodes, statuses):
         self.pod, self.num_all_nodes, self.statuses = pod, num_all_nodes, statuses
         super().__init__(self.message)
+
+    @property
+    def unschedulable_plugins(self):
+        """The filters that rejected the pod on some node (upstream's
+        ``Diagnosis.UnschedulablePlugins``): the queue asks only them about events."""
+        return {status.plugin for status in self.statuses.values()}
 
     @property
     def message(self):
@@ -287,23 +334,34 @@ class NoNodesAvailable(Exception):
 
 
 class Framework:
-    """One scheduling profile: its filter functions and weighted score plugins."""
+    """One scheduling profile: its filter plugins, in order, and its score plugins."""
 
     def __init__(self, filters, scores, rng=None):
-        self.filters = list(filters)   # [(name, function)]
-        self.scores = list(scores)     # [ScorePlugin]
+        self.filters = list(filters)   # [Plugin with filter()]
+        self.scores = list(scores)     # [Plugin with score() and weight]
         self.rng = rng or random.Random()
+
+    def queueing_hints(self):
+        """{registered ClusterEvent: [(plugin name, hint)]} of the plugins that can reject
+        a pod: what the scheduling queue asks when the cluster changes (upstream's
+        ``queueingHintMap``, built by ``buildQueueingHintMap``)."""
+        hints = {}
+        for plugin in self.filters:
+            for registration in plugin.events_to_register():
+                hints.setdefault(registration.event, []).append((plugin.name,
+                                                                 registration.hint))
+        return hints
 
     def run_filter_plugins(self, pod, node_info):
         """The first filter that says no, with its name; None if every filter passes."""
-        for name, plugin in self.filters:
+        for plugin in self.filters:
             try:
-                status = plugin(pod, node_info)
+                status = plugin.filter(pod, node_info)
             except Exception as e:
-                raise PluginFailed(f"running {name!r} filter plugin: {type(e).__name__}: "
-                                   f"{e}") from e
+                raise PluginFailed(f"running {plugin.name!r} filter plugin: "
+                                   f"{type(e).__name__}: {e}") from e
             if status is not None:
-                status.plugin = name
+                status.plugin = plugin.name
                 return status
         return None
 
@@ -374,9 +432,9 @@ class Framework:
         rows = []
         for ni in node_infos:
             verdicts = {}
-            for name, plugin in self.filters:
-                status = plugin(pod, ni)
-                verdicts[name] = "ok" if status is None else status.message
+            for plugin in self.filters:
+                status = plugin.filter(pod, ni)
+                verdicts[plugin.name] = "ok" if status is None else status.message
             rows.append({"node": ni.name, "filters": verdicts, "scores": {}, "total": None})
         feasible = [ni for ni, row in zip(node_infos, rows)
                     if all(v == "ok" for v in row["filters"].values())]
@@ -393,8 +451,8 @@ def explain_table(rows, filters, scores):
     """Framework.explain's rows as text: one line per plugin, one column per node."""
     nodes = [r["node"] for r in rows]
     lines = [("plugin", *nodes)]
-    for name, _ in filters:
-        lines.append((f"{name} (filter)", *(r["filters"][name] for r in rows)))
+    for p in filters:
+        lines.append((f"{p.name} (filter)", *(r["filters"][p.name] for r in rows)))
     for p in scores:
         lines.append((f"{p.name} (score x{p.weight})",
                       *(str(r["scores"][p.name]) if r["scores"] else "-" for r in rows)))

@@ -3,7 +3,7 @@
 ``kfs scheduler --kubeconfig FILE [--score-plugin FILE.py:FUNCTION[:WEIGHT]] ...`` runs the
 scheduler as its own process, as ``kube-scheduler`` does (``cmd/kube-scheduler/app``,
 ``server.go``: flags, then ``Run``). The flag names are upstream's where upstream has
-one; ``--score-plugin`` is kfs's way to add an attendee's score function to the process
+one; ``--score-plugin`` is kfs's way to add an attendee's score plugin to the process
 (upstream compiles plugins in, or calls out to an extender webhook).
 
 What real Kubernetes does differently: most settings live in a KubeSchedulerConfiguration
@@ -36,8 +36,9 @@ def add_arguments(parser):
                         "(default: default-scheduler)")
     parser.add_argument("--score-plugin", action="append", default=[],
                         metavar="FILE.py:FUNCTION[:WEIGHT]",
-                        help="add a score function(pod, node_info) -> 0..100 from a Python "
-                        "file, with a weight (default 1); repeatable")
+                        help="add a score plugin from a Python file: a class with a name "
+                        "and score(self, pod, node_info) -> 0..100, or just a function "
+                        "(pod, node_info) -> 0..100; with a weight (default 1); repeatable")
 
     def _duration(text):
         try:
@@ -67,10 +68,12 @@ def build(args, client=None):
     scores = plugins.default_scores() + [plugins.load_score_plugin(s) for s in args.score_plugin]
     if client is None:
         client = make_client(args.kubeconfig)
+    framework = Framework(plugins.FILTERS, scores)
     queue = SchedulingQueue(initial_backoff=args.pod_initial_backoff_seconds,
                             max_backoff=args.pod_max_backoff_seconds,
-                            max_in_unschedulable=args.pod_max_in_unschedulable_pods_duration)
-    return Scheduler(client, args.scheduler_name, Framework(plugins.FILTERS, scores), queue)
+                            max_in_unschedulable=args.pod_max_in_unschedulable_pods_duration,
+                            queueing_hints=framework.queueing_hints())
+    return Scheduler(client, args.scheduler_name, framework, queue)
 
 
 def make_client(kubeconfig):

@@ -16,7 +16,9 @@ The loop, for each pod popped from the ``SchedulingQueue``:
    ``Successfully assigned ns/pod to node1``;
 4. if no node fits, the pod gets condition PodScheduled=False (reason Unschedulable, the
    FitError message) and a ``FailedScheduling`` warning event with the same text, and is
-   parked in the queue until a node appears or changes or a bound pod goes away.
+   parked in the queue with the plugins that rejected it, until a cluster event one of them
+   registered may help: a node added, a node changed in a way that plugin cares about
+   (``events.node_scheduling_properties_change``), a bound pod gone.
 
 Everything the scheduler knows comes from two informers (nodes; pods not yet finished):
 bound pods are counted in the cache, pending pods of ``scheduler_name`` go to the queue.
@@ -35,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from kfs import meta
 from kfs.client import ApiError, EventRecorder, Informer
-from kfs.scheduler import plugins
+from kfs.scheduler import events, plugins
 from kfs.scheduler.cache import Cache
 from kfs.scheduler.framework import FitError, Framework, NoNodesAvailable
 from kfs.scheduler.queue import SchedulingQueue
@@ -70,16 +72,6 @@ def _strip(pod):
     return md, pod.get("spec")
 
 
-def node_scheduling_properties_changed(old, new):
-    """Heartbeats change a node every few seconds; only these matter to scheduling."""
-    def props(n):
-        ready = meta.get_condition(n.get("status"), "Ready") or {}
-        spec = n.get("spec") or {}
-        return ((n.get("status") or {}).get("allocatable"), meta.labels(n), spec.get("taints"),
-                spec.get("unschedulable"), ready.get("status"))
-    return old is None or props(old) != props(new)
-
-
 class Scheduler:
     def __init__(self, client, scheduler_name=DEFAULT_SCHEDULER_NAME, framework=None,
                  queue=None, recorder=None, node_informer=None, pod_informer=None,
@@ -87,7 +79,7 @@ class Scheduler:
         self.client, self.name = client, scheduler_name
         self.framework = framework or Framework(plugins.FILTERS, plugins.default_scores())
         self.cache = Cache()
-        self.queue = queue or SchedulingQueue()
+        self.queue = queue or SchedulingQueue(queueing_hints=self.framework.queueing_hints())
         self.recorder = recorder or EventRecorder(client, scheduler_name)
         self.nodes = node_informer or Informer(client, "nodes")
         self.pods = pod_informer or Informer(
@@ -104,8 +96,13 @@ class Scheduler:
             self.cache.remove_node(node)
             return
         self.cache.add_node(node)
-        if kind == "ADDED" or node_scheduling_properties_changed(old, node):
-            self.queue.move_all_to_active_or_backoff(f"Node{kind.title()}")
+        if kind == "ADDED" or old is None:
+            self.queue.move_all_to_active_or_backoff(events.NODE_ADD, None, node)
+            return
+        # one event per aspect that changed: a heartbeat is none, a new label wakes only
+        # the pods a plugin registered for labels refused
+        for event in events.node_scheduling_properties_change(node, old):
+            self.queue.move_all_to_active_or_backoff(event, old, node)
 
     def on_pod(self, kind, pod, old):
         key = meta.key(pod)
@@ -113,14 +110,16 @@ class Scheduler:
             self.cache.remove_pod(pod)
             self.queue.delete(key)
             if assigned(pod):
-                self.queue.move_all_to_active_or_backoff("AssignedPodDelete")
+                self.queue.move_all_to_active_or_backoff(events.ASSIGNED_POD_DELETE, pod, None)
             return
         if assigned(pod):
             self.cache.add_pod(pod)
             if old is not None and not assigned(old):
                 self.queue.delete(key)  # bound (by us, or by someone else)
             if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-                self.queue.move_all_to_active_or_backoff("AssignedPodUpdate")
+                # a finished pod frees its node as a deleted one does (upstream's informer
+                # leaves finished pods out, so they reach the queue as deletes)
+                self.queue.move_all_to_active_or_backoff(events.ASSIGNED_POD_DELETE, pod, None)
             return
         if not responsible_for(pod, self.name):
             return
@@ -146,7 +145,7 @@ class Scheduler:
         self.start()
         log.info("scheduler %r started: %d nodes, %d pods known, plugins: filters %s; "
                  "scores %s", self.name, len(self.nodes.store), len(self.pods.store),
-                 ", ".join(n for n, _ in self.framework.filters),
+                 ", ".join(p.name for p in self.framework.filters),
                  ", ".join(f"{p.name} (weight {p.weight})" for p in self.framework.scores))
         while not self.stopped.is_set():
             self.run_once(timeout=1.0)
@@ -193,7 +192,8 @@ class Scheduler:
         except FitError as e:
             log.info('Unable to schedule pod; no fit; waiting pod="%s" err="%s"',
                      meta.key(pod), e.message)
-            self.handle_scheduling_failure(pod, cycle, e.message, "Unschedulable")
+            self.handle_scheduling_failure(pod, cycle, e.message, "Unschedulable",
+                                           e.unschedulable_plugins)
             return None
         except NoNodesAvailable as e:
             log.info('Unable to schedule pod; no nodes; waiting pod="%s"', meta.key(pod))
@@ -227,9 +227,9 @@ class Scheduler:
                              f"{meta.name(pod)} to {node}")
         return True
 
-    def handle_scheduling_failure(self, pod, cycle, message, reason):
-        """Requeue the pod (parked if Unschedulable, backoff on errors), record a
-        FailedScheduling event and set condition PodScheduled=False."""
+    def handle_scheduling_failure(self, pod, cycle, message, reason, rejected_by=()):
+        """Requeue the pod (parked if Unschedulable, with the plugins that rejected it;
+        backoff on errors), record a FailedScheduling event, set PodScheduled=False."""
         key = meta.key(pod)
         current = self.pods.get(key)
         if current is None or current["metadata"].get("uid") != pod["metadata"].get("uid"):
@@ -241,7 +241,7 @@ class Scheduler:
             return
         if reason == "Unschedulable":
             self.queue.add_unschedulable(key, self.queue.scheduling_cycle if cycle is None
-                                         else cycle)
+                                         else cycle, current, rejected_by)
         else:
             self.queue.add_backoff(key)
         message = truncate(message)

@@ -1,6 +1,7 @@
 """Nodes and pods in wire format for the scheduler's unit tests."""
 import itertools
 
+from kfs.scheduler.events import QUEUE, QUEUE_SKIP
 from kfs.scheduler.framework import NodeInfo
 
 _uids = itertools.count(1)
@@ -57,3 +58,21 @@ def affinity(*terms):
 
 def expr(key, op, *values):
     return {"key": key, "operator": op, **({"values": list(values)} if values else {})}
+
+
+OK = None  # a filter's verdict: the pod may go there
+
+
+def verdict(status):
+    """None for "fits", else (code, [reasons]) for a table row to compare with."""
+    return None if status is None else (status.code, status.reasons)
+
+
+def requeue_hint(plugin, event, pod, old=None, new=None):
+    """What `plugin` answers when `event` happens to a pod it rejected: QUEUE if one of its
+    registrations matching the event says so, QUEUE_SKIP if they all skip, None if it
+    registered no such event (the queue never asks it)."""
+    answers = [r.hint(pod, old, new) for r in plugin.events_to_register() if r.event.match(event)]
+    if not answers:
+        return None
+    return QUEUE if QUEUE in answers else QUEUE_SKIP

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from kfs.scheduler import plugins
+from kfs.scheduler import events, plugins
 from kfs.scheduler.framework import (FitError, Framework, InvalidScore, NoNodesAvailable,
                                      ScorePlugin)
 from tests.unit.scheduler_objects import node, node_info, pod
@@ -125,3 +125,21 @@ def test_explain_table_has_a_line_per_plugin_and_a_column_per_node():
     fit = next(line for line in lines if line.startswith("NodeResourcesFit (filter)"))
     assert "Insufficient cpu" in fit
     assert lines[-1].split()[1:] == ["-", str(f.explain(pod(cpu="1"), nodes)[1]["total"])]
+
+
+def test_a_fit_error_names_the_plugins_that_rejected_the_pod_for_the_queue():
+    nodes = [node_info(node("node1", cpu="1")),
+             node_info(node("node2", taints=UNREACHABLE)),
+             node_info(node("node3", ready="Unknown"))]
+    with pytest.raises(FitError) as e:
+        framework().schedule_pod(pod(cpu="2"), nodes)
+    assert e.value.unschedulable_plugins == {"NodeResourcesFit", "TaintToleration", "NodeReady"}
+
+
+def test_queueing_hints_gather_what_the_filters_registered_and_no_score():
+    hints = framework().queueing_hints()
+    asked = {name for registered in hints.values() for name, _ in registered}
+    assert asked == {p.name for p in plugins.FILTERS}
+    label_change = [name for registered, hs in hints.items()
+                    if registered.match(events.NODE_LABEL_CHANGE) for name, _ in hs]
+    assert label_change == ["NodeAffinity"]

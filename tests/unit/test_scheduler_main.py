@@ -17,6 +17,15 @@ def prefer_node2(pod, node_info):
     return 100 if node_info.name == "node2" else 0
 '''
 
+CLASS_PLUGIN = '''
+class PreferNode2:
+    """Send everything to node2, written as the built-in plugins are."""
+    name = "PreferNode2"
+
+    def score(self, pod, node_info):
+        return 100 if node_info.name == "node2" else 0
+'''
+
 
 def parse(*argv):
     parser = argparse.ArgumentParser()
@@ -51,6 +60,23 @@ def test_a_score_plugin_from_a_file_changes_where_a_pod_lands(plugin_file):
     f = Framework(plugins.FILTERS, plugins.default_scores() + [plugin], random.Random(0))
     busy2 = node_info(node("node2"), pod("a", cpu="1"))
     assert f.schedule_pod(pod(), [node_info(node("node1")), busy2]).suggested_host == "node2"
+
+
+def test_a_score_plugin_class_has_the_shape_of_the_built_in_ones(tmp_path):
+    path = tmp_path / "shaped.py"
+    path.write_text(CLASS_PLUGIN)
+    plugin = plugins.load_score_plugin(f"{path}:PreferNode2:5")
+    assert (plugin.name, plugin.weight, plugin.events_to_register()) == ("PreferNode2", 5, [])
+    f = Framework(plugins.FILTERS, plugins.default_scores() + [plugin], random.Random(0))
+    busy2 = node_info(node("node2"), pod("a", cpu="1"))
+    assert f.schedule_pod(pod(), [node_info(node("node1")), busy2]).suggested_host == "node2"
+
+
+def test_a_plugin_class_without_a_score_method_is_refused(tmp_path):
+    path = tmp_path / "shapeless.py"
+    path.write_text("class Nothing:\n    name = 'Nothing'\n")
+    with pytest.raises(plugins.PluginError, match=r"Nothing has no method score\(self, pod"):
+        plugins.load_score_plugin(f"{path}:Nothing")
 
 
 def test_the_weight_defaults_to_one(plugin_file):

@@ -2,6 +2,8 @@
 import pytest
 
 from kfs import meta
+from kfs.scheduler import plugins
+from kfs.scheduler.framework import Framework, ScorePlugin
 from kfs.scheduler.queue import SchedulingQueue
 from kfs.scheduler.scheduler import Scheduler
 from tests.fakes import FakeApi, status_error
@@ -25,9 +27,11 @@ class Recorder:
 
 
 def new_scheduler(api, name="default-scheduler"):
-    return Scheduler(api, name, queue=SchedulingQueue(initial_backoff=0.0),
-                     recorder=Recorder(), node_informer=api.informer("nodes"),
-                     pod_informer=api.informer("pods"), bind_workers=0)
+    framework = Framework(plugins.FILTERS, plugins.default_scores())
+    queue = SchedulingQueue(initial_backoff=0.0, queueing_hints=framework.queueing_hints())
+    return Scheduler(api, name, framework, queue, recorder=Recorder(),
+                     node_informer=api.informer("nodes"), pod_informer=api.informer("pods"),
+                     bind_workers=0)
 
 
 @pytest.fixture
@@ -117,6 +121,38 @@ def test_a_heartbeat_does_not_wake_parked_pods_but_a_new_label_does(api, sched):
     api.patch("nodes", "node1", {"metadata": {"labels": {"disk": "ssd"}}})
     drain(sched)
     assert node_of(api, "picky") == "node1"
+
+
+def test_a_new_label_wakes_the_pod_that_wants_it_but_not_the_one_waiting_for_cpu(api, sched):
+    create(api, node("node1", cpu="1"))
+    create(api, pod("picky", node_selector={"disk": "ssd"}))
+    create(api, pod("big", cpu="2"))
+    drain(sched)
+    assert sched.queue.pending()["unschedulable"] == ["default/big", "default/picky"]
+    api.patch("nodes", "node1", {"metadata": {"labels": {"disk": "ssd"}}})
+    assert sched.queue.pending() == {"active": ["default/picky"], "backoff": [],
+                                     "unschedulable": ["default/big"]}
+    drain(sched)
+    assert node_of(api, "picky") == "node1" and node_of(api, "big") is None
+
+
+def test_more_cpu_on_a_node_wakes_the_pod_waiting_for_cpu(api, sched):
+    create(api, node("node1", cpu="1"))
+    create(api, pod("big", cpu="2"))
+    drain(sched)
+    api.patch("nodes", "node1", {"status": {"allocatable": {"cpu": "4"}}})
+    drain(sched)
+    assert node_of(api, "big") == "node1"
+
+
+def test_an_uncordoned_node_takes_the_pod_that_waited_for_it(api, sched):
+    create(api, node("node1", unschedulable=True))
+    create(api, pod("web"))
+    drain(sched)
+    assert sched.queue.pending()["unschedulable"] == ["default/web"]
+    api.patch("nodes", "node1", {"spec": {"unschedulable": False}})
+    drain(sched)
+    assert node_of(api, "web") == "node1"
 
 
 class SlowBindApi(FakeApi):
@@ -231,8 +267,6 @@ def test_no_nodes_at_all_is_reported_in_upstreams_words(api, sched):
 
 
 def test_an_attendee_plugin_that_crashes_is_a_scheduler_error_not_a_dead_scheduler(api):
-    from kfs.scheduler import plugins
-    from kfs.scheduler.framework import Framework, ScorePlugin
     sched = new_scheduler(api)
     sched.queue = SchedulingQueue(initial_backoff=10.0)
     sched.framework = Framework(plugins.FILTERS, [ScorePlugin("oops", lambda p, n: {}["x"])])
