@@ -17,7 +17,7 @@ class Cluster:
     def __init__(self, *objects):
         self.api = FakeApi(*objects)
         self.now = time.time()
-        informers = SharedInformers(self.api)
+        informers = SharedInformers(self.api, self.api.informer)
         self.rsc = ReplicaSetController(self.api, informers)
         self.dc = DeploymentController(self.api, informers, clock=lambda: self.now)
         for d in self.api.all("deployments"):

@@ -12,7 +12,7 @@ from tests.fakes import FakeApi, status_error
 
 def setup(*objects):
     api = FakeApi(*objects)
-    return api, ReplicaSetController(api, SharedInformers(api))
+    return api, ReplicaSetController(api, SharedInformers(api, api.informer))
 
 
 def owned_pods(api, rs_name="web"):
