@@ -113,6 +113,21 @@ def claim(owner, objects, selector, adopt, release, can_adopt=lambda: True):
     return claimed
 
 
+def owner_still_adoptable(client, resource, owner):
+    """Re-read `owner` from the API server, not the cache: may it still adopt? Not if it is
+    gone, replaced by another object of its name, or being deleted (upstream's
+    ``RecheckDeletionTimestamp``: a cache may not show the deletion yet, and an owner being
+    deleted must not take on new dependents the garbage collector would then miss)."""
+    from kfs.client import ApiError
+    try:
+        fresh = client.get(resource, meta.name(owner), meta.namespace(owner))
+    except ApiError as e:
+        if e.not_found:
+            return False
+        raise
+    return fresh["metadata"]["uid"] == owner["metadata"]["uid"] and not being_deleted(fresh)
+
+
 def _quietly(write, obj):
     from kfs.client import ApiError
     try:
