@@ -3,7 +3,7 @@
 Mirrors ``pkg/controller/controller_utils.go`` (expectations, ``FilterActivePods``,
 ``ActivePodsWithRanks``, ``slowStartBatch``, ``GetPodFromTemplate``) and
 ``pkg/controller/controller_ref_manager.go`` (adopting orphans, releasing what no longer
-matches), shrunk.
+matches, ``RecheckDeletionTimestamp``), shrunk.
 
 **Expectations.** A controller acts on its cache, and its cache lags behind its own
 writes: right after creating 3 pods, the cache may still show none. Without a memory of
