@@ -5,18 +5,25 @@ shrunk. Every kfs component talks to the API server through this module and noth
 
 - ``Client``: ``get``, ``list``, ``watch``, ``create``, ``replace``, ``patch``, ``delete``
   (and ``bind``, ``log``) over HTTPS, authenticated with a client certificate or a token
-  from a kubeconfig; errors raise ``ApiError`` carrying the server's ``Status``;
+  from a kubeconfig (``Client.for_component``: a component's ``--kubeconfig`` flag);
+  errors raise ``ApiError`` carrying the server's ``Status``;
 - ``Informer``: list, then watch from the list's resourceVersion, keeping a local cache
   (``store``) and calling handlers on every change; resumes the watch from the last seen
-  resourceVersion when the stream ends, relists when the server says 410 Expired;
-- ``WorkQueue``: the "stingy" queue of keys (a key queued twice is processed once, never by
-  two workers at a time) with per-key exponential backoff, and ``run_worker`` to drain it
-  into a ``reconcile(key)`` function;
+  resourceVersion when the stream ends, relists when the server says 410 Expired. Its
+  objects are shared by every reader: deep-copy one before changing it;
+- ``WorkQueue`` (from ``kfs.workqueue``): the "stingy" queue of keys (a key queued twice is
+  processed once, never by two workers at a time) with per-key exponential backoff, and
+  ``run_worker`` to drain it into a ``reconcile(key)`` function;
 - ``EventRecorder``: Events (``kubectl describe`` shows them), best effort, in the background.
 
-What real Kubernetes does differently: client-go shares one informer per resource across
-controllers (SharedInformerFactory), decodes into typed structs, speaks protobuf to the API
-server, rate-limits requests client-side, and its recorder aggregates similar events.
+One informer per resource shared by a whole process (client-go's SharedInformerFactory) is
+``kfs.controllers.manager.SharedInformers``, for the controller manager; the scheduler and
+the kubelet make their own Informers.
+
+What real Kubernetes does differently: client-go's informers put a DeltaFIFO between the
+watch and the cache and index it (by namespace, by node, ...), decode into typed structs,
+speak protobuf to the API server; the client rate-limits requests itself, and its recorder
+aggregates similar events.
 """
 import hashlib
 import json
@@ -99,6 +106,21 @@ class Client:
         return cls(cluster["server"], ca=_file(cluster, "certificate-authority"),
                    cert=_file(user, "client-certificate"), key=_file(user, "client-key"),
                    token=user.get("token"), user_agent=user_agent, pool_maxsize=pool_maxsize)
+
+    @classmethod
+    def for_component(cls, kubeconfig, user_agent, pool_maxsize=None, hint=None):
+        """The client of a component's ``--kubeconfig FILE`` flag (default: $KUBECONFIG).
+
+        Unlike kubectl, no fallback to ~/.kube/config: a component runs with the
+        credentials it is given, or says which flag is missing (FileNotFoundError, with
+        `hint` on where that file comes from). `pool_maxsize`: connections kept open, for
+        components whose informers' watches, workers and event recorder share the client.
+        """
+        path = kubeconfig or os.environ.get("KUBECONFIG")
+        if not path or not os.path.isfile(path):
+            raise FileNotFoundError(f"no kubeconfig at {path!r}: pass --kubeconfig FILE"
+                                    + (f" ({hint})" if hint else ""))
+        return cls.from_kubeconfig(path, user_agent=user_agent, pool_maxsize=pool_maxsize)
 
     # -- the HTTP layer -----------------------------------------------------------------
 
@@ -287,7 +309,8 @@ class Informer:
 
     Handlers are called in the informer's thread as ``handler(type, obj, old)`` with type
     ADDED, MODIFIED or DELETED; they should only enqueue keys (never block, never mutate
-    `obj`: the cache hands out its own objects).
+    `obj`: the cache hands out its own objects, to handlers and to ``get`` and ``list``;
+    the unit tests' FakeApi fails a test that changes one).
     """
 
     def __init__(self, client, resource, namespace=None, label_selector=None,

@@ -6,11 +6,18 @@ controllers simple and correct (the "stingy" queue):
 - a key added many times before a worker takes it is processed once (``dirty`` set);
 - a key is never handed to two workers at once: added while being processed, it is
   queued again only when the worker calls ``done`` (``processing`` set);
-- a failing key comes back later and later (``add_rate_limited``: per-key exponential
-  backoff), and ``forget`` resets its count once it succeeds.
+- a failing key comes back later and later (``add_rate_limited``, through the queue's
+  rate limiter: 5 ms, 10 ms, 20 ms, ... per key, as upstream's
+  ``ItemExponentialFailureRateLimiter``), and ``forget`` resets its count once it succeeds.
 
-What real Kubernetes does differently: client-go combines several rate limiters (a
-token bucket for the whole queue, too) and exports metrics for queue depth and latency.
+The queue reads the time from ``clock`` (``time.monotonic`` by default), so a test can
+hand it a fake clock and check exactly when a delayed key comes out; ``get(timeout)``
+blocks for at most `timeout` real seconds (``timeout=0`` never blocks).
+
+What real Kubernetes does differently: client-go's default controller rate limiter is the
+larger of this per-key back-off (capped at 1000 s) and a token bucket for the whole queue
+(10 keys a second, bursts of 100); the delaying queue runs timers on its clock (a fake
+clock's ``Step`` releases keys); metrics for queue depth, latency and retries.
 """
 import heapq
 import itertools
@@ -21,12 +28,43 @@ import time
 log = logging.getLogger("kfs.workqueue")
 
 
-class WorkQueue:
+class ItemExponentialFailureRateLimiter:
+    """Per-key back-off: `base_delay` * 2 ** (failures so far), at most `max_delay`.
+
+    Upstream's default is 5 ms to 1000 s. kfs caps at 60 s on purpose: a key that keeps
+    failing in the course (a missing image, a broken admission, an API server that was
+    down) is tried again within a minute of its cause being fixed, not up to 16 minutes
+    later; a fix made through the API (a changed object) needs no retry at all, as the
+    informer's event queues the key at once.
+    """
+
     def __init__(self, base_delay=0.005, max_delay=60.0):
         self.base_delay, self.max_delay = base_delay, max_delay
-        self.queue, self.dirty, self.processing = [], set(), set()
-        self.waiting = []  # heap of (ready time, sequence, key) for add_after
         self.failures = {}
+        self.lock = threading.Lock()
+
+    def when(self, key):
+        """The delay before `key`'s next try; counts one more failure."""
+        with self.lock:
+            n = self.failures.get(key, 0)
+            self.failures[key] = n + 1
+        return min(self.base_delay * 2 ** n, self.max_delay)
+
+    def forget(self, key):
+        with self.lock:
+            self.failures.pop(key, None)
+
+    def num_requeues(self, key):
+        with self.lock:
+            return self.failures.get(key, 0)
+
+
+class WorkQueue:
+    def __init__(self, rate_limiter=None, clock=time.monotonic):
+        self.rate_limiter = rate_limiter or ItemExponentialFailureRateLimiter()
+        self.clock = clock
+        self.queue, self.dirty, self.processing = [], set(), set()
+        self.waiting = []  # heap of (ready time on self.clock, sequence, key) for add_after
         self.shutting_down = False
         self.cond = threading.Condition()
         self._seq = itertools.count()
@@ -44,23 +82,21 @@ class WorkQueue:
         if delay <= 0:
             return self.add(key)
         with self.cond:
-            heapq.heappush(self.waiting, (time.monotonic() + delay, next(self._seq), key))
+            heapq.heappush(self.waiting, (self.clock() + delay, next(self._seq), key))
             self.cond.notify()
 
     def add_rate_limited(self, key):
-        n = self.failures.get(key, 0)
-        self.failures[key] = n + 1
-        self.add_after(key, min(self.base_delay * 2 ** n, self.max_delay))
+        self.add_after(key, self.rate_limiter.when(key))
 
     def forget(self, key):
-        self.failures.pop(key, None)
+        self.rate_limiter.forget(key)
 
     def num_requeues(self, key):
-        return self.failures.get(key, 0)
+        return self.rate_limiter.num_requeues(key)
 
     def get(self, timeout=None):
         """The next key (marked as processing), or None when shut down or timed out."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout  # real time
         with self.cond:
             while True:
                 self._promote_ready()
@@ -71,13 +107,12 @@ class WorkQueue:
                     return key
                 if self.shutting_down:
                     return None
-                wait = self._next_wait(deadline)
-                if wait is not None and wait <= 0:
-                    return None
-                self.cond.wait(wait)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None  # (a delayed key falling due is no reason to give up)
+                self.cond.wait(self._next_wait(deadline))
 
     def _promote_ready(self):
-        now = time.monotonic()
+        now = self.clock()
         while self.waiting and self.waiting[0][0] <= now:
             key = heapq.heappop(self.waiting)[2]
             if key not in self.dirty:
@@ -88,7 +123,7 @@ class WorkQueue:
     def _next_wait(self, deadline):
         candidates = []
         if self.waiting:
-            candidates.append(self.waiting[0][0] - time.monotonic())
+            candidates.append(self.waiting[0][0] - self.clock())
         if deadline is not None:
             candidates.append(deadline - time.monotonic())
         return max(min(candidates), 0) if candidates else None

@@ -6,7 +6,8 @@ compares what is wanted (the Deployment's spec, the Service's selector, the Node
 with what is (the caches), and makes one step towards it through the API server.
 
 - ``replicaset``: keeps a ReplicaSet's number of pods;
-- ``deployment`` (+ ``deployment_util``): rolls a Deployment out through ReplicaSets;
+- ``deployment`` (+ ``deployment_rollout``: the steps of one sync, ``deployment_util``: the
+  arithmetic): rolls a Deployment out through ReplicaSets;
 - ``endpoints``: each Service's ready pod addresses;
 - ``endpointslice``: the same addresses as EndpointSlices (what kubectl describe and
   kube-proxy read);
@@ -14,7 +15,8 @@ with what is (the caches), and makes one step towards it through the API server.
 - ``nodelifecycle``: notices dead nodes, taints them, evicts their pods;
 - ``manager``: the shared informers and the workers; ``main``: the ``kfs controller-manager``
   command (``kfs.lab.stages.controller_manager`` runs it on the lab's ``cp``);
-- ``controller_utils``: expectations, adoption and release, pod ranking, slow-start batches.
+- ``controller_utils``: expectations, adoption and release (and the re-read of an owner
+  before it adopts), pod ranking, slow-start batches.
 
 What real Kubernetes does differently: ``pkg/controller`` has some forty controllers, each
 started by ``kube-controller-manager`` behind leader election; typed listers and indexers

@@ -3,7 +3,7 @@
 Mirrors ``pkg/controller/controller_utils.go`` (expectations, ``FilterActivePods``,
 ``ActivePodsWithRanks``, ``slowStartBatch``, ``GetPodFromTemplate``) and
 ``pkg/controller/controller_ref_manager.go`` (adopting orphans, releasing what no longer
-matches), shrunk.
+matches, ``RecheckDeletionTimestamp``), shrunk.
 
 **Expectations.** A controller acts on its cache, and its cache lags behind its own
 writes: right after creating 3 pods, the cache may still show none. Without a memory of
@@ -111,6 +111,21 @@ def claim(owner, objects, selector, adopt, release, can_adopt=lambda: True):
         if adopted is not None:
             claimed.append(adopted)
     return claimed
+
+
+def owner_still_adoptable(client, resource, owner):
+    """Re-read `owner` from the API server, not the cache: may it still adopt? Not if it is
+    gone, replaced by another object of its name, or being deleted (upstream's
+    ``RecheckDeletionTimestamp``: a cache may not show the deletion yet, and an owner being
+    deleted must not take on new dependents the garbage collector would then miss)."""
+    from kfs.client import ApiError
+    try:
+        fresh = client.get(resource, meta.name(owner), meta.namespace(owner))
+    except ApiError as e:
+        if e.not_found:
+            return False
+        raise
+    return fresh["metadata"]["uid"] == owner["metadata"]["uid"] and not being_deleted(fresh)
 
 
 def _quietly(write, obj):

@@ -1,8 +1,9 @@
 """The Deployment controller: roll a pod template out through ReplicaSets.
 
-Mirrors ``pkg/controller/deployment/deployment_controller.go`` (handlers, ``syncDeployment``)
-and the new-ReplicaSet half of ``sync.go``; the rollout strategies, scaling and status live
-in ``deployment_rollout``, the arithmetic in ``deployment_util``.
+Mirrors ``pkg/controller/deployment/deployment_controller.go`` (handlers, ``syncDeployment``,
+``getReplicaSetsForDeployment``, ``getPodMapForDeployment``). The steps of one sync (the new
+ReplicaSet and revisions, the rollout strategies, scaling, status) are the methods of a
+``deployment_rollout.Rollout`` made for that sync; the arithmetic is in ``deployment_util``.
 
 ``reconcile("ns/name")`` (upstream's ``syncDeployment``):
 
@@ -28,17 +29,13 @@ What real Kubernetes does differently: the deprecated in-controller rollback
 through typed clients; the informers' resync re-checks every Deployment periodically.
 """
 import copy
-import logging
 import time
 
 from kfs import meta
-from kfs.client import ApiError
 from kfs.controllers import controller_utils as cu
-from kfs.controllers import deployment_rollout as rollout
 from kfs.controllers import deployment_util as du
+from kfs.controllers.deployment_rollout import Rollout
 from kfs.controllers.manager import Controller
-
-log = logging.getLogger("kfs.controllers.deployment")
 
 
 class DeploymentController(Controller):
@@ -85,7 +82,7 @@ class DeploymentController(Controller):
         if d is not None and du.strategy(d) == "Recreate":
             self.enqueue(d)
 
-    # -- the sync ------------------------------------------------------------------------
+    # -- the sync (syncDeployment) ---------------------------------------------------------
 
     def reconcile(self, key):
         cached = self.d_informer.get(key)
@@ -100,16 +97,16 @@ class DeploymentController(Controller):
                 self.client.update_status(d)
             return None
         rs_list = self.replicasets_for(d)
+        rollout = Rollout(self.client, d, rs_list, self.pod_map(d, rs_list), self.recorder,
+                          clock=self.clock, rs_cache=self.rs_informer)
         if cu.being_deleted(d):
-            return rollout.sync_status_only(self, d, rs_list)
-        self.check_paused_conditions(d)
-        if d["spec"].get("paused"):
-            return rollout.sync(self, d, rs_list)
-        if self.is_scaling_event(d, rs_list):
-            return rollout.sync(self, d, rs_list)
-        if du.strategy(d) == "Recreate":
-            return rollout.rollout_recreate(self, d, rs_list, self.pod_map(d, rs_list))
-        return rollout.rollout_rolling(self, d, rs_list)
+            return rollout.sync_status_only()
+        rollout.check_paused_conditions()
+        if rollout.d["spec"].get("paused") or rollout.is_scaling_event():
+            return rollout.sync()
+        if du.strategy(rollout.d) == "Recreate":
+            return rollout.rollout_recreate()
+        return rollout.rollout_rolling()
 
     def replicasets_for(self, d):
         """Claim the namespace's ReplicaSets (getReplicaSetsForDeployment); copies."""
@@ -119,190 +116,17 @@ class DeploymentController(Controller):
         def release(rs):
             return self.client.replace(cu.without_owner(rs, d["metadata"]["uid"]))
 
-        def can_adopt():
-            try:
-                fresh = self.client.get("deployments", meta.name(d), meta.namespace(d))
-            except ApiError as e:
-                if e.not_found:
-                    return False
-                raise
-            return fresh["metadata"]["uid"] == d["metadata"]["uid"] and not cu.being_deleted(fresh)
-
         claimed = cu.claim(d, self.rs_informer.list(namespace=meta.namespace(d)),
-                           d["spec"].get("selector"), adopt, release, can_adopt)
+                           d["spec"].get("selector"), adopt, release,
+                           can_adopt=lambda: cu.owner_still_adoptable(self.client,
+                                                                      "deployments", d))
         return [copy.deepcopy(rs) for rs in claimed]
 
     def pod_map(self, d, rs_list):
-        """ReplicaSet uid -> its pods (terminating ones too), for Recreate."""
+        """ReplicaSet uid -> its pods (terminating ones too): what Recreate waits for."""
         uids = {rs["metadata"]["uid"]: [] for rs in rs_list}
         for pod in self.pod_informer.list(namespace=meta.namespace(d)):
             ref = meta.controller_of(pod)
             if ref and ref.get("uid") in uids:
                 uids[ref["uid"]].append(pod)
         return uids
-
-    def check_paused_conditions(self, d):
-        if not du.has_progress_deadline(d):
-            return
-        status = d.setdefault("status", {})
-        cond = du.get_condition(status, "Progressing")
-        if cond and cond.get("reason") == du.TIMED_OUT:
-            return
-        paused_noted = bool(cond) and cond.get("reason") == du.PAUSED
-        if d["spec"].get("paused") and not paused_noted:
-            du.set_condition(status, du.new_condition("Progressing", "Unknown", du.PAUSED,
-                                                      "Deployment is paused"))
-        elif not d["spec"].get("paused") and paused_noted:
-            du.set_condition(status, du.new_condition("Progressing", "Unknown", du.RESUMED,
-                                                      "Deployment is resumed"))
-        else:
-            return
-        self.write_status(d)
-
-    def is_scaling_event(self, d, rs_list):
-        new_rs, old_rs = self.all_replicasets_and_sync_revision(d, rs_list, create=False)
-        for rs in du.active(old_rs + [new_rs]):
-            desired = du.desired_replicas_annotation(rs)
-            if desired is not None and desired != du.replicas(d):
-                return True
-        return False
-
-    # -- the new ReplicaSet and revisions (sync.go) ----------------------------------------
-
-    def all_replicasets_and_sync_revision(self, d, rs_list, create):
-        """(new ReplicaSet or None, old ReplicaSets); creates the new one if asked."""
-        old_rs = du.find_old_replicasets(d, rs_list)
-        return self.new_replicaset(d, rs_list, old_rs, create), old_rs
-
-    def new_replicaset(self, d, rs_list, old_rs, create):
-        existing = du.find_new_replicaset(d, rs_list)
-        new_revision = du.max_revision(old_rs) + 1
-        if existing is not None:
-            rs = self.sync_existing_new_replicaset(d, existing, new_revision)
-            rs_list[:] = [rs if r["metadata"]["uid"] == rs["metadata"]["uid"] else r
-                          for r in rs_list]  # later steps of this sync see the update
-            return rs
-        if not create:
-            return None
-        return self.create_new_replicaset(d, old_rs, new_revision)
-
-    def sync_existing_new_replicaset(self, d, existing, new_revision):
-        rs = copy.deepcopy(existing)
-        changed = du.set_new_replicaset_annotations(d, rs, new_revision, exists=True)
-        min_ready = d["spec"].get("minReadySeconds", 0)
-        if changed or rs["spec"].get("minReadySeconds", 0) != min_ready:
-            rs["spec"]["minReadySeconds"] = min_ready
-            return self.client.replace(rs)
-        revision_changed = self.set_deployment_revision(d, meta.annotations(rs).get(du.REVISION))
-        status = d.setdefault("status", {})
-        status_changed = False
-        if du.has_progress_deadline(d) and du.get_condition(status, "Progressing") is None:
-            du.set_condition(status, du.new_condition(
-                "Progressing", "True", du.FOUND_NEW_RS, f'Found new replica set "{meta.name(rs)}"'))
-            status_changed = True
-        if revision_changed or status_changed:
-            self.write_status(d, annotations_changed=revision_changed)
-        return rs
-
-    def create_new_replicaset(self, d, old_rs, new_revision):
-        status = d.setdefault("status", {})
-        template = copy.deepcopy(d["spec"]["template"])
-        h = du.compute_hash(d["spec"]["template"], status.get("collisionCount"))
-        template.setdefault("metadata", {}).setdefault("labels", {})[du.HASH_LABEL] = h
-        selector = copy.deepcopy(d["spec"]["selector"])
-        selector.setdefault("matchLabels", {})[du.HASH_LABEL] = h
-        rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-              "metadata": {"name": f"{meta.name(d)}-{h}", "namespace": meta.namespace(d),
-                           "labels": dict(template["metadata"]["labels"]),
-                           "ownerReferences": [meta.owner_reference(d)]},
-              "spec": {"replicas": 0, "minReadySeconds": d["spec"].get("minReadySeconds", 0),
-                       "selector": selector, "template": template}}
-        rs["spec"]["replicas"] = du.new_rs_new_replicas(d, old_rs + [rs], rs)
-        du.set_new_replicaset_annotations(d, rs, new_revision, exists=False)
-        try:
-            created, already = self.client.create(rs), False
-        except ApiError as e:
-            if e.code != 409:
-                msg = f'Failed to create new replica set "{meta.name(rs)}": {e}'
-                du.set_condition(status, du.new_condition("Progressing", "False",
-                                                          du.FAILED_RS_CREATE, msg))
-                self.event(d, "Warning", du.FAILED_RS_CREATE, msg)
-                self._quiet_status_write(d)
-                raise
-            created, already = self.existing_or_collision(d, rs, e), True
-        if not already and du.replicas(created) > 0:
-            self.event(d, "Normal", "ScalingReplicaSet", f"Scaled up replica set "
-                       f"{meta.name(created)} from 0 to {du.replicas(created)}")
-        revision_changed = self.set_deployment_revision(d, str(new_revision))
-        if not already and du.has_progress_deadline(d):
-            du.set_condition(status, du.new_condition(
-                "Progressing", "True", du.NEW_RS_CREATED,
-                f'Created new replica set "{meta.name(created)}"'))
-        if revision_changed or not already:
-            self.write_status(d, annotations_changed=revision_changed)
-        return created
-
-    def existing_or_collision(self, d, rs, error):
-        """AlreadyExists: our own ReplicaSet seen late by the cache, or a hash collision."""
-        existing = self.rs_informer.get(meta.key(rs))
-        if existing is None:
-            existing = self.client.get("replicasets", meta.name(rs), meta.namespace(rs))
-        if cu.is_controlled_by(existing, d) and du.equal_ignore_hash(
-                d["spec"]["template"], existing["spec"].get("template")):
-            return copy.deepcopy(existing)
-        status = d.setdefault("status", {})
-        status["collisionCount"] = (status.get("collisionCount") or 0) + 1
-        self._quiet_status_write(d)
-        raise error
-
-    def set_deployment_revision(self, d, rev):
-        if rev is None or meta.annotations(d).get(du.REVISION) == rev:
-            return False
-        d["metadata"].setdefault("annotations", {})[du.REVISION] = rev
-        return True
-
-    # -- writes ---------------------------------------------------------------------------
-
-    def scale_replicaset_and_record_event(self, rs, new_scale, d):
-        if du.replicas(rs) == new_scale:
-            return False, rs
-        return self.scale_replicaset(rs, new_scale, d,
-                                     "up" if du.replicas(rs) < new_scale else "down")
-
-    def scale_replicaset(self, rs, new_scale, d, operation):
-        size_changes = du.replicas(rs) != new_scale
-        max_replicas = du.replicas(d) + du.max_surge(d)
-        if not size_changes and not du.replicas_annotations_need_update(rs, du.replicas(d),
-                                                                        max_replicas):
-            return False, rs
-        old = du.replicas(rs)
-        rs = copy.deepcopy(rs)
-        rs["spec"]["replicas"] = new_scale
-        du.set_replicas_annotations(rs, du.replicas(d), max_replicas)
-        rs = self.client.replace(rs)  # carries the resourceVersion: a stale cache gets a 409
-        if size_changes:
-            self.event(d, "Normal", "ScalingReplicaSet",
-                       f"Scaled {operation} replica set {meta.name(rs)} from {old} to {new_scale}")
-        return size_changes, rs
-
-    def write_status(self, d, annotations_changed=False):
-        """Persist d's status, and its revision annotation with it: as upstream, through
-        the status subresource, which keeps the annotations we send but, unlike an update of
-        the Deployment itself, does not count them as a new generation."""
-        try:
-            _refresh(d, self.client.update_status(d))
-        except ApiError as e:
-            if not e.not_found:  # deleted meanwhile: nothing to report on
-                raise
-
-    def _quiet_status_write(self, d):
-        try:
-            self.write_status(d)
-        except ApiError as e:
-            log.info("%s: status update failed: %s", meta.key(d), e)
-
-
-def _refresh(d, fresh):
-    """Make the working copy `d` the server's latest version of itself."""
-    d.clear()
-    d.update(fresh)

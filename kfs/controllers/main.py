@@ -117,17 +117,11 @@ def build(args, client, informers, recorders=None):
 
 
 def make_client(kubeconfig):
-    import os
-
     from kfs.client import Client
-    path = kubeconfig or os.environ.get("KUBECONFIG")
-    if not path or not os.path.isfile(path):
-        raise FileNotFoundError(f"no kubeconfig at {path!r}: pass --kubeconfig FILE (the lab's is "
-                                "written by `kfs lab up --stage apiserver`: "
-                                "kube-controller-manager.kubeconfig)")
     # informers' watches, workers and the event recorder share one connection pool
-    client = Client.from_kubeconfig(path, user_agent="kfs-controller-manager", pool_maxsize=64)
-    return client
+    return Client.for_component(kubeconfig, "kfs-controller-manager", pool_maxsize=64,
+                                hint="the lab's is written by `kfs lab up --stage apiserver`: "
+                                "kube-controller-manager.kubeconfig")
 
 
 def main(args):

@@ -31,12 +31,13 @@ log = logging.getLogger("kfs.controllers")
 class SharedInformers:
     """One informer per resource, shared by all controllers (SharedInformerFactory).
 
-    `client` is a ``kfs.client.Client``, or a unit test's FakeApi (which makes its own
-    FakeInformers).
+    `new_informer(resource)` makes the informer of one resource; by default a
+    ``kfs.client.Informer`` over `client` (a unit test passes its FakeApi's ``informer``).
     """
 
-    def __init__(self, client):
+    def __init__(self, client, new_informer=None):
         self.client = client
+        self.new_informer = new_informer or (lambda r: Informer(client, r))
         self.informers = {}
         self.lock = threading.Lock()
 
@@ -44,8 +45,7 @@ class SharedInformers:
         r = resource if isinstance(resource, resources.Resource) else resources.lookup(resource)
         with self.lock:
             if r.plural not in self.informers:
-                make = getattr(self.client, "informer", None)
-                self.informers[r.plural] = make(r) if make else Informer(self.client, r)
+                self.informers[r.plural] = self.new_informer(r)
             return self.informers[r.plural]
 
     def __getitem__(self, resource):

@@ -111,7 +111,8 @@ class ReplicaSetController(Controller):
         active = cu.filter_active_pods(self.pod_informer.list(namespace=meta.namespace(rs)))
         pods = cu.claim(rs, active, rs["spec"].get("selector"),
                         adopt=lambda p: self.adopt(rs, p), release=lambda p: self.release(rs, p),
-                        can_adopt=lambda: self.can_adopt(rs))
+                        can_adopt=lambda: cu.owner_still_adoptable(self.client, "replicasets",
+                                                                   rs))
         error = None
         if needs_sync and not cu.being_deleted(rs):
             error = self.manage_replicas(pods, rs)
@@ -178,16 +179,6 @@ class ReplicaSetController(Controller):
         return errors[0] if errors else None
 
     # -- adoption -------------------------------------------------------------------------
-
-    def can_adopt(self, rs):
-        """Re-read the ReplicaSet from the API server: never adopt for a deleted one."""
-        try:
-            fresh = self.client.get("replicasets", meta.name(rs), meta.namespace(rs))
-        except ApiError as e:
-            if e.not_found:
-                return False
-            raise
-        return fresh["metadata"]["uid"] == rs["metadata"]["uid"] and not cu.being_deleted(fresh)
 
     def adopt(self, rs, pod):
         return self.patch_owner_refs(cu.with_controller_ref(pod, rs))

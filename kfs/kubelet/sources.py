@@ -222,8 +222,7 @@ class APISource:
         return self
 
     def _synced(self):
-        synced = self.informer.synced
-        return synced.is_set() if hasattr(synced, "is_set") else bool(synced)
+        return self.informer.synced.is_set()
 
     def _first_sync(self):
         while not self._stop.is_set() and not self._synced():

@@ -77,16 +77,11 @@ def build(args, client=None):
 
 
 def make_client(kubeconfig):
-    import os
-
     from kfs.client import Client
-    path = kubeconfig or os.environ.get("KUBECONFIG")
-    if not path or not os.path.isfile(path):
-        raise FileNotFoundError(f"no kubeconfig at {path!r}: pass --kubeconfig FILE (the lab's "
-                                "is `kfs lab up --stage apiserver`'s kube-scheduler.kubeconfig)")
     # informers' watches, workers and the event recorder share one connection pool
-    client = Client.from_kubeconfig(path, user_agent="kfs-scheduler", pool_maxsize=32)
-    return client
+    return Client.for_component(kubeconfig, "kfs-scheduler", pool_maxsize=32,
+                                hint="the lab's is `kfs lab up --stage apiserver`'s "
+                                "kube-scheduler.kubeconfig")
 
 
 def main(args):

@@ -181,3 +181,32 @@ def test_stopping_an_informer_returns_at_once_while_its_watch_waits_for_data():
     assert time.monotonic() - started < 1
     release.set()
     httpd.shutdown()
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: c
+contexts: [{name: c, context: {cluster: k, user: u}}]
+clusters: [{name: k, cluster: {server: "https://10.0.0.1:6443"}}]
+users: [{name: u, user: {token: secret}}]
+"""
+
+
+def test_a_component_without_a_kubeconfig_is_told_which_flag_to_pass(tmp_path, monkeypatch):
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    with pytest.raises(FileNotFoundError, match=r"no kubeconfig at None: pass --kubeconfig "
+                                                r"FILE \(the lab's is x\.kubeconfig\)"):
+        Client.for_component(None, "kfs-x", hint="the lab's is x.kubeconfig")
+    with pytest.raises(FileNotFoundError, match="no kubeconfig at '/nowhere'"):
+        Client.for_component("/nowhere", "kfs-x")
+
+
+def test_a_components_client_comes_from_its_flag_or_else_kubeconfig(tmp_path, monkeypatch):
+    (tmp_path / "kc").write_text(KUBECONFIG)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kc"))
+    for flag in (None, str(tmp_path / "kc")):
+        c = Client.for_component(flag, "kfs-x", pool_maxsize=7)
+        assert c.server == "https://10.0.0.1:6443"
+        assert c.session.headers["User-Agent"] == "kfs-x"
+        assert c.session.headers["Authorization"] == "Bearer secret"
+        assert c.session.get_adapter("https://10.0.0.1")._pool_maxsize == 7

@@ -5,19 +5,21 @@ import time
 import pytest
 
 from kfs import meta
+from kfs.client import ApiError
 from kfs.controllers import deployment_util as du
 from kfs.controllers.deployment import DeploymentController
 from kfs.controllers.manager import SharedInformers
 from kfs.controllers.replicaset import ReplicaSetController
 from tests.controller_objects import deployment, replicaset
 from tests.fakes import FakeApi
+from tests.unit.test_controller_replicaset import OWNER_CHANGES
 
 
 class Cluster:
     def __init__(self, *objects):
         self.api = FakeApi(*objects)
         self.now = time.time()
-        informers = SharedInformers(self.api)
+        informers = SharedInformers(self.api, self.api.informer)
         self.rsc = ReplicaSetController(self.api, informers)
         self.dc = DeploymentController(self.api, informers, clock=lambda: self.now)
         for d in self.api.all("deployments"):
@@ -265,6 +267,21 @@ def test_an_orphan_replicaset_matching_the_selector_is_adopted():
     orphan = replicaset(name="stray", labels={"app": "web"}, replicas=0)
     c = Cluster(orphan, deployment(replicas=1)).settle()
     assert meta.controller_of(c.api.get("replicasets", "stray", "default"))["kind"] == "Deployment"
+
+
+@pytest.mark.parametrize("change", OWNER_CHANGES, ids=lambda f: f.__name__)
+def test_no_orphan_replicaset_is_adopted_for_a_deployment_the_api_server_no_longer_has(change):
+    """RecheckDeletionTimestamp: before adopting, the owner is read again from the server."""
+    orphan = replicaset(name="stray", labels={"app": "web"}, replicas=0)
+    c = Cluster(orphan, deployment(replicas=1))
+    c.api.hold_events()  # the cache keeps showing the Deployment as it was
+    change(c.api, "deployments", "web")
+    try:
+        c.dc.reconcile("default/web")
+    except ApiError as e:  # its status write from the stale copy is refused: fine
+        assert e.conflict
+    assert meta.controller_of(c.api.get("replicasets", "stray", "default")) is None
+    c.api.release_events()
 
 
 def test_a_deployment_being_deleted_creates_no_replicaset():

@@ -10,7 +10,7 @@ from tests.fakes import FakeApi
 
 def setup(*objects):
     api = FakeApi(*objects)
-    return api, EndpointsController(api, SharedInformers(api))
+    return api, EndpointsController(api, SharedInformers(api, api.informer))
 
 
 def endpoints(api, name="web"):

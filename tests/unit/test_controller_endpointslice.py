@@ -12,7 +12,7 @@ SERVICE_NAME = "kubernetes.io/service-name"
 
 def setup(*objects, per_slice=100):
     api = FakeApi(*objects)
-    return api, EndpointSliceController(api, SharedInformers(api),
+    return api, EndpointSliceController(api, SharedInformers(api, api.informer),
                                         max_endpoints_per_slice=per_slice)
 
 

@@ -43,7 +43,7 @@ def test_flags_reach_the_controllers():
     a = args("--node-monitor-grace-period", "7s", "--concurrent-replicaset-syncs", "3",
              "--default-unreachable-toleration-seconds", "9")
     api = FakeApi()
-    built = {c.name: c for c in main.build(a, api, SharedInformers(api))}
+    built = {c.name: c for c in main.build(a, api, SharedInformers(api, api.informer))}
     assert built["replicaset"].workers == 3
     assert built["nodelifecycle"].grace_period == 7
     assert built["nodelifecycle"].default_tolerations["node.kubernetes.io/unreachable"] == 9
@@ -51,7 +51,7 @@ def test_flags_reach_the_controllers():
 
 def test_controllers_share_one_informer_per_resource():
     api = FakeApi()
-    informers = SharedInformers(api)
+    informers = SharedInformers(api, api.informer)
     main.build(args(), api, informers)
     assert sorted(informers.informers) == sorted(
         ["deployments", "replicasets", "pods", "services", "endpoints", "endpointslices",
@@ -61,7 +61,7 @@ def test_controllers_share_one_informer_per_resource():
 
 def test_the_manager_runs_workers_that_turn_a_deployment_into_pods():
     api = FakeApi()
-    informers = SharedInformers(api)
+    informers = SharedInformers(api, api.informer)
     manager = ControllerManager(api, main.build(args(), api, informers), informers)
     manager.run()
     try:

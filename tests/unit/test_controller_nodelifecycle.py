@@ -19,7 +19,7 @@ class Clock:
 def setup(*objects, grace=20, toleration=30):
     api = FakeApi(*objects)
     clock = Clock()
-    c = NodeLifecycleController(api, SharedInformers(api), grace_period=grace,
+    c = NodeLifecycleController(api, SharedInformers(api, api.informer), grace_period=grace,
                                 default_unreachable_toleration=toleration,
                                 default_not_ready_toleration=toleration, clock=clock)
     return api, c, clock

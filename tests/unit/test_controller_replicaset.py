@@ -12,7 +12,7 @@ from tests.fakes import FakeApi, status_error
 
 def setup(*objects):
     api = FakeApi(*objects)
-    return api, ReplicaSetController(api, SharedInformers(api))
+    return api, ReplicaSetController(api, SharedInformers(api, api.informer))
 
 
 def owned_pods(api, rs_name="web"):
@@ -94,6 +94,36 @@ def test_adoption_of_orphans_by_selector(labels, owner, adopted):
     p = api.get("pods", "orphan", "default")
     assert ((meta.controller_of(p) or {}).get("name") == "web") is adopted
     assert len(owned_pods(api)) == 1  # adopted, or a new one created instead
+
+
+def being_deleted(api, resource, name):
+    api.delete(resource, name, "default", propagation_policy="Foreground")
+
+
+def replaced(api, resource, name):
+    current = api.get(resource, name, "default")
+    api.delete(resource, name, "default")
+    current["metadata"] = {k: v for k, v in current["metadata"].items()
+                           if k in ("name", "namespace", "labels")}
+    api.create(current)
+
+
+def gone(api, resource, name):
+    api.delete(resource, name, "default")
+
+
+OWNER_CHANGES = [being_deleted, replaced, gone]
+
+
+@pytest.mark.parametrize("change", OWNER_CHANGES, ids=lambda f: f.__name__)
+def test_no_orphan_is_adopted_for_a_replicaset_the_cache_shows_but_the_api_server_does_not(change):
+    """RecheckDeletionTimestamp: before adopting, the owner is read again from the server."""
+    api, c = setup(replicaset(replicas=1), pod("orphan"))
+    api.hold_events()  # the cache keeps showing the ReplicaSet as it was
+    change(api, "replicasets", "web")
+    c.reconcile("default/web")
+    assert meta.controller_of(api.get("pods", "orphan", "default")) is None
+    api.release_events()
 
 
 def test_a_pod_that_stops_matching_is_released_and_replaced():
