@@ -96,7 +96,7 @@ def fields(data):
 # number: [json name, type code, message type or map value type]; type codes: s string,
 # b bool, i integer, d double, f float, y bytes, m message, M map<string, ...>, and a
 # leading "*" for repeated fields. Generated from the descriptors compiled into the real
-# kubectl (``python -m kfs.apiserver.protobuf /usr/bin/kubectl``).
+# kubectl (``python -m kfs.apiserver.kinds /usr/bin/kubectl``).
 
 SCHEMA_FILE = Path(__file__).with_name("protobuf_schema.json")
 _schema = None
@@ -252,14 +252,14 @@ def descriptors(binary):
     return found
 
 
-def generate(binary):
+def generate(binary, roots):
+    """{message: {number: [json name, type code, ...]}} for every message reachable from
+    the `roots` (message names), from the descriptors compiled into `binary` (kubectl)."""
     messages = {}
     for fd in descriptors(binary).values():
         for mt in fd.message_type:
             messages[f"{fd.package}.{mt.name}"] = mt
-    from kfs.apiserver import schema as json_schema
-    out, todo = {}, [message_name(*root) for root in json_schema.kinds_with_rules()]
-    todo.append(f"{META}.DeleteOptions")
+    out, todo = {}, list(roots)
     while todo:
         name = todo.pop()
         if name in out or name in TIME_TYPES + (QUANTITY, INT_OR_STRING) + RAW:
@@ -283,11 +283,3 @@ def generate(binary):
                 todo.append(type_name)
         out[name] = spec
     return dict(sorted(out.items()))
-
-
-if __name__ == "__main__":
-    import sys
-    SCHEMA_FILE.write_text(json.dumps(generate(sys.argv[1] if len(sys.argv) > 1 else
-                                               "/usr/bin/kubectl"), separators=(",", ":"),
-                                      sort_keys=True) + "\n")
-    print(f"wrote {SCHEMA_FILE}")

@@ -10,7 +10,7 @@ The real API server decodes JSON into Go structs. Two things follow, which clien
 
 The types come from ``schema.json``: for every type reachable from the kinds kfs serves,
 its fields (JSON names) and their types, generated from the official Python client's
-models (``python -m kfs.apiserver.schema`` regenerates it) — the same OpenAPI the real
+models (``python -m kfs.apiserver.kinds`` regenerates it) — the same OpenAPI the real
 API server publishes.
 
 Mirrors ``apimachinery/pkg/runtime/serializer/json`` (strict decoding) and the
@@ -23,7 +23,7 @@ import json
 import re
 from pathlib import Path
 
-from kfs import meta, resources
+from kfs import meta
 
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
 _schema = None
@@ -129,26 +129,10 @@ def _fail(value, path, go_type, kind):
 
 # -- regenerating schema.json from the official client's models ------------------------
 
-def kinds_with_rules():
-    """(apiVersion, kind) of every served kind and of the kinds its subresources take."""
-    served = {(r.api_version, r.kind) for r in resources.RESOURCES}
-    taken = {(f"{group}/{version}" if group else version, kind)
-             for r in resources.RESOURCES for kind, group, version in r.subresources.values()
-             if kind}
-    return sorted(served | taken)
-
-
-def roots():
-    """The root type of every kind kfs has rules for, and of DeleteOptions."""
-    from kfs.apiserver import kinds
-    found = [kinds.lookup(*k).schema_type for k in kinds_with_rules()]
-    return sorted(set(found) | {"V1DeleteOptions"})
-
-
-def generate():
-    """{type: {jsonField: type}} for every type reachable from the roots."""
+def generate(roots):
+    """{type: {jsonField: type}} for every type reachable from the `roots` (type names)."""
     import kubernetes.client as models
-    out, todo = {}, roots()
+    out, todo = {}, list(roots)
     while todo:
         name = todo.pop()
         if name in out:
@@ -162,8 +146,3 @@ def generate():
             if hasattr(models, inner) and inner not in out:
                 todo.append(inner)
     return dict(sorted(out.items()))
-
-
-if __name__ == "__main__":
-    SCHEMA_FILE.write_text(json.dumps(generate(), indent=0, sort_keys=True) + "\n")
-    print(f"wrote {SCHEMA_FILE}")

@@ -13,7 +13,7 @@ A kind's module is found by its name: the rules of ``Pod`` are in ``kinds/pod.py
 
 **Adding a kind**: (1) its `Resource` in ``kfs/resources.py`` — what discovery publishes
 and where etcd keeps it, the vocabulary clients share; (2) ``kinds/<kind>.py`` with a
-``KIND``; (3) ``tests/unit/kinds/test_<kind>.py``; (4) ``python -m kfs.apiserver.schema``
+``KIND``; (3) ``tests/unit/kinds/test_<kind>.py``; (4) ``python -m kfs.apiserver.kinds``
 to regenerate the schema data (and RBAC in ``policy.py`` for the components that use it).
 
 Where upstream keeps each part of a kind (kfs keeps them together, for a reader):
@@ -252,6 +252,15 @@ class ServerConfig:
                  event_ttl=3600):
         self.storage, self.service_cidr, self.node_ports = storage, service_cidr, node_ports
         self.event_ttl = event_ttl
+
+
+def with_rules():
+    """(apiVersion, kind) of every served kind and of the kinds its subresources take."""
+    served = {(r.api_version, r.kind) for r in resources.RESOURCES}
+    taken = {(f"{group}/{version}" if group else version, kind)
+             for r in resources.RESOURCES for kind, group, version in r.subresources.values()
+             if kind}
+    return sorted(served | taken)
 
 
 def for_server(config):

@@ -23,8 +23,8 @@ def test_every_served_kind_has_its_module_named_after_it(api_version, kind):
     assert rules.resource is resources.for_object({"apiVersion": api_version, "kind": kind})
 
 
-@pytest.mark.parametrize("api_version, kind", schema.kinds_with_rules(),
-                         ids=[k for _, k in schema.kinds_with_rules()])
+@pytest.mark.parametrize("api_version, kind", kinds.with_rules(),
+                         ids=[k for _, k in kinds.with_rules()])
 def test_every_kind_with_rules_has_a_schema_type_and_a_protobuf_message(api_version, kind):
     assert kinds.lookup(api_version, kind).schema_type in schema.schema()
     assert protobuf.message_name(api_version, kind) in protobuf.schema()
