@@ -247,10 +247,12 @@ class Kubernetes:
     # -- records --------------------------------------------------------------------------
 
     def address(self, owner, ip):
-        if ip_family(ip) == 6:
+        if ":" in ip:  # the index keeps addresses canonical: a colon is IPv6
             return RR(owner, QTYPE.AAAA, ttl=self.ttl, rdata=AAAA(ip))
         return RR(owner, QTYPE.A, ttl=self.ttl, rdata=A(ip))
 
     def addresses(self, owner, ips, qtype):
-        family = {QTYPE.A: 4, QTYPE.AAAA: 6}.get(qtype)
-        return [self.address(owner, ip) for ip in ips if ip_family(ip) == family]
+        if qtype not in (QTYPE.A, QTYPE.AAAA):
+            return []
+        v6 = qtype == QTYPE.AAAA
+        return [self.address(owner, ip) for ip in ips if (":" in ip) == v6]

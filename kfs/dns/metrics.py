@@ -23,6 +23,7 @@ What real Kubernetes does differently: CoreDNS also exports per-plugin metrics (
 hits, forward requests per upstream and their health, kubernetes DNS programming latency,
 panics, build info) and its health plugin can hold a lame-duck period before exiting.
 """
+import functools
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -58,13 +59,23 @@ def server_label(address, port):
 
 def report(server, proto, family, qtype, rcode, plugin, seconds, request_size, response_size):
     """Count one answered query (vars.Report)."""
+    requests, responses, duration, request_bytes, response_bytes = _children(
+        server, proto, family, qtype, rcode, plugin)
+    requests.inc()
+    responses.inc()
+    duration.observe(seconds)
+    request_bytes.observe(request_size)
+    response_bytes.observe(response_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _children(server, proto, family, qtype, rcode, plugin):
+    """The labelled series one kind of query counts into (looked up once, then reused)."""
     base = (server, ".", "")
     qtype = QTYPE[qtype]  # "TYPE65280" for a type dnslib does not name
-    REQUESTS.labels(*base, proto, str(family), qtype if qtype in TYPES else "other").inc()
-    RESPONSES.labels(*base, RCODE[rcode], plugin).inc()
-    DURATION.labels(*base).observe(seconds)
-    REQUEST_SIZE.labels(*base, proto).observe(request_size)
-    RESPONSE_SIZE.labels(*base, proto).observe(response_size)
+    return (REQUESTS.labels(*base, proto, str(family), qtype if qtype in TYPES else "other"),
+            RESPONSES.labels(*base, RCODE[rcode], plugin), DURATION.labels(*base),
+            REQUEST_SIZE.labels(*base, proto), RESPONSE_SIZE.labels(*base, proto))
 
 
 def serve_metrics(address, port):
