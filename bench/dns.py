@@ -38,7 +38,7 @@ import threading
 import time
 from pathlib import Path
 
-from dnslib import QTYPE, DNSRecord
+from dnslib import DNSRecord
 
 from kfs import pki
 from kfs.apiserver.local import LocalControlPlane, free_port

@@ -22,7 +22,6 @@ kubeadm's Corefile) keeps answers so most external names are not forwarded at al
 """
 import ipaddress
 import logging
-import socket
 
 from dnslib import RCODE, DNSError, DNSRecord
 

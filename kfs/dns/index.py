@@ -207,12 +207,15 @@ class Index:
     # -- informer handlers: handler(type, obj, old) ----------------------------------------
 
     def on_service(self, kind, obj, old):
+        log.debug("%s service %s", kind, meta.key(obj))
         (self.delete_service if kind == "DELETED" else self.update_service)(obj)
 
     def on_endpointslice(self, kind, obj, old):
+        log.debug("%s endpointslice %s", kind, meta.key(obj))
         (self.delete_endpoints if kind == "DELETED" else self.update_endpoints)(obj)
 
     def on_namespace(self, kind, obj, old):
+        log.debug("%s namespace %s", kind, meta.key(obj))
         (self.delete_namespace if kind == "DELETED" else self.update_namespace)(obj)
 
     # -- lookups (API names are lower case; the resolver lower-cases the query) -----------

@@ -77,9 +77,11 @@ def add_arguments(parser):
                         help="where names outside the cluster go (default: the first "
                         "nameserver of --resolv-conf); none: answer them REFUSED")
     parser.add_argument("--resolv-conf", default="/etc/resolv.conf",
-                        help="the resolver file the upstream comes from (default: /etc/resolv.conf)")
+                        help="the resolver file the upstream comes from "
+                        "(default: /etc/resolv.conf)")
     parser.add_argument("--pods", choices=("insecure", "disabled"), default="insecure",
-                        help="answer <a-b-c-d>.<ns>.pod.<zone> (insecure, kubeadm's default) or not")
+                        help="answer <a-b-c-d>.<ns>.pod.<zone> (insecure, kubeadm's default) "
+                        "or not (disabled)")
     parser.add_argument("--metrics-bind-address", default="0.0.0.0:9153", metavar="HOST:PORT",
                         help="where Prometheus reads /metrics (default: 0.0.0.0:9153; 0 disables)")
     parser.add_argument("--health-port", type=int, default=8080,

@@ -190,6 +190,14 @@ def test_an_opcode_other_than_query_is_not_implemented(serve, cluster):
     assert reply.header.rcode == RCODE.NOTIMP
 
 
+def test_a_query_with_no_question_or_two_is_a_format_error(serve, cluster):
+    port = serve(cluster)
+    for questions in ([], [DNSQuestion("a.cluster.local"), DNSQuestion("b.cluster.local")]):
+        asked = DNSRecord(DNSHeader(id=7), questions=questions)
+        reply = DNSRecord.parse(asked.send("127.0.0.1", port, timeout=5))
+        assert (reply.header.id, reply.header.rcode) == (7, RCODE.FORMERR)
+
+
 def test_garbage_gets_no_answer_and_the_server_goes_on(serve, cluster):
     port = serve(cluster)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
