@@ -21,6 +21,7 @@ COMPONENTS = {
     "controller-manager": "kfs.controllers.main",
     "proxy": "kfs.proxy",
     "flanneld": "kfs.flannel.main",
+    "dns": "kfs.dns.main",
 }
 
 

@@ -43,6 +43,8 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 |             | create, patch events                            | reports sync problems            |
 | flanneld    | read nodes                                      | learns the other nodes           |
 |             | patch nodes/status                              | annotates its own node           |
+| dns         | list, watch services, endpointslices,           | answers Services by name         |
+|             |   namespaces                                    |                                  |
 
 (*) in kube-system, the lease named after the component; (**) in kube-node-lease only.
 "everyone" is every authenticated user. Who gets which role:
@@ -57,6 +59,7 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 | system:node                              | Group system:nodes                                |
 | system:node-proxier                      | User system:kube-proxy                            |
 | flannel                                  | User flanneld                                     |
+| system:kube-dns                          | User system:kube-dns                              |
 | system::leader-locking-kube-scheduler    | (Role in kube-system) User system:kube-scheduler  |
 | system::leader-locking-kube-controller-manager | (Role in kube-system) the controller manager |
 | system:node-heartbeat                    | (Role in kube-node-lease) Group system:nodes      |
@@ -158,6 +161,9 @@ CLUSTER_ROLES = {
     "flannel": [
         rule(READ, ["nodes"]),
         rule(["patch"], ["nodes/status"])],
+    "system:kube-dns": [
+        rule(("list", "watch"), ["services", "namespaces"]),
+        rule(("list", "watch"), ["endpointslices"], [DISCOVERY])],
 }
 
 CLUSTER_ROLE_BINDINGS = {  # binding name = role name
@@ -170,6 +176,7 @@ CLUSTER_ROLE_BINDINGS = {  # binding name = role name
     "system:node": [group("system:nodes")],
     "system:node-proxier": [user("system:kube-proxy")],
     "flannel": [user("flanneld")],
+    "system:kube-dns": [user("system:kube-dns")],
 }
 
 ROLES = {  # (namespace, name): (rules, subjects); binding name = role name
