@@ -1,4 +1,14 @@
-"""Periodic compaction of etcd's history (upstream ``storage/etcd3/compact.go``)."""
+"""Periodic compaction of etcd's history (upstream ``storage/etcd3/compact.go``).
+
+etcd keeps every revision of every key until it is compacted; watches from an old
+revision depend on that history. Every interval the API server compacts to the revision
+it saw one interval ago, so a client that lost its watch has at least one interval to
+resume from its last resourceVersion, and after that gets 410 Expired and relists.
+
+What real Kubernetes does differently: the same schedule (``--etcd-compaction-interval``,
+5 minutes) and the same version-key transaction between API servers; etcd itself is
+usually also run with ``--auto-compaction`` and defragmented by its operator.
+"""
 import logging
 import threading
 

@@ -1,6 +1,17 @@
 """The etcd store: keys, transactions, revisions (upstream ``storage/etcd3/store.go``).
 
-See the package docstring (``kfs.storage``) for the whole story.
+``Storage`` speaks etcd's v3 gRPC API directly (the ``etcd3`` package's generated stubs):
+a create is a transaction "if this key's create_revision is 0, put"; an update "if its
+mod_revision is still N, put"; ``guaranteed_update`` loops read-modify-write until one
+sticks; a list is a range read whose header revision becomes the list's resourceVersion,
+paged with a continue token that pins that revision. See the package docstring
+(``kfs.storage``) for the whole story.
+
+What real Kubernetes does differently: the store is generic over a codec and a
+transformer (protobuf, encryption at rest) and a ``Versioner``; a GuaranteedUpdate may
+start from the watch cache's copy and retries only on a real conflict; lists of more
+than ``--etcd-paging`` size are paged against etcd too, and the store counts objects per
+resource for APF and metrics; Events go to their own etcd lease pool, as here.
 """
 import base64
 import ipaddress

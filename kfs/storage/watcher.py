@@ -1,4 +1,16 @@
-"""An etcd watch of a key prefix, as `Event`s (upstream ``storage/etcd3/watcher.go``)."""
+"""An etcd watch of a key prefix, as `Event`s (upstream ``storage/etcd3/watcher.go``).
+
+One gRPC Watch stream per watch, asking for the previous value of each key (``prev_kv``)
+so that a DELETED event still carries the object, and for progress notifications when
+bookmarks are wanted (an empty response: "nothing happened up to revision N"). A
+compacted start revision ends the iteration with ``Expired`` (410 for the client), an etcd
+that goes away with ``Unavailable``.
+
+What real Kubernetes does differently: the API server opens one etcd watch per resource
+type, in its watch cache (``cacher``), and fans it out to every client watch; this
+watcher only feeds that cache. It also filters with the client's predicate before
+decoding when it can, and asks for progress notifications on its own schedule.
+"""
 import queue
 import threading
 from dataclasses import dataclass
