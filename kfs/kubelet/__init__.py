@@ -12,12 +12,16 @@ Read it in this order:
 - ``sources.py``    pod sources and their merge (``manifest.py``: decoding, static pods)
 - ``kubelet.py``    the sync loop, one worker per pod, housekeeping of orphans
 - ``sync.py``       ``sync_pod``: sandbox, containers, restarts, back-off, images, killing
+  (``backoff.py`` the back-offs, ``reasons.py`` why each container waits)
 - ``podspec.py``    a pod's spec turned into sandbox and container configs (env, volumes ...)
 - ``runtime.py``    the Docker adapter (what dockershim did), ``fake_runtime.py`` its twin
-- ``status.py``     pod phase, conditions and container states, as the API shows them
+- ``status.py``     pod phase, conditions and container states; with an API server, the
+  status writes and the final delete
 - ``probes.py``     liveness, readiness and startup probes
+- ``events.py``     the pod's story as Events (``kubectl describe pod``)
 - ``server.py``     the HTTPS API on :10250: /healthz, /pods, /containerLogs
-- ``node.py``       with an API server: Node registration, Lease heartbeat, mirror pods, events
+- ``node.py``       with an API server: Node registration, node status, Lease heartbeat
+- ``mirror.py``     with an API server: mirror pods of the static pods
 
 The lab runs ``kfs kubelet`` on every node machine from ``kfs/lab/stages/kubelet.py``.
 

@@ -3,12 +3,15 @@
 Unit tests drive ``sync_pod`` and the kubelet against it: containers are records, "running"
 is a state, time is a settable clock, and tests make things happen with ``crash`` (a
 container exits with a code), ``images`` (what is present) and ``pullable`` (what a pull
-would find). Every call is recorded in ``calls``.
+would find). Every call is recorded in ``calls``. Like dockerd, it takes calls from many
+threads at once (every pod worker, the probes): each call holds its lock.
 
 Mirrors ``pkg/kubelet/container/testing/fake_runtime.go``.
 """
 import dataclasses
+import functools
 import itertools
+import threading
 
 from kfs.kubelet.runtime import Container, ContainerRuntimeError, NotFound
 
@@ -24,6 +27,14 @@ class FakeClock:
         self.now += seconds
 
 
+def locked(method):
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return call
+
+
 class FakeRuntime:
     def __init__(self, clock=None, images=("kfs/pause:1", "kfs/busybox:1", "kfs/echo:1")):
         self.clock = clock or FakeClock()
@@ -36,6 +47,7 @@ class FakeRuntime:
         self.calls = []
         self._ids = itertools.count(1)
         self._ips = itertools.count(2)
+        self.lock = threading.RLock()
 
     def _new(self, name, labels, image, state="created"):
         if any(c.name == name for c in self.containers.values()):
@@ -50,11 +62,13 @@ class FakeRuntime:
 
     # -- the runtime interface -----------------------------------------------------------
 
+    @locked
     def list_containers(self, pod_uid=None):
         self.calls.append(("list", pod_uid))
         return [dataclasses.replace(c) for c in self.containers.values()
                 if pod_uid is None or c.pod_uid == pod_uid]
 
+    @locked
     def run_pod_sandbox(self, config, image):
         self.calls.append(("run_pod_sandbox", config.name))
         if image not in self.images:
@@ -65,6 +79,7 @@ class FakeRuntime:
         c.config = config
         return c.id
 
+    @locked
     def create_container(self, sandbox_id, config):
         self.calls.append(("create_container", config.name))
         if config.image not in self.images:
@@ -73,6 +88,7 @@ class FakeRuntime:
         c.config, c.sandbox_id = config, sandbox_id
         return c.id
 
+    @locked
     def start_container(self, cid):
         self.calls.append(("start_container", cid))
         c = self._get(cid)
@@ -82,6 +98,7 @@ class FakeRuntime:
             raise ContainerRuntimeError(error)
         c.state, c.started_at = "running", self.clock()
 
+    @locked
     def stop_container(self, cid, timeout):
         self.calls.append(("stop_container", cid, timeout))
         c = self.containers.get(cid)
@@ -89,13 +106,16 @@ class FakeRuntime:
             c.state, c.exit_code, c.finished_at = "exited", 143 if not c.is_sandbox else 0, \
                 self.clock()
 
+    @locked
     def remove_container(self, cid):
         self.calls.append(("remove_container", cid))
         self.containers.pop(cid, None)
 
+    @locked
     def image_id(self, image):
         return f"sha256:{abs(hash(image)):x}" if image in self.images else None
 
+    @locked
     def pull_image(self, image):
         self.calls.append(("pull_image", image))
         if image not in self.pullable:
@@ -103,12 +123,14 @@ class FakeRuntime:
                                         f"repository does not exist")
         self.images.add(image)
 
+    @locked
     def exec_sync(self, cid, command, timeout):
         if cid not in self.containers:
             return -1, f"No such container: {cid}"
         c = self.containers[cid]
         return self.exec_results.get((c.container_name, tuple(command)), (0, ""))
 
+    @locked
     def logs(self, cid, follow=False, tail=None):
         data = self.logs_of.get(cid, b"")
         lines = data.splitlines(keepends=True)
@@ -121,6 +143,7 @@ class FakeRuntime:
             raise NotFound(f"No such container: {cid}")
         return self.containers[cid]
 
+    @locked
     def crash(self, container_name, exit_code=1, pod_uid=None):
         """The running container of that name exits with `exit_code`."""
         for c in self.containers.values():
@@ -130,10 +153,12 @@ class FakeRuntime:
                 return c
         raise AssertionError(f"no running container {container_name}")
 
+    @locked
     def running(self, container_name=None):
         return [c for c in self.containers.values() if c.running and
                 (container_name is None or c.container_name == container_name)]
 
+    @locked
     def app_containers(self, container_name=None):
         return [c for c in self.containers.values() if not c.is_sandbox and
                 (container_name is None or c.container_name == container_name)]

@@ -6,9 +6,15 @@ and at least every couple of seconds, ``handle_pods`` hands each desired pod to 
 other pods) and tells workers whose pod is gone (or being deleted) to terminate it.
 
 A worker re-syncs its pod every ``sync_frequency`` seconds and whenever it is woken (a
-probe flipped, the pod changed): ``Kubelet.sync`` runs ``sync_pod`` and computes the status.
-Terminating means ``kill_pod`` with the grace period, a last status, removing the pod's
-containers and directory, and (with an API server) the final delete.
+probe flipped, the pod changed): ``Kubelet.sync`` runs ``sync_pod`` (of the
+``sync.RuntimeManager``, shared by all workers) and computes the status. Terminating means
+``kill_pod`` with the grace period, a last status, removing the pod's containers and
+directory, and (with an API server) the final delete.
+
+The kubelet is built with everything it talks to (``main.py`` wires it): the runtime, the
+pod sources' merged set, the event recorder and, with an API server only, the pod status
+writer, the final delete and the mirror pods. Nothing is plugged in later; a standalone
+kubelet simply has none of the API server's parts.
 
 ``housekeeping`` is what makes the kubelet stateless: it lists every container carrying
 kubelet labels and terminates those of pods no source wants any more — after a kubelet
@@ -27,12 +33,11 @@ import threading
 import time
 
 from kfs.kubelet import podspec, runtime as rt
-from kfs.kubelet.backoff import Backoff
 from kfs.kubelet.events import Recorder
 from kfs.kubelet.manifest import full_name, is_static
 from kfs.kubelet.probes import ProbeManager
 from kfs.kubelet.status import StatusManager, generate_pod_status, is_terminal
-from kfs.kubelet.sync import grace_period, kill_pod, sync_pod
+from kfs.kubelet.sync import RuntimeManager, grace_period
 
 log = logging.getLogger("kubelet")
 
@@ -87,23 +92,26 @@ class PodWorker:
 
 
 class Kubelet:
+    """The sync loop and the pod workers. Built with everything it uses: the runtime, where
+    the desired pods come from (`config`), the event recorder, and with an API server
+    `status_writer` (pod status), `on_terminated` (the final delete) and `mirror_pods`
+    (``mirror.MirrorPods``); standalone, those three are None."""
+
     def __init__(self, runtime, node_name, node_ip, root_dir, config=None, recorder=None,
                  pause_image="kfs/pause:1", max_backoff=300.0, sync_frequency=1.0,
-                 status_writer=None, clock=time.time):
+                 status_writer=None, on_terminated=None, mirror_pods=None, clock=time.time):
         self.runtime, self.node_name, self.node_ip = runtime, node_name, node_ip
-        self.root_dir, self.config, self.pause_image = root_dir, config, pause_image
-        self.sync_frequency, self.clock = sync_frequency, clock
+        self.root_dir, self.config, self.sync_frequency = root_dir, config, sync_frequency
         self.recorder = recorder or Recorder(host=node_name)
-        self.backoff = Backoff(10.0, max_backoff, clock)       # container restarts
-        self.pull_backoff = Backoff(10.0, max_backoff, clock)  # image pulls
-        self.reasons = {}     # (uid, container name) -> (reason, message) of the last sync
         self.probes = ProbeManager(runtime, self.recorder, on_change=self.wake_pod)
+        self.runtime_manager = RuntimeManager(runtime, self.recorder, self.probes, node_ip,
+                                              root_dir, pause_image, max_backoff, clock)
         self.status = StatusManager(status_writer)
+        self.on_terminated = on_terminated  # called with the pod after it was terminated
+        self.mirror_pods = mirror_pods
         self.workers = {}     # uid -> PodWorker
         self.desired = {}     # uid -> pod (the pod manager)
         self.terminated = set()  # uids of deleted pods terminated, until their object is gone
-        self.on_terminated = None  # called with the pod after it was terminated (API delete)
-        self.mirror_pods = None    # node.ApiPods, with an API server
         self.lock = threading.Lock()
         self.stopped = threading.Event()
 
@@ -115,14 +123,15 @@ class Kubelet:
         old = self.status.get(uid) or (None if is_static(pod) else pod.get("status"))
         if is_terminal(old):  # Succeeded or Failed: nothing runs again
             return old
-        if self.mirror_pods and is_static(pod):
-            self.mirror_pods.sync_mirror_pod(pod)
-        containers = sync_pod(self, pod)
-        status = generate_pod_status(pod, containers, self.reasons, self.probes, self.node_ip, old)
+        if self.mirror_pods and is_static(pod) and self.mirror_pods.sync_mirror_pod(pod):
+            self.status.rewrite(uid)  # a new mirror pod has no status yet
+        containers = self.runtime_manager.sync_pod(pod)
+        status = generate_pod_status(pod, containers, self.runtime_manager.reasons.snapshot(uid),
+                                     self.probes, self.node_ip, old)
         if is_terminal(status):
             log.info("pod %s is %s: stopping its sandbox", pod["metadata"]["name"], status["phase"])
             self.probes.remove_pod(uid)
-            kill_pod(self, pod, containers, grace_period(pod))
+            self.runtime_manager.kill_pod(pod, containers, grace_period(pod))
         else:
             self.probes.update(pod, containers, status.get("podIP"))
         self.status.set(pod, status)
@@ -133,7 +142,7 @@ class Kubelet:
         uid = pod["metadata"]["uid"]
         log.info("terminating pod %s (grace period %ss)", pod["metadata"]["name"], grace)
         self.probes.remove_pod(uid)
-        kill_pod(self, pod, self.runtime.list_containers(uid), grace)
+        self.runtime_manager.kill_pod(pod, self.runtime.list_containers(uid), grace)
         containers = self.runtime.list_containers(uid)
         if pod["spec"].get("containers"):
             old = self.status.get(uid)
@@ -142,11 +151,8 @@ class Kubelet:
         for c in containers:
             self.runtime.remove_container(c.id)
         podspec.remove_pod_dir(self.root_dir, uid)
-        self.backoff.forget(uid)
-        self.pull_backoff.forget(uid)
+        self.runtime_manager.forget_pod(uid)
         self.recorder.forget(uid)
-        for key in [k for k in self.reasons if k[0] == uid]:
-            self.reasons.pop(key, None)
         with self.lock:
             self.terminated.add(uid)
         if self.on_terminated:
@@ -244,8 +250,7 @@ class Kubelet:
             workers = list(self.workers.values())
         for w in workers:
             w.wake.set()
-        for uid in {k[0] for k in self.probes.workers}:
-            self.probes.remove_pod(uid)
+        self.probes.stop()
 
     # -- what the kubelet's own API serves -------------------------------------------------
 

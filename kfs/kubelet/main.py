@@ -1,16 +1,22 @@
 """the node agent: runs pods from a manifest directory, a URL and the API server in Docker
 
 ``kfs kubelet`` wires the kubelet together from its flags (upstream's names) and runs it
-until SIGTERM. Stopping the kubelet leaves its pods running: a kubelet started again
-adopts them from Docker's labels.
+until SIGTERM: with ``--kubeconfig`` first the API server's side (``connect``: the client,
+the informer of this node's pods, the Node's status and Lease, mirror pods, the pod status
+writer, events), then the event recorder, the pod sources and the ``Kubelet`` built with
+all of them. Stopping the kubelet leaves its pods running: a kubelet started again adopts
+them from Docker's labels.
 
     kfs kubelet --node-name node1 --pod-manifest-path /etc/kubernetes/manifests \\
         --container-runtime-endpoint unix:///var/run/docker.sock --node-ip 192.168.56.11
 
-Mirrors ``cmd/kubelet/app/server.go`` and ``options/options.go``.
+Mirrors ``cmd/kubelet/app/server.go`` (run, RunKubelet: kubeDeps before the Kubelet) and
+``options/options.go``.
 
 What real Kubernetes does differently: most settings live in a KubeletConfiguration file
-(``--config``); the runtime endpoint is a CRI socket (containerd, CRI-O), not Docker's.
+(``--config``); the runtime endpoint is a CRI socket (containerd, CRI-O), not Docker's; a
+missing ``--kubeconfig`` is an error (systemd restarts the kubelet), unless a
+``--bootstrap-kubeconfig`` lets it ask for its client certificate first.
 """
 import argparse
 import logging
@@ -20,6 +26,7 @@ import signal
 import socket
 import sys
 import threading
+from dataclasses import dataclass
 
 from kfs.util import setup_logging
 
@@ -113,8 +120,6 @@ def fail(message):
 
 
 def main(args):
-    from kfs.kubelet import sources
-    from kfs.kubelet.kubelet import Kubelet
     from kfs.kubelet.runtime import ContainerRuntimeError, DockerRuntime
     from kfs.kubelet.server import KubeletServer
     setup_logging(args.v)
@@ -127,41 +132,29 @@ def main(args):
     except (ContainerRuntimeError, Exception) as e:
         return fail(f"cannot reach Docker at {args.container_runtime_endpoint}: {e} "
                     f"(is dockerd running? see --container-runtime-endpoint)")
-    headers = dict(h.split(":", 1) for h in args.manifest_url_header if ":" in h)
-    names = [s for s, on in ((sources.FILE, args.pod_manifest_path),
-                             (sources.HTTP, args.manifest_url),
-                             (sources.API, args.kubeconfig)) if on]
-    config = sources.PodConfig(names)
-    kl = Kubelet(runtime, args.node_name, args.node_ip, args.root_dir, config,
-                 pause_image=args.pod_infra_container_image, max_backoff=args.max_backoff,
-                 sync_frequency=args.sync_frequency)
-    config.recorder = kl.recorder
-    log.info("kubelet %s starting: Docker %s at %s, root dir %s, sources: %s",
-             args.node_name, version.get("Version"), args.container_runtime_endpoint,
-             args.root_dir, ", ".join(names) or "none")
-    started = []
-    if args.pod_manifest_path:
-        started.append(sources.FileSource(config, args.node_name, args.pod_manifest_path,
-                                          args.file_check_frequency).start())
-    if args.manifest_url:
-        started.append(sources.URLSource(config, args.node_name, args.manifest_url,
-                                         args.http_check_frequency, headers).start())
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: (stop.set(), kl.stop()))
-    threading.Thread(target=kl.run, name="sync-loop", daemon=True).start()
-    # The lab starts kubelets before the API server stage writes their kubeconfig and
-    # certificates (as a real node's kubelet starts before its control plane): wait for them.
+        signal.signal(sig, lambda *_: stop.set())
+    # The kubelet is built with its API server client, so the kubeconfig and certificates
+    # come first (the lab writes them before it starts kubelets; started by hand, wait).
     files = [f for f in (args.kubeconfig, args.tls_cert_file, args.tls_private_key_file,
                          args.client_ca_file) if f]
     if not wait_for_files(files, stop, log):
         return 0
+    api = None
     if args.kubeconfig:
-        from kfs.kubelet import node
         try:
-            started += node.connect(kl, config, args)
+            api = connect(args, runtime)
         except Exception as e:
             return fail(f"cannot use --kubeconfig {args.kubeconfig}: {e}")
+    kl = build_kubelet(args, runtime, api)
+    log.info("kubelet %s starting: Docker %s at %s, root dir %s, sources: %s",
+             args.node_name, version.get("Version"), args.container_runtime_endpoint,
+             args.root_dir, ", ".join(kl.config.order) or "none")
+    started = start_sources(args, kl.config, api)
+    if api:
+        log.info("using the API server at %s as node %s", api.client.server, args.node_name)
+    threading.Thread(target=kl.run, name="sync-loop", daemon=True).start()
     try:
         server = KubeletServer(kl, args.address, args.port, args.tls_cert_file,
                                args.tls_private_key_file, args.client_ca_file).start()
@@ -169,17 +162,92 @@ def main(args):
         return fail(f"cannot serve on {args.address}:{args.port}: {e}")
     stop.wait()
     log.info("kubelet stopping (its pods keep running)")
+    kl.stop()
     for s in started:
         s.stop()
     server.stop()
     return 0
 
 
+@dataclass
+class ApiDeps:
+    """What the kubelet uses of the API server (upstream's ``kubelet.Dependencies``)."""
+    client: object
+    pods: object       # the informer of the pods bound to this node (mirror pods among them)
+    node: object       # node.NodeStatus: the Node and its Lease
+    mirrors: object    # mirror.MirrorPods
+    status: object     # status.ApiStatusWriter: pod status and the final delete
+    events: object     # kfs.client.EventRecorder
+
+    def event(self, pod, type_, reason, message, *_):
+        """The recorder's sink: an Event about the pod (about its mirror pod, if static)."""
+        self.events.event(self.mirrors.involved(pod), type_, reason, message)
+
+
+def connect(args, runtime):
+    """The API server's side of the kubelet, from `args.kubeconfig`."""
+    from kfs.client import Client
+    from kfs.kubelet import sources
+    client = Client.from_kubeconfig(args.kubeconfig, user_agent=f"kubelet/{args.node_name}")
+    return api_deps(client, sources.node_pods_informer(client, args.node_name), args, runtime)
+
+
+def api_deps(client, pods, args, runtime):
+    """What the kubelet uses of the API server at `client`; `pods` is the informer of the
+    pods bound to this node, which the API source runs and the mirror pods read."""
+    from kfs.client import EventRecorder
+    from kfs.kubelet import mirror, node, status
+    node_status = node.NodeStatus(client, args.node_name, args.node_ip, args.root_dir, runtime,
+                                  args.port, args.node_status_update_frequency,
+                                  args.node_lease_duration_seconds)
+    mirrors = mirror.MirrorPods(client, pods, args.node_name, lambda: node_status.node_uid)
+    return ApiDeps(client, pods, node_status, mirrors,
+                   status.ApiStatusWriter(client, pods, mirrors),
+                   EventRecorder(client, "kubelet", host=args.node_name))
+
+
+def build_kubelet(args, runtime, api):
+    """The event recorder, the merged pod sources and the Kubelet built with them (and with
+    the API server's parts, if `api`)."""
+    from kfs.kubelet import sources
+    from kfs.kubelet.events import Recorder
+    from kfs.kubelet.kubelet import Kubelet
+    names = [s for s, on in ((sources.FILE, args.pod_manifest_path),
+                             (sources.HTTP, args.manifest_url),
+                             (sources.API, args.kubeconfig)) if on]
+    recorder = Recorder(host=args.node_name, sink=api.event if api else None)
+    return Kubelet(runtime, args.node_name, args.node_ip, args.root_dir,
+                   sources.PodConfig(names, recorder), recorder,
+                   pause_image=args.pod_infra_container_image, max_backoff=args.max_backoff,
+                   sync_frequency=args.sync_frequency,
+                   status_writer=api and api.status.write_status,
+                   on_terminated=api and api.status.terminated,
+                   mirror_pods=api and api.mirrors)
+
+
+def start_sources(args, config, api):
+    """Start the pod sources (and, with an API server, the Node's status); return them."""
+    from kfs.kubelet import sources
+    started = []
+    if args.pod_manifest_path:
+        started.append(sources.FileSource(config, args.node_name, args.pod_manifest_path,
+                                          args.file_check_frequency).start())
+    if args.manifest_url:
+        headers = dict(h.split(":", 1) for h in args.manifest_url_header if ":" in h)
+        started.append(sources.URLSource(config, args.node_name, args.manifest_url,
+                                         args.http_check_frequency, headers).start())
+    if api:
+        started.append(sources.APISource(config, args.node_name, api.client,
+                                         informer=api.pods).start())
+        started.append(api.node.start())
+    return started
+
+
 def wait_for_files(files, stop, log):
     """Wait until every file exists (False if told to stop first)."""
     missing = [f for f in files if not os.path.exists(f)]
     if missing:
-        log.info("waiting for %s (static pods run meanwhile)", ", ".join(missing))
+        log.info("waiting for %s", ", ".join(missing))
     while missing:
         if stop.wait(0.5):
             return False

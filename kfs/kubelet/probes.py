@@ -189,6 +189,13 @@ class ProbeManager:
         for w in workers:
             w.stop()
 
+    def stop(self):
+        """Stop every probe worker (the kubelet stops)."""
+        with self.lock:
+            workers, self.workers = list(self.workers.values()), {}
+        for w in workers:
+            w.stop()
+
     def _result(self, uid, name, kind, container_id):
         with self.lock:
             worker = self.workers.get((uid, name, kind))

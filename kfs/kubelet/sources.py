@@ -199,11 +199,17 @@ class URLSource(Poller):
         self.config.set(HTTP, pods)
 
 
+def node_pods_informer(client, node_name):
+    """An informer of the pods bound to `node_name`: the API source's, and the mirror pods'."""
+    from kfs.client import Informer
+    return Informer(client, "pods", field_selector=f"spec.nodeName={node_name}")
+
+
 class APISource:
     """Pods bound to this node in the API server (fieldSelector spec.nodeName=<node>).
 
     Mirror pods (the API server's copies of this node's static pods) come through the same
-    informer; they are not run, but kept for ``node.ApiPods``.
+    informer; they are not run (``mirror.MirrorPods`` reads them from the informer).
     """
 
     def __init__(self, config, node_name, client, informer=None):
@@ -213,9 +219,7 @@ class APISource:
 
     def start(self):
         if self.informer is None:
-            from kfs.client import Informer
-            self.informer = Informer(self.client, "pods",
-                                     field_selector=f"spec.nodeName={self.node_name}")
+            self.informer = node_pods_informer(self.client, self.node_name)
         self.informer.add_handler(lambda *_: self._changed())
         self.informer.start()
         threading.Thread(target=self._first_sync, name="api-source", daemon=True).start()
@@ -239,17 +243,6 @@ class APISource:
                 p["metadata"].setdefault("annotations", {})[manifest.CONFIG_SOURCE] = API
                 pods.append(p)
         self.config.set(API, pods)
-
-    def mirror_pods(self):
-        return [p for p in self.informer.list() if manifest.is_mirror(p)] if self.informer else []
-
-    def mirror_pod(self, namespace, name):
-        p = self.informer.get(f"{namespace}/{name}") if self.informer else None
-        return p if p and manifest.is_mirror(p) else None
-
-    def has_pod(self, namespace, name, uid):
-        p = self.informer.get(f"{namespace}/{name}") if self.informer else None
-        return bool(p) and p["metadata"].get("uid") == uid
 
     def stop(self):
         self._stop.set()

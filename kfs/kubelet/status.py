@@ -13,12 +13,15 @@ into a ``PodStatus``:
 - ``conditions``: PodScheduled, Initialized, ContainersReady (every container running and
   ready), Ready; ``podIP`` (the sandbox's address), ``hostIP``, ``startTime``, ``qosClass``.
 
-``StatusManager`` keeps the latest status of every pod; with an API server it writes
-changes to ``pods/<name>/status`` (of the mirror pod, for a static pod).
+``StatusManager`` keeps the latest status of every pod and hands each change to the
+writer it was built with; with an API server that is ``ApiStatusWriter.write_status``,
+which patches ``pods/<name>/status`` (of the mirror pod, for a static pod). After a pod was
+terminated, ``ApiStatusWriter.terminated`` makes the final delete (grace period 0, with
+the pod's UID as precondition), which removes the pod from the API server.
 
 Mirrors ``pkg/kubelet/kubelet_pods.go`` (generateAPIPodStatus, getPhase,
 convertToAPIContainerStatuses), ``pkg/kubelet/status/generate.go`` and
-``status_manager.go``.
+``status_manager.go`` (SetPodStatus, syncPod: the patch and the final delete).
 
 What real Kubernetes does differently: statuses are written in batches by a status manager
 with a cache of versions, and pod resize and init-container states add more conditions.
@@ -28,7 +31,7 @@ import threading
 from datetime import datetime, timezone
 
 from kfs import meta
-from kfs.kubelet import podspec
+from kfs.kubelet import manifest, podspec
 
 log = logging.getLogger("kubelet.status")
 
@@ -110,8 +113,9 @@ def get_phase(pod, statuses):
 
 
 def generate_pod_status(pod, containers, reasons, probes, node_ip, old=None, now=None):
-    """The pod's status. `probes` answers ready(uid, name, cid) and started(uid, name, cid);
-    `old` is the previous status (conditions keep their transition times)."""
+    """The pod's status. `reasons` are the pod's {container name: (reason, message)} of the
+    last sync; `probes` answers ready(uid, name, cid) and started(uid, name, cid); `old` is
+    the previous status (conditions keep their transition times)."""
     from kfs.kubelet.sync import should_restart, split  # the status follows sync's rules
     uid = pod["metadata"]["uid"]
     sandboxes, apps = split(containers)
@@ -120,7 +124,7 @@ def generate_pod_status(pod, containers, reasons, probes, node_ip, old=None, now
         instances = apps.get(spec["name"], [])
         cid = instances[0].id if instances else None
         statuses.append(container_status(
-            pod, spec, instances, reasons.get((uid, spec["name"])),
+            pod, spec, instances, reasons.get(spec["name"]),
             probes.ready(uid, spec, cid), probes.started(uid, spec, cid),
             should_restart(pod, instances)))
     phase = get_phase(pod, statuses)
@@ -163,7 +167,7 @@ def is_terminal(status):
 
 class StatusManager:
     """The latest status of every pod the kubelet runs; `writer` (if any) is called with
-    (pod, status) until it succeeded for the pod's current status (phase 2: the API server)."""
+    (pod, status) until it succeeded for the pod's current status (with an API server)."""
 
     def __init__(self, writer=None):
         self.statuses = {}   # uid -> status
@@ -199,3 +203,46 @@ class StatusManager:
         """Write the status again at the next sync (a new mirror pod has none)."""
         with self.lock:
             self.written.pop(uid, None)
+
+
+class ApiStatusWriter:
+    """Pod status into the API server, and the final delete of a terminated pod. `pods` is
+    the informer of the pods bound to this node; `mirrors` a ``mirror.MirrorPods``."""
+
+    def __init__(self, client, pods, mirrors):
+        self.client, self.pods, self.mirrors = client, pods, mirrors
+
+    def in_api_server(self, pod):
+        m = pod["metadata"]
+        p = self.pods.get(f"{m.get('namespace', 'default')}/{m['name']}")
+        return bool(p) and p["metadata"].get("uid") == m["uid"]
+
+    def write_status(self, pod, status):
+        """PATCH pods/<name>/status (of the mirror pod, for a static pod)."""
+        m = pod["metadata"]
+        if manifest.is_static(pod):
+            if not self.mirrors.mirror_of(pod):
+                raise LookupError(f"no mirror pod for {m['name']} yet")
+        elif not self.in_api_server(pod):
+            return  # deleted from the API server: nobody to tell
+        body = {"status": {"podIP": None, "podIPs": None, **status}}
+        self.client.patch("pods", m["name"], body, m.get("namespace", "default"),
+                          subresource="status")
+
+    def terminated(self, pod):
+        """After a graceful termination: the final delete (or the mirror pod's delete)."""
+        from kfs.client import ApiError
+        m = pod["metadata"]
+        if manifest.is_static(pod):
+            mirror = self.mirrors.mirror_of(pod)
+            if mirror:
+                self.mirrors.delete_mirror(mirror)
+            return
+        if not m.get("deletionTimestamp"):
+            return
+        try:
+            self.client.delete("pods", m["name"], m.get("namespace", "default"),
+                               grace_period_seconds=0, uid=m["uid"])
+        except ApiError as e:
+            if e.code not in (404, 409):
+                log.warning("could not delete pod %s: %s", m["name"], e)

@@ -14,9 +14,14 @@ Each call looks at what runs (``runtime.list_containers(uid)``), decides what to
    ``ImagePullBackOff``), create the container joined to the sandbox, start it;
 4. remove dead containers beyond the newest dead one of each name.
 
-Every step that fails records why (``kl.reasons``, shown as the container's waiting reason)
-and an Event. ``kill_pod`` stops a pod gracefully: SIGTERM to every container at once,
-SIGKILL after the grace period, then the sandbox.
+Every step that fails records why (``reasons.ReasonCache``, shown as the container's
+waiting reason) and an Event. ``kill_pod`` stops a pod gracefully: SIGTERM to every
+container at once, SIGKILL after the grace period, then the sandbox.
+
+``RuntimeManager`` does all of this for the kubelet; it is built with what it needs (the
+runtime, the event recorder, the probes whose failures kill containers, the node's IP and
+root directory) and keeps the state that outlives one sync: the restart and image-pull
+back-offs and the reasons. Every pod worker calls it from its own thread.
 
 Mirrors ``pkg/kubelet/kuberuntime/kuberuntime_manager.go`` (computePodActions, SyncPod,
 KillPod, doBackOff), ``kuberuntime_container.go`` (startContainer, killContainer),
@@ -24,6 +29,8 @@ KillPod, doBackOff), ``kuberuntime_container.go`` (startContainer, killContainer
 
 What real Kubernetes does differently: init containers, sidecars, ephemeral containers,
 lifecycle hooks (postStart, preStop), in-place resize; the sandbox's network comes from CNI.
+The Kubelet owns the crash-loop back-off and the reason cache and hands them to the runtime
+manager's ``SyncPod``, which returns what failed instead of recording it.
 """
 import logging
 import threading
@@ -31,6 +38,8 @@ import time
 from dataclasses import dataclass, field
 
 from kfs.kubelet import podspec
+from kfs.kubelet.backoff import Backoff
+from kfs.kubelet.reasons import ReasonCache
 from kfs.kubelet.runtime import ContainerRuntimeError
 
 log = logging.getLogger("kubelet.sync")
@@ -121,131 +130,6 @@ def compute_pod_actions(pod, containers, probe_failure=lambda uid, name, cid: No
     return actions
 
 
-# -- sync_pod --------------------------------------------------------------------------------
-
-def sync_pod(kl, pod):
-    """One pass of making the runtime match `pod`; returns the pod's containers after it."""
-    uid = pod["metadata"]["uid"]
-    containers = kl.runtime.list_containers(uid)
-    actions = compute_pod_actions(pod, containers, kl.probes.failure)
-    if actions.kill_pod:
-        kill_pod(kl, pod, containers, grace_period(pod))
-    for cid, (name, message) in actions.kill.items():
-        probe_kill = cid in actions.probe_failed
-        kill_container(kl, pod, cid, name, grace_period(pod, name if probe_kill else None),
-                       message)
-    if actions.kill_pod or actions.kill:
-        containers = kl.runtime.list_containers(uid)
-    if actions.create_sandbox:
-        try:
-            config = podspec.sandbox_config(pod, actions.sandbox_attempt)
-            kl.runtime.run_pod_sandbox(config, kl.pause_image)
-        except ContainerRuntimeError as e:
-            kl.recorder.event(pod, "Warning", "FailedCreatePodSandBox",
-                              f"Failed to create pod sandbox: {e}")
-            return kl.runtime.list_containers(uid)
-        containers = kl.runtime.list_containers(uid)
-    sandboxes, apps = split(containers)
-    if actions.start and sandboxes and sandboxes[0].running:
-        sandbox = sandboxes[0]
-        pod_ip = kl.node_ip if pod["spec"].get("hostNetwork") else sandbox.ip
-        for spec in pod["spec"]["containers"]:
-            if spec["name"] in actions.start:
-                start_if_not_backing_off(kl, pod, spec, sandbox, apps.get(spec["name"], []), pod_ip)
-        containers = kl.runtime.list_containers(uid)
-    garbage_collect(kl, containers)
-    return containers
-
-
-def start_if_not_backing_off(kl, pod, spec, sandbox, instances, pod_ip):
-    key = (pod["metadata"]["uid"], spec["name"])
-    backing_off = do_backoff(kl, pod, spec, instances)
-    if backing_off:
-        kl.reasons[key] = ("CrashLoopBackOff", backing_off)
-        return
-    failure = start_container(kl, pod, spec, sandbox, instances, pod_ip)
-    if failure:
-        kl.reasons[key] = failure
-    else:
-        kl.reasons.pop(key, None)
-
-
-def do_backoff(kl, pod, spec, instances):
-    """If the container's last exit is inside its back-off window, the waiting message."""
-    dead = next((c for c in instances if not c.running), None)
-    if dead is None:
-        return None
-    m = pod["metadata"]
-    key = f"{m['uid']}/{spec['name']}/{podspec.container_hash(spec)}"
-    if kl.backoff.in_backoff_since(key, dead.finished_at or dead.created_at):
-        pod_ref = f"{m['name']}_{m.get('namespace', 'default')}({m['uid']})"
-        kl.recorder.event(pod, "Warning", "BackOff",
-                          f"Back-off restarting failed container {spec['name']} in pod {pod_ref}")
-        return (f"back-off {kl.backoff.get(key):g}s restarting failed "
-                f"container={spec['name']} pod={pod_ref}")
-    kl.backoff.next(key)
-    return None
-
-
-def start_container(kl, pod, spec, sandbox, instances, pod_ip):
-    """Image, create, start; returns (reason, message) on failure, None on success."""
-    failure = ensure_image(kl, pod, spec)
-    if failure:
-        return failure
-    name = spec["name"]
-    attempt = instances[0].attempt + 1 if instances else 0
-    try:
-        config = podspec.container_config(pod, spec, attempt, pod_ip, kl.node_ip, kl.root_dir)
-    except (podspec.ConfigError, OSError) as e:
-        kl.recorder.event(pod, "Warning", "Failed", f"Error: {e}")
-        return "CreateContainerConfigError", str(e)
-    try:
-        cid = kl.runtime.create_container(sandbox.id, config)
-    except ContainerRuntimeError as e:
-        kl.recorder.event(pod, "Warning", "Failed", f"Error: {e}")
-        return "CreateContainerError", str(e)
-    kl.recorder.event(pod, "Normal", "Created", f"Created container {name}")
-    try:
-        kl.runtime.start_container(cid)
-    except ContainerRuntimeError as e:
-        kl.recorder.event(pod, "Warning", "Failed", f"Error: {e}")
-        return "RunContainerError", str(e)
-    kl.recorder.event(pod, "Normal", "Started", f"Started container {name}")
-    return None
-
-
-def ensure_image(kl, pod, spec):
-    """imagePullPolicy: returns (reason, message) if the image is not there to run."""
-    image, policy = spec["image"], spec.get("imagePullPolicy", "IfNotPresent")
-    present = kl.runtime.image_id(image)
-    if policy == "Never" and not present:
-        message = f'Container image "{image}" is not present with pull policy of Never'
-        kl.recorder.event(pod, "Warning", "ErrImageNeverPull", message)
-        return "ErrImageNeverPull", message
-    if present and policy != "Always":
-        kl.recorder.event(pod, "Normal", "Pulled", f'Container image "{image}" already present '
-                                                   f'on machine')
-        return None
-    key = f"{pod['metadata']['uid']}/{image}"
-    if kl.pull_backoff.in_backoff_since_update(key):
-        message = f'Back-off pulling image "{image}"'
-        kl.recorder.event(pod, "Normal", "BackOff", message)
-        return "ImagePullBackOff", message
-    kl.recorder.event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
-    started = time.monotonic()
-    try:
-        kl.runtime.pull_image(image)
-    except ContainerRuntimeError as e:
-        kl.pull_backoff.next(key)
-        kl.recorder.event(pod, "Warning", "Failed", f'Failed to pull image "{image}": {e}')
-        return "ErrImagePull", f'failed to pull image "{image}": {e}'
-    kl.recorder.event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}" in '
-                                               f'{time.monotonic() - started:.3f}s')
-    return None
-
-
-# -- killing -----------------------------------------------------------------------------------
-
 def grace_period(pod, container_name=None):
     """Seconds between SIGTERM and SIGKILL: the deletion's grace period if the pod is being
     deleted; for a container killed by its liveness probe, the probe's own
@@ -260,35 +144,174 @@ def grace_period(pod, container_name=None):
     return int(pod["spec"].get("terminationGracePeriodSeconds", 30))
 
 
-def kill_container(kl, pod, cid, name, grace, message=None):
-    kl.recorder.event(pod, "Normal", "Killing", message or f"Stopping container {name}")
-    kl.runtime.stop_container(cid, grace)
+# -- sync_pod --------------------------------------------------------------------------------
 
+class RuntimeManager:
+    """What makes pods run in the runtime: ``sync_pod`` and ``kill_pod``, with the state
+    they keep between syncs (the restart and image-pull back-offs, the reasons containers
+    wait). One per kubelet, shared by every pod worker; each pod's state is its own."""
 
-def kill_pod(kl, pod, containers, grace):
-    """Stop every running container of the pod at once (SIGTERM, SIGKILL after `grace`
-    seconds), then its sandboxes."""
-    threads = []
-    for c in containers:
-        if c.running and not c.is_sandbox:
-            t = threading.Thread(target=kill_container, args=(kl, pod, c.id, c.container_name,
-                                                              grace), daemon=True)
-            t.start()
-            threads.append(t)
-    for t in threads:
-        t.join()
-    for c in containers:
-        if c.running and c.is_sandbox:
-            kl.runtime.stop_container(c.id, 10)
+    def __init__(self, runtime, recorder, probes, node_ip, root_dir, pause_image="kfs/pause:1",
+                 max_backoff=300.0, clock=time.time):
+        self.runtime, self.recorder, self.probes = runtime, recorder, probes
+        self.node_ip, self.root_dir, self.pause_image = node_ip, root_dir, pause_image
+        self.backoff = Backoff(10.0, max_backoff, clock)       # container restarts
+        self.pull_backoff = Backoff(10.0, max_backoff, clock)  # image pulls
+        self.reasons = ReasonCache()
 
+    def forget_pod(self, uid):
+        """The pod is gone: its back-offs and reasons go with it."""
+        self.backoff.forget(uid)
+        self.pull_backoff.forget(uid)
+        self.reasons.forget_pod(uid)
 
-def garbage_collect(kl, containers):
-    """Keep the running instance and the newest dead one of each container (its exit is the
-    container's lastState), and the newest sandbox; remove the rest."""
-    sandboxes, apps = split(containers)
-    doomed = [s for s in sandboxes[1:] if not s.running]
-    for instances in apps.values():
-        dead = [c for c in instances if not c.running]
-        doomed += dead[1:]
-    for c in doomed:
-        kl.runtime.remove_container(c.id)
+    def sync_pod(self, pod):
+        """One pass of making the runtime match `pod`; returns the pod's containers after it."""
+        uid = pod["metadata"]["uid"]
+        containers = self.runtime.list_containers(uid)
+        actions = compute_pod_actions(pod, containers, self.probes.failure)
+        if actions.kill_pod:
+            self.kill_pod(pod, containers, grace_period(pod))
+        for cid, (name, message) in actions.kill.items():
+            probe_kill = cid in actions.probe_failed
+            self.kill_container(pod, cid, name,
+                                grace_period(pod, name if probe_kill else None), message)
+        if actions.kill_pod or actions.kill:
+            containers = self.runtime.list_containers(uid)
+        if actions.create_sandbox:
+            try:
+                config = podspec.sandbox_config(pod, actions.sandbox_attempt)
+                self.runtime.run_pod_sandbox(config, self.pause_image)
+            except ContainerRuntimeError as e:
+                self.recorder.event(pod, "Warning", "FailedCreatePodSandBox",
+                                    f"Failed to create pod sandbox: {e}")
+                return self.runtime.list_containers(uid)
+            containers = self.runtime.list_containers(uid)
+        sandboxes, apps = split(containers)
+        if actions.start and sandboxes and sandboxes[0].running:
+            sandbox = sandboxes[0]
+            pod_ip = self.node_ip if pod["spec"].get("hostNetwork") else sandbox.ip
+            for spec in pod["spec"]["containers"]:
+                if spec["name"] in actions.start:
+                    self.start_if_not_backing_off(pod, spec, sandbox, apps.get(spec["name"], []),
+                                                  pod_ip)
+            containers = self.runtime.list_containers(uid)
+        self.garbage_collect(containers)
+        return containers
+
+    def start_if_not_backing_off(self, pod, spec, sandbox, instances, pod_ip):
+        uid, name = pod["metadata"]["uid"], spec["name"]
+        backing_off = self.do_backoff(pod, spec, instances)
+        if backing_off:
+            self.reasons.set(uid, name, "CrashLoopBackOff", backing_off)
+            return
+        failure = self.start_container(pod, spec, sandbox, instances, pod_ip)
+        if failure:
+            self.reasons.set(uid, name, *failure)
+        else:
+            self.reasons.remove(uid, name)
+
+    def do_backoff(self, pod, spec, instances):
+        """If the container's last exit is inside its back-off window, the waiting message."""
+        dead = next((c for c in instances if not c.running), None)
+        if dead is None:
+            return None
+        m = pod["metadata"]
+        key = f"{m['uid']}/{spec['name']}/{podspec.container_hash(spec)}"
+        if self.backoff.in_backoff_since(key, dead.finished_at or dead.created_at):
+            pod_ref = f"{m['name']}_{m.get('namespace', 'default')}({m['uid']})"
+            self.recorder.event(pod, "Warning", "BackOff", f"Back-off restarting failed container "
+                                                           f"{spec['name']} in pod {pod_ref}")
+            return (f"back-off {self.backoff.get(key):g}s restarting failed "
+                    f"container={spec['name']} pod={pod_ref}")
+        self.backoff.next(key)
+        return None
+
+    def start_container(self, pod, spec, sandbox, instances, pod_ip):
+        """Image, create, start; returns (reason, message) on failure, None on success."""
+        failure = self.ensure_image(pod, spec)
+        if failure:
+            return failure
+        name = spec["name"]
+        attempt = instances[0].attempt + 1 if instances else 0
+        try:
+            config = podspec.container_config(pod, spec, attempt, pod_ip, self.node_ip,
+                                              self.root_dir)
+        except (podspec.ConfigError, OSError) as e:
+            self.recorder.event(pod, "Warning", "Failed", f"Error: {e}")
+            return "CreateContainerConfigError", str(e)
+        try:
+            cid = self.runtime.create_container(sandbox.id, config)
+        except ContainerRuntimeError as e:
+            self.recorder.event(pod, "Warning", "Failed", f"Error: {e}")
+            return "CreateContainerError", str(e)
+        self.recorder.event(pod, "Normal", "Created", f"Created container {name}")
+        try:
+            self.runtime.start_container(cid)
+        except ContainerRuntimeError as e:
+            self.recorder.event(pod, "Warning", "Failed", f"Error: {e}")
+            return "RunContainerError", str(e)
+        self.recorder.event(pod, "Normal", "Started", f"Started container {name}")
+        return None
+
+    def ensure_image(self, pod, spec):
+        """imagePullPolicy: returns (reason, message) if the image is not there to run."""
+        image, policy = spec["image"], spec.get("imagePullPolicy", "IfNotPresent")
+        present = self.runtime.image_id(image)
+        event = self.recorder.event
+        if policy == "Never" and not present:
+            message = f'Container image "{image}" is not present with pull policy of Never'
+            event(pod, "Warning", "ErrImageNeverPull", message)
+            return "ErrImageNeverPull", message
+        if present and policy != "Always":
+            event(pod, "Normal", "Pulled", f'Container image "{image}" already present on machine')
+            return None
+        key = f"{pod['metadata']['uid']}/{image}"
+        if self.pull_backoff.in_backoff_since_update(key):
+            message = f'Back-off pulling image "{image}"'
+            event(pod, "Normal", "BackOff", message)
+            return "ImagePullBackOff", message
+        event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
+        started = time.monotonic()
+        try:
+            self.runtime.pull_image(image)
+        except ContainerRuntimeError as e:
+            self.pull_backoff.next(key)
+            event(pod, "Warning", "Failed", f'Failed to pull image "{image}": {e}')
+            return "ErrImagePull", f'failed to pull image "{image}": {e}'
+        event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}" in '
+                                       f'{time.monotonic() - started:.3f}s')
+        return None
+
+    # -- killing ---------------------------------------------------------------------------
+
+    def kill_container(self, pod, cid, name, grace, message=None):
+        self.recorder.event(pod, "Normal", "Killing", message or f"Stopping container {name}")
+        self.runtime.stop_container(cid, grace)
+
+    def kill_pod(self, pod, containers, grace):
+        """Stop every running container of the pod at once (SIGTERM, SIGKILL after `grace`
+        seconds), then its sandboxes."""
+        threads = []
+        for c in containers:
+            if c.running and not c.is_sandbox:
+                t = threading.Thread(target=self.kill_container,
+                                     args=(pod, c.id, c.container_name, grace), daemon=True)
+                t.start()
+                threads.append(t)
+        for t in threads:
+            t.join()
+        for c in containers:
+            if c.running and c.is_sandbox:
+                self.runtime.stop_container(c.id, 10)
+
+    def garbage_collect(self, containers):
+        """Keep the running instance and the newest dead one of each container (its exit is
+        the container's lastState), and the newest sandbox; remove the rest."""
+        sandboxes, apps = split(containers)
+        doomed = [s for s in sandboxes[1:] if not s.running]
+        for instances in apps.values():
+            dead = [c for c in instances if not c.running]
+            doomed += dead[1:]
+        for c in doomed:
+            self.runtime.remove_container(c.id)

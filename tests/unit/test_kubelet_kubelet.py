@@ -1,4 +1,9 @@
 """The kubelet's loop over all pods: workers, adoption after a restart, orphans, termination."""
+import queue
+import sys
+import threading
+import traceback
+
 import pytest
 
 from kfs.kubelet import sources
@@ -9,9 +14,9 @@ from kfs.util import wait_for
 from tests.unit.test_kubelet_sync import make_pod
 
 
-def new_kubelet(runtime, tmp_path, config=None):
+def new_kubelet(runtime, tmp_path, config=None, **kwargs):
     return Kubelet(runtime, "node1", "192.168.56.11", tmp_path, config=config,
-                   recorder=ListRecorder(), sync_frequency=0.05)
+                   recorder=ListRecorder(), sync_frequency=0.05, **kwargs)
 
 
 @pytest.fixture
@@ -81,10 +86,9 @@ def test_a_deleted_pod_uses_the_deletion_grace_period_and_is_reported_terminated
         runtime, tmp_path, kubelets):
     pod = make_pod()
     uid = pod["metadata"]["uid"]
-    kl = new_kubelet(runtime, tmp_path)
-    kubelets.append(kl)
     done = []
-    kl.on_terminated = done.append
+    kl = new_kubelet(runtime, tmp_path, on_terminated=done.append)
+    kubelets.append(kl)
     kl.handle_pods({uid: pod})
     (app,) = wait_for(lambda: runtime.running("app"), 5, what="the pod running")
     deleted = {**pod, "metadata": {**pod["metadata"], "deletionTimestamp": "2024-01-01T00:00:00Z",
@@ -120,3 +124,54 @@ def test_running_pods_lists_desired_pods_with_their_status(runtime, tmp_path, ku
              what="the pod running")
     (listed,) = kl.running_pods()
     assert listed["metadata"]["name"] == "web-node1"
+
+
+
+def test_status_is_reported_from_many_pod_workers_while_other_pods_terminate(runtime, tmp_path):
+    """Pod workers record why their containers wait and compute statuses while another
+    thread terminates pods (forgetting their reasons): none may see the kubelet's shared
+    state change under it. Switching threads every microsecond makes a race show at once."""
+    kl = new_kubelet(runtime, tmp_path)
+    synced, errors, workers, pods_each = queue.Queue(), [], 6, 100
+
+    def failing(i, n):  # every container's image pull fails: ErrImagePull, then its back-off
+        return make_pod(f"w{i}-{n}", containers=[{"name": f"c{c}", "image": "nosuch/image:1"}
+                                                 for c in range(20)])
+
+    def pod_worker(i):
+        for n in range(pods_each):
+            if errors:
+                return
+            pod = failing(i, n)
+            for _ in range(2):
+                status = kl.sync(pod)
+                assert {s["state"]["waiting"]["reason"] for s in status["containerStatuses"]} \
+                    <= {"ErrImagePull", "ImagePullBackOff"}
+            synced.put(pod)
+
+    def terminator():
+        for _ in range(workers * pods_each):
+            if errors:
+                return
+            kl.terminate(synced.get(timeout=20), 0)
+
+    def reporting(target, *args):
+        def run():
+            try:
+                target(*args)
+            except BaseException as e:  # the test fails with it below
+                where = traceback.extract_tb(e.__traceback__)[-1]
+                errors.append(f"{type(e).__name__}: {e} (in {where.name}: {where.line})")
+        return threading.Thread(target=run)
+    threads = [reporting(pod_worker, i) for i in range(workers)] + [reporting(terminator)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert not runtime.containers, "every pod was terminated and its containers removed"

@@ -5,7 +5,7 @@ from kfs.kubelet import manifest, runtime as rt
 from kfs.kubelet.events import ListRecorder
 from kfs.kubelet.fake_runtime import FakeClock, FakeRuntime
 from kfs.kubelet.kubelet import Kubelet
-from kfs.kubelet.sync import compute_pod_actions, sync_pod
+from kfs.kubelet.sync import compute_pod_actions
 
 
 def make_pod(name="web", containers=None, restart_policy="Always", **spec):
@@ -37,7 +37,7 @@ def state(status, i=0):
 def test_a_pod_is_a_sandbox_plus_app_containers_joined_to_it(kl):
     pod = make_pod(containers=[{"name": "a", "image": "kfs/busybox:1"},
                                {"name": "b", "image": "kfs/echo:1"}])
-    sync_pod(kl, pod)
+    kl.runtime_manager.sync_pod(pod)
     sandboxes = [c for c in kl.runtime.containers.values() if c.is_sandbox]
     apps = kl.runtime.app_containers()
     assert len(sandboxes) == 1 and sandboxes[0].running
@@ -48,7 +48,7 @@ def test_a_pod_is_a_sandbox_plus_app_containers_joined_to_it(kl):
 
 def test_every_container_is_labelled_with_its_pod_and_named_as_dockershim_names_it(kl):
     pod = make_pod()
-    sync_pod(kl, pod)
+    kl.runtime_manager.sync_pod(pod)
     uid = pod["metadata"]["uid"]
     (app,) = kl.runtime.app_containers()
     assert app.labels[rt.POD_NAME] == "web-node1"
@@ -60,10 +60,10 @@ def test_every_container_is_labelled_with_its_pod_and_named_as_dockershim_names_
 
 def test_a_second_sync_of_a_running_pod_changes_nothing(kl):
     pod = make_pod()
-    sync_pod(kl, pod)
+    kl.runtime_manager.sync_pod(pod)
     before = set(kl.runtime.containers)
     kl.runtime.calls.clear()
-    sync_pod(kl, pod)
+    kl.runtime_manager.sync_pod(pod)
     assert set(kl.runtime.containers) == before
     assert not [c for c in kl.runtime.calls if c[0] != "list"]
 
@@ -86,9 +86,9 @@ def test_status_of_a_running_pod_has_the_sandbox_ip_and_ready_conditions(kl):
 def test_restart_policy_decides_whether_an_exited_container_is_restarted(kl, policy, code,
                                                                           restarts):
     pod = make_pod(restart_policy=policy)
-    sync_pod(kl, pod)
+    kl.runtime_manager.sync_pod(pod)
     kl.runtime.crash("app", code)
-    sync_pod(kl, pod)
+    kl.runtime_manager.sync_pod(pod)
     assert bool(kl.runtime.running("app")) == restarts
 
 
