@@ -131,7 +131,9 @@ def handlers(proxier):
     return on_service, on_slice, on_node
 
 
-def build_proxier(args, node_name, node_ip):
+def build_proxier(args, node_name, node_ip, prefix=()):
+    """The proxier and its helpers; `prefix` runs every host command through it (tests and
+    benchmarks point it at a throwaway network namespace: ``nsenter --net=...``)."""
     from kfs.proxy.conntrack import Conntrack
     from kfs.proxy.healthcheck import ProxyHealthServer, ServiceHealthServer
     from kfs.proxy.iptables import Iptables
@@ -140,7 +142,7 @@ def build_proxier(args, node_name, node_ip):
     from kfs.proxy.util import Sysctl
     metrics = ProxyMetrics()
     healthz = ProxyHealthServer(2 * args.sync_period, metrics)
-    return Proxier(Iptables(), node_name, Sysctl(), conntrack=Conntrack(),
+    return Proxier(Iptables(prefix), node_name, Sysctl(prefix), conntrack=Conntrack(prefix),
                    sync_period=args.sync_period, min_sync_period=args.min_sync_period,
                    masquerade_all=args.masquerade_all, masquerade_bit=args.iptables_masquerade_bit,
                    cluster_cidr=args.cluster_cidr, nodeport_addresses=args.nodeport_addresses,
@@ -156,8 +158,9 @@ def serve(args, proxier):
         metrics.serve(args.metrics_bind_address, proxier.metrics)
 
 
-def run(args, client, stopped):
-    """Informers, the proxier, its servers and loops; returns the proxier once synced."""
+def run(args, client, stopped, prefix=()):
+    """Informers, the proxier, its servers and loops; returns (proxier, informers) once
+    the first sync is written."""
     from kfs.client import Informer
     from kfs.proxy import iptables, rules
     node_name = args.hostname_override or socket.gethostname()
@@ -167,7 +170,7 @@ def run(args, client, stopped):
     if node is None:
         log.warning("no Node %s yet: NodePorts work, but node IP dependent rules wait for it",
                     node_name)
-    proxier = build_proxier(args, node_name, node_internal_ip(node))
+    proxier = build_proxier(args, node_name, node_internal_ip(node), prefix)
     serve(args, proxier)
     on_service, on_slice, on_node = handlers(proxier)
     proxier.on_node(node)
