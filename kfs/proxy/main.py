@@ -19,27 +19,17 @@ object with retries.
 import argparse
 import logging
 import os
-import re
 import shutil
 import signal
 import socket
 import sys
 import threading
 
-from kfs.util import setup_logging
+from kfs.util import duration, setup_logging
 
 log = logging.getLogger("kfs.proxy")
 
 STARTED = "proxy started:"   # logged once informers synced and the first sync is written
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-
-
-def duration(text):
-    """"30s", "1m", "500ms", "5" (seconds) -> seconds (a subset of Go's time.ParseDuration)."""
-    m = DURATION.match(str(text).strip())
-    if not m:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (examples: 500ms, 30s, 1m)")
-    return float(m[1]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m[2]]
 
 
 def address_list(text):
@@ -127,6 +117,8 @@ def handlers(proxier):
         proxier.on_endpoint_slice_update(eps, remove=kind == "DELETED")
 
     def on_node(kind, node, old):
+        if kind != "DELETED" and proxier.node_ip is None:   # the Node registered after us
+            proxier.node_ip = node_internal_ip(node)
         proxier.on_node(None if kind == "DELETED" else node)
     return on_service, on_slice, on_node
 

@@ -25,66 +25,62 @@ PROGRAMMING_BUCKETS = ([0.25, 0.5] + [float(s) for s in range(1, 60)]
                        + [60.0 + 5 * i for i in range(12)] + [120.0 + 30 * i for i in range(7)])
 
 
+# attribute: (kind, name after "kubeproxy_", help, labels); counters get "_total" appended
+METRICS = {
+    "sync_proxy_rules_latency": ("histogram", "sync_proxy_rules_duration_seconds",
+                                 "SyncProxyRules latency in seconds", ()),
+    "sync_full_proxy_rules_latency": ("histogram", "sync_full_proxy_rules_duration_seconds",
+                                      "SyncProxyRules latency in seconds for full resyncs", ()),
+    "sync_partial_proxy_rules_latency": (
+        "histogram", "sync_partial_proxy_rules_duration_seconds",
+        "SyncProxyRules latency in seconds for partial resyncs", ()),
+    "network_programming_latency": ("histogram", "network_programming_duration_seconds",
+                                    "In Cluster Network Programming Latency in seconds", ()),
+    "sync_proxy_rules_last_timestamp": ("gauge", "sync_proxy_rules_last_timestamp_seconds",
+                                        "The last time proxy rules were successfully synced", ()),
+    "sync_proxy_rules_last_queued_timestamp": (
+        "gauge", "sync_proxy_rules_last_queued_timestamp_seconds",
+        "The last time a sync of proxy rules was queued", ()),
+    "endpoint_changes_pending": ("gauge", "sync_proxy_rules_endpoint_changes_pending",
+                                 "Pending proxy rules Endpoint changes", ()),
+    "endpoint_changes_total": ("counter", "sync_proxy_rules_endpoint_changes",
+                               "Cumulative proxy rules Endpoint changes", ()),
+    "service_changes_pending": ("gauge", "sync_proxy_rules_service_changes_pending",
+                                "Pending proxy rules Service changes", ()),
+    "service_changes_total": ("counter", "sync_proxy_rules_service_changes",
+                              "Cumulative proxy rules Service changes", ()),
+    "iptables_restore_failures_total": ("counter", "sync_proxy_rules_iptables_restore_failures",
+                                        "Cumulative proxy iptables restore failures", ()),
+    "iptables_partial_restore_failures_total": (
+        "counter", "sync_proxy_rules_iptables_partial_restore_failures",
+        "Cumulative proxy iptables partial restore failures", ()),
+    "iptables_rules_total": ("gauge", "sync_proxy_rules_iptables_total",
+                             "Total number of iptables rules owned by kube-proxy", ("table",)),
+    "iptables_rules_last_sync": ("gauge", "sync_proxy_rules_iptables_last",
+                                 "Number of iptables rules written by kube-proxy in last sync",
+                                 ("table",)),
+    "no_local_endpoints_total": ("gauge", "sync_proxy_rules_no_local_endpoints_total",
+                                 "Number of services with a Local traffic policy and no endpoints",
+                                 ("traffic_policy",)),
+    "proxy_healthz_total": ("counter", "proxy_healthz", "Cumulative proxy healthz HTTP status",
+                            ("code",)),
+    "proxy_livez_total": ("counter", "proxy_livez", "Cumulative proxy livez HTTP status",
+                          ("code",)),
+}
+
+
 class ProxyMetrics:
-    """The metrics of one proxier, in a registry of their own."""
+    """The metrics of one proxier (attributes named as in ``METRICS``), in a registry of
+    their own."""
 
     def __init__(self):
-        r = self.registry = CollectorRegistry()
-
-        def histogram(name, doc, buckets=SYNC_BUCKETS):
-            return Histogram(f"kubeproxy_{name}", doc, buckets=buckets, registry=r)
-
-        self.sync_proxy_rules_latency = histogram("sync_proxy_rules_duration_seconds",
-                                                  "SyncProxyRules latency in seconds")
-        self.sync_full_proxy_rules_latency = histogram(
-            "sync_full_proxy_rules_duration_seconds",
-            "SyncProxyRules latency in seconds for full resyncs")
-        self.sync_partial_proxy_rules_latency = histogram(
-            "sync_partial_proxy_rules_duration_seconds",
-            "SyncProxyRules latency in seconds for partial resyncs")
-        self.network_programming_latency = histogram(
-            "network_programming_duration_seconds",
-            "In Cluster Network Programming Latency in seconds", PROGRAMMING_BUCKETS)
-        self.sync_proxy_rules_last_timestamp = Gauge(
-            "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
-            "The last time proxy rules were successfully synced", registry=r)
-        self.sync_proxy_rules_last_queued_timestamp = Gauge(
-            "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
-            "The last time a sync of proxy rules was queued", registry=r)
-        self.endpoint_changes_pending = Gauge(
-            "kubeproxy_sync_proxy_rules_endpoint_changes_pending",
-            "Pending proxy rules Endpoint changes", registry=r)
-        self.endpoint_changes_total = Counter(
-            "kubeproxy_sync_proxy_rules_endpoint_changes",
-            "Cumulative proxy rules Endpoint changes", registry=r)
-        self.service_changes_pending = Gauge(
-            "kubeproxy_sync_proxy_rules_service_changes_pending",
-            "Pending proxy rules Service changes", registry=r)
-        self.service_changes_total = Counter(
-            "kubeproxy_sync_proxy_rules_service_changes",
-            "Cumulative proxy rules Service changes", registry=r)
-        self.iptables_restore_failures_total = Counter(
-            "kubeproxy_sync_proxy_rules_iptables_restore_failures",
-            "Cumulative proxy iptables restore failures", registry=r)
-        self.iptables_partial_restore_failures_total = Counter(
-            "kubeproxy_sync_proxy_rules_iptables_partial_restore_failures",
-            "Cumulative proxy iptables partial restore failures", registry=r)
-        self.iptables_rules_total = Gauge(
-            "kubeproxy_sync_proxy_rules_iptables_total",
-            "Total number of iptables rules owned by kube-proxy", ["table"], registry=r)
-        self.iptables_rules_last_sync = Gauge(
-            "kubeproxy_sync_proxy_rules_iptables_last",
-            "Number of iptables rules written by kube-proxy in last sync", ["table"], registry=r)
-        self.no_local_endpoints_total = Gauge(
-            "kubeproxy_sync_proxy_rules_no_local_endpoints_total",
-            "Number of services with a Local traffic policy and no endpoints",
-            ["traffic_policy"], registry=r)
-        self.proxy_healthz_total = Counter("kubeproxy_proxy_healthz",
-                                           "Cumulative proxy healthz HTTP status", ["code"],
-                                           registry=r)
-        self.proxy_livez_total = Counter("kubeproxy_proxy_livez",
-                                         "Cumulative proxy livez HTTP status", ["code"],
-                                         registry=r)
+        self.registry = CollectorRegistry()
+        for attr, (kind, name, doc, labels) in METRICS.items():
+            kwargs = dict(labelnames=labels, registry=self.registry)
+            if kind == "histogram":
+                kwargs["buckets"] = PROGRAMMING_BUCKETS if "programming" in name else SYNC_BUCKETS
+            cls = {"histogram": Histogram, "gauge": Gauge, "counter": Counter}[kind]
+            setattr(self, attr, cls(f"kubeproxy_{name}", doc, **kwargs))
 
     def exposition(self):
         return generate_latest(self.registry)

@@ -81,6 +81,7 @@ class Proxier:
         self.need_full_sync, self.last_full_sync, self.last_iptables_cleanup = True, None, None
         self.topology_labels = None
         self.large_cluster_mode = False
+        self.no_local_endpoints = [0, 0]   # services with Local policy and no local endpoint
         self.precomputed_probabilities = []
         self.last_restore_data = None
         self.mu = threading.Lock()
