@@ -335,8 +335,11 @@ class Proxier:
             self.service_health.sync_services(self.svc_port_map.health_check_node_ports())
             self.service_health.sync_endpoints(self.endpoints_map.local_ready_endpoints())
         if ep_result.conntrack_cleanup_required and self.conntrack is not None:
-            conntrack_module.clean_stale_entries(self.conntrack, self.svc_port_map,
-                                                 self.endpoints_map)
+            try:
+                conntrack_module.clean_stale_entries(self.conntrack, self.svc_port_map,
+                                                     self.endpoints_map)
+            except (OSError, CommandError) as e:   # e.g. no conntrack tool: rules still apply
+                log.error("failed to clean stale UDP conntrack entries: %s", e)
 
 
 def cleanup_leftovers(ipt):

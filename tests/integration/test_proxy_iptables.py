@@ -263,3 +263,20 @@ def test_kfs_proxy_follows_the_api_server_as_system_kube_proxy(netns, servers, c
         proxier.runner.stop()
         for inf in informers:
             inf.stop()
+
+
+def test_a_udp_endpoint_that_goes_away_takes_its_conntrack_entries_along(netns):
+    p = proxier_in(netns)
+    dns = service("dns", [("dns", 53, 5353, "UDP")], cluster_ip="10.96.0.53")
+    feed(p, [dns], [endpoint_slice("dns", [PODS[0]], [("dns", 5353, "UDP")])])
+    send = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+            "s.bind(('10.244.1.2', 40053)); s.sendto(b'q', ('10.96.0.53', 53))")
+    sh(*prefix(netns), sys.executable, "-c", send)
+
+    def flows():
+        return sh(*prefix(netns), "conntrack", "-L", "-p", "udp", "--orig-dst", "10.96.0.53",
+                  check=False).stdout
+    assert "sport=40053 dport=53 [UNREPLIED] src=10.244.1.2 dst=" in flows()   # DNATed to .2
+    p.on_endpoint_slice_update(endpoint_slice("dns", [PODS[1]], [("dns", 5353, "UDP")]))
+    p.sync_proxy_rules()
+    assert "sport=40053" not in flows()
