@@ -51,6 +51,7 @@ log = logging.getLogger("kfs.proxy")
 LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000
 ROUTE_LOCALNET = "net/ipv4/conf/all/route_localnet"
 TCP_BE_LIBERAL = "net/netfilter/nf_conntrack_tcp_be_liberal"
+BRIDGE_NF_CALL_IPTABLES = "net/bridge/bridge-nf-call-iptables"
 
 
 class Proxier:
@@ -71,6 +72,10 @@ class Proxier:
             log.info("setting route_localnet=1 to allow node-ports on localhost")
             sysctl.set(ROUTE_LOCALNET, 1)
         self.conntrack_tcp_liberal = bool(sysctl.get(TCP_BE_LIBERAL))
+        if not sysctl.get(BRIDGE_NF_CALL_IPTABLES):   # replies bridged between pods skip NAT
+            log.warning("missing br-netfilter module or unset sysctl %s: a pod reaching a "
+                        "Service whose endpoint is on the same bridge may not work",
+                        BRIDGE_NF_CALL_IPTABLES)
         self.local_addresses = local_addresses or (lambda: local_ipv4_addresses(iptables.prefix))
         self.metrics, self.healthz, self.service_health = metrics, healthz, service_health
         self.clock = clock
