@@ -27,7 +27,6 @@ node's /metrics once the EndpointSlice controller sets
 rule's appearance.
 """
 import argparse
-import copy
 import os
 import statistics
 import subprocess

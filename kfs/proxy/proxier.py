@@ -173,7 +173,8 @@ class Proxier:
             changed |= ep_result.updated_services
             success = False
             try:
-                success = (not full or self.ensure_jump_chains()) and self.write_rules(full, changed)
+                success = (not full or self.ensure_jump_chains()) and \
+                    self.write_rules(full, changed)
             finally:
                 self.finish_sync(start, full, success, ep_result)
 

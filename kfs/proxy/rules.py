@@ -256,7 +256,8 @@ def write_firewall_chain(p, svc, nat_rules, external_chain):
     allow_from_node = False
     for cidr in svc.load_balancer_source_ranges:
         nat_rules.write(args, "-s", cidr, "-j", external_chain)
-        if p.node_ip and ipaddress.ip_address(p.node_ip) in ipaddress.ip_network(cidr, strict=False):
+        if p.node_ip and \
+                ipaddress.ip_address(p.node_ip) in ipaddress.ip_network(cidr, strict=False):
             allow_from_node = True
     if allow_from_node:
         for ip in svc.load_balancer_vips:

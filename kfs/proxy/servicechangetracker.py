@@ -61,11 +61,12 @@ class ServicePort:
 
     def __post_init__(self):
         text, proto = str(self.name), self.protocol.lower()
-        for attr, value in (("name_string", text),
-                            ("cluster_policy_chain", rules.service_port_policy_cluster_chain(text, proto)),
-                            ("local_policy_chain", rules.service_port_policy_local_chain_name(text, proto)),
-                            ("firewall_chain", rules.service_firewall_chain_name(text, proto)),
-                            ("external_chain", rules.service_external_chain_name(text, proto))):
+        names = {"name_string": text,
+                 "cluster_policy_chain": rules.service_port_policy_cluster_chain(text, proto),
+                 "local_policy_chain": rules.service_port_policy_local_chain_name(text, proto),
+                 "firewall_chain": rules.service_firewall_chain_name(text, proto),
+                 "external_chain": rules.service_external_chain_name(text, proto)}
+        for attr, value in names.items():
             object.__setattr__(self, attr, value)
 
     def externally_accessible(self):

@@ -47,7 +47,8 @@ def netns():
     name = f"kfs-proxytest-{os.getpid()}-{next(COUNTER)}"
     sh("ip", "netns", "add", name)
     try:
-        for cmd in (["link", "set", "lo", "up"], ["link", "add", "kfsdummy", "type", "veth", "peer", "name", "kfspeer"],
+        for cmd in (["link", "set", "lo", "up"],
+                    ["link", "add", "kfsdummy", "type", "veth", "peer", "name", "kfspeer"],
                     *(["addr", "add", f"{ip}/24", "dev", "kfsdummy"] for ip in PODS),
                     ["addr", "add", f"{NODE_IP}/24", "dev", "kfsdummy"],
                     ["link", "set", "kfsdummy", "up"], ["link", "set", "kfspeer", "up"],

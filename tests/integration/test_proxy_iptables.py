@@ -73,7 +73,8 @@ def test_the_rules_load_into_iptables_and_iptables_save_shows_them(netns):
         f"--to-destination {PODS[1]}:8080" in nat
     assert "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" \
         in nat
-    assert '"default/empty:http has no endpoints" -m tcp --dport 80 -j REJECT' in save(netns, "filter")
+    assert '"default/empty:http has no endpoints" -m tcp --dport 80 -j REJECT' in \
+        save(netns, "filter")
 
 
 def test_a_cluster_ip_and_a_node_port_balance_over_both_endpoints(netns, servers):

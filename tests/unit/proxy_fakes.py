@@ -32,7 +32,8 @@ class FakeIptables:
         rule = " ".join(args)
         if rule in self.tables[table][chain]:
             return True
-        self.tables[table][chain].insert(0, rule) if prepend else self.tables[table][chain].append(rule)
+        rules = self.tables[table][chain]
+        rules.insert(0, rule) if prepend else rules.append(rule)
         return False
 
     def delete_rule(self, table, chain, *args):
