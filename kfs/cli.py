@@ -19,7 +19,7 @@ COMPONENTS = {
     "kubelet": "kfs.kubelet.main",
     "scheduler": "kfs.scheduler.main",
     "controller-manager": "kfs.controllers.main",
-    "proxy": "kfs.proxy",
+    "proxy": "kfs.proxy.main",
     "flanneld": "kfs.flannel.main",
     "dns": "kfs.dns.main",
 }

@@ -1,5 +1,18 @@
 """Small helpers shared by components, notebooks and tests."""
+import re
 import time
+
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+
+
+def duration(text):
+    """"30s", "1m", "500ms", "5" (seconds) -> seconds: a subset of Go's time.ParseDuration,
+    for components' duration flags (an argparse ``type``)."""
+    import argparse
+    m = DURATION.match(str(text).strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (examples: 500ms, 30s, 1m)")
+    return float(m[1]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m[2]]
 
 
 def wait_for(condition, timeout=30.0, interval=0.1, what="condition"):
