@@ -27,6 +27,8 @@ NodePort hits with nfacct.
 import base64
 import hashlib
 
+from kfs.proxy.topology import categorize_endpoints
+
 KUBE_SERVICES = "KUBE-SERVICES"
 KUBE_EXTERNAL_SERVICES = "KUBE-EXTERNAL-SERVICES"
 KUBE_NODEPORTS = "KUBE-NODEPORTS"
@@ -116,7 +118,6 @@ def write_service_rules(p, svc, all_endpoints, filter_rules, top_rules, nat_chai
     """One service port's rules. `top_rules` gets its KUBE-SERVICES/KUBE-NODEPORTS lines (always
     written); `nat_chains`/`nat_rules` its own chains (a partial sync passes discarding
     buffers when the service did not change). Returns (active nat chains, no-local counts)."""
-    from kfs.proxy.endpointschangetracker import categorize_endpoints
     name, proto, port = svc.name_string, svc.protocol.lower(), str(svc.port)
     cluster, local, reachable, has_endpoints = categorize_endpoints(all_endpoints, svc)
     uses_cluster_chain = bool(cluster) and svc.uses_cluster_endpoints()

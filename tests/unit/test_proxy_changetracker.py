@@ -2,9 +2,9 @@
 import copy
 from datetime import datetime, timedelta, timezone
 
-from kfs.proxy.endpointschangetracker import (EndpointsChangeTracker, EndpointsMap,
-                                              categorize_endpoints)
+from kfs.proxy.endpointschangetracker import EndpointsChangeTracker, EndpointsMap
 from kfs.proxy.metrics import ProxyMetrics
+from kfs.proxy.topology import categorize_endpoints
 from kfs.proxy.servicechangetracker import (ServiceChangeTracker, ServicePortMap,
                                             ServicePortName, service_ports)
 from tests.unit.proxy_objects import endpoint, endpoint_slice, service
