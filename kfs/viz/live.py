@@ -60,7 +60,9 @@ class LiveImage:
         self.caption = ipywidgets.HTML(layout=ipywidgets.Layout(max_width="100%"))
         self.image.add_class("kfs-live-image")
         self.caption.add_class("kfs-live-caption")
-        self.widget = ipywidgets.VBox([self.image, self.caption])
+        # at its own size (a VBox would stretch it to the cell's width), never wider
+        self.widget = ipywidgets.VBox([self.image, self.caption],
+                                      layout=ipywidgets.Layout(align_items="flex-start"))
         self.pictures, self.key, self.text, self.error = 0, None, "", None
         self.shown = None  # the payload of the picture shown
         self._changed, self._stopped = threading.Event(), threading.Event()
@@ -210,6 +212,15 @@ class LiveView:
                            description=text), text
 
     # -- reading it back ---------------------------------------------------------------
+
+    @property
+    def pictures(self):
+        """How many pictures it has drawn (each one different from the one before)."""
+        return self.live.pictures
+
+    @property
+    def running(self):
+        return self.live.running
 
     @property
     def description(self):
