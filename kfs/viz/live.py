@@ -146,7 +146,13 @@ class LiveView:
         view = kfs.viz.LiveView(lab).show()     # ... the cluster changes ...
         view.pods()                              # the pods the picture shows
         view.stop()
+
+    Showing a live view of the same lab with the same title stops the one shown before (a
+    cell run again does not leave its first view watching); views with other titles run
+    side by side.
     """
+
+    shown = {}  # (lab name, title) -> the LiveView shown last
 
     def __init__(self, lab=None, interval=5.0, title=None):
         from kfs.lab.lab import Lab
@@ -157,6 +163,10 @@ class LiveView:
     def show(self):
         from IPython.display import display
         if not self.live.running:
+            previous = LiveView.shown.get((self.lab.name, self.title))
+            if previous is not None and previous is not self:
+                previous.stop()
+            LiveView.shown[(self.lab.name, self.title)] = self
             self.watch()
             self.live.start()
             display(self.live.widget)

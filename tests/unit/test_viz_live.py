@@ -126,3 +126,35 @@ def test_the_live_views_informer_warnings_are_dropped_so_they_never_reach_a_cell
     thread.join()
     log.warning("from the notebook's own informer")
     assert [r.getMessage() for r in caplog.records] == ["from the notebook's own informer"]
+
+
+@pytest.fixture
+def offline_lab(tmp_path):
+    """A lab that has no API server and whose Docker daemons are down."""
+    from kfs.lab.lab import Lab
+    lab = Lab(name="kfsunit", subnet="192.168.99.0/24", home=tmp_path)
+    lab.state.update(nodes=2, stage="machines")
+    return lab
+
+
+def test_a_live_view_without_an_api_server_draws_the_machines_from_docker(offline_lab):
+    view = viz.LiveView(offline_lab, interval=60).show()
+    try:
+        assert view.pictures == 1 and view.running and view.informers == []
+        assert view.description.splitlines() == ["cp: no pods", "node1: no pods",
+                                                 "node2: no pods"]
+        assert view.pods() == set()
+    finally:
+        view.stop()
+    assert not view.running
+
+
+def test_showing_a_live_view_again_with_the_same_title_stops_the_first(offline_lab):
+    first = viz.LiveView(offline_lab, interval=60).show()
+    other = viz.LiveView(offline_lab, interval=60, title="another picture").show()
+    again = viz.LiveView(offline_lab, interval=60).show()
+    try:
+        assert not first.running and other.running and again.running
+    finally:
+        for view in (first, other, again):
+            view.stop()
