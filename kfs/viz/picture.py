@@ -361,7 +361,7 @@ def draw_frames_and_edges(g, ax, texts, sizes):
                 line = [(rx0 + rx1) / 2, (x0 + x1) / 2], [ry0, box(head)[3]]
             else:
                 line = [rx1, x0], [(ry0 + ry1) / 2, (ry0 + ry1) / 2]
-            ax.plot(*line, color="#777777", lw=1, zorder=2, ls=style)
+            ax.plot(*line, color="#777777", lw=1, zorder=0.5, ls=style)  # behind the frames
 
 
 def topology(lab=None, ax=None, title=None, pods=None):
