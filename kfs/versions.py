@@ -23,6 +23,7 @@ SYSTEM_PACKAGES = {
     "util-linux": "nsenter",
     "procps": "ps",
     "curl": "curl",  # reaching NodePorts and the API server from the host; the tests use it
+    "chromium": "chromium",  # the browser tier: JupyterLab in headless Chromium (playwright)
     "python3-venv": None,  # checked by trying `python3 -m venv --help`
 }
 

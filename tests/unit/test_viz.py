@@ -49,3 +49,126 @@ def test_a_pod_being_deleted_is_drawn_as_terminating(tmp_path):
            "spec": {"nodeName": "node1"}, "status": {"phase": "Running"}}
     g = viz.graph(lab, pods=[pod])
     assert "Terminating" in g.nodes["pod/default/web-1"]["label"]
+
+
+# -- the picture's geometry: measured boxes, none over another --------------------------
+
+FINAL_STAGE_ON_CP = ["etcd", "apiserver", "scheduler", "controller-manager", "proxy",
+                     "flanneld", "dns", "cloud-controller-manager", "kubelet"]
+
+
+def busy_lab(tmp_path, nodes=3, pods=12, pending=1):
+    """A lab of `nodes` nodes at the final stage: every component on cp, flannel's bridges,
+    `pods` pods spread over the nodes with upstream-length names, `pending` unscheduled."""
+    lab = Lab(name="kfs", subnet="192.168.56.0/24", home=tmp_path)
+    lab.state.update(nodes=nodes, stage="flannel")
+    facts = {m.name: (f"docker0 10.244.{100 + i}.1/24",
+                      FINAL_STAGE_ON_CP if m.name == "cp" else ["flanneld", "kubelet", "proxy"])
+             for i, m in enumerate(lab.machines)}
+    objs = [{"metadata": {"name": f"echo-5d8f9c7b6d-x{i:04d}", "namespace": "default"},
+             "spec": {"nodeName": f"node{i % nodes + 1}"},
+             "status": {"phase": "Running", "podIP": f"10.244.{101 + i % nodes}.{100 + i}"}}
+            for i in range(pods)]
+    objs += [{"metadata": {"name": f"waiting-for-a-node-{i}", "namespace": "default"},
+              "spec": {}, "status": {"phase": "Pending"}} for i in range(pending)]
+    nodes_ = [{"metadata": {"name": f"node{i}"},
+               "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+              for i in range(1, nodes + 1)]
+    return viz.graph(lab, pods=objs, nodes=nodes_, facts=facts)
+
+
+def drawn_boxes(fig):
+    """[(label, box of its text, box drawn around it)] in pixels, as the renderer drew them."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [(t.get_text(), t.get_window_extent(renderer),
+             t.get_bbox_patch().get_window_extent(renderer)) for t in fig.axes[0].texts]
+
+
+def test_no_box_overlaps_another_at_3_nodes_and_12_pods_with_every_component_on_cp(tmp_path):
+    fig = viz.draw(busy_lab(tmp_path), title="3 nodes, 12 pods")
+    boxes = drawn_boxes(fig)
+    assert len(boxes) == 1 + 4 + 12 + 1
+    renderer = fig.canvas.get_renderer()
+    title = fig.texts[0].get_window_extent(renderer)
+    for i, (label, _, box) in enumerate(boxes):
+        assert not box.overlaps(title), label
+        for other, _, other_box in boxes[i + 1:]:
+            assert not box.overlaps(other_box), f"{label!r} overlaps {other!r}"
+
+
+def test_each_box_holds_its_whole_text_and_lies_inside_the_figure(tmp_path):
+    fig = viz.draw(busy_lab(tmp_path))
+    for label, text, box in drawn_boxes(fig):
+        assert box.x0 < text.x0 and text.x1 < box.x1 and box.y0 < text.y0 and text.y1 < box.y1
+        assert 0 <= box.x0 and box.x1 <= fig.bbox.width, label
+        assert 0 <= box.y0 and box.y1 <= fig.bbox.height, label
+    [cp] = [t for t, _, _ in drawn_boxes(fig) if t.startswith("cp")]
+    assert all(c in cp for c in FINAL_STAGE_ON_CP)
+
+
+def test_the_picture_of_3_nodes_and_12_pods_fits_a_notebooks_width(tmp_path):
+    fig = viz.draw(busy_lab(tmp_path), title="t")
+    assert fig.get_size_inches()[0] * fig.dpi <= viz.picture.MAX_WIDTH * viz.picture.DPI
+
+
+def test_many_pods_on_one_node_wrap_into_rows_instead_of_widening_the_picture(tmp_path):
+    g = busy_lab(tmp_path, nodes=1, pods=30, pending=0)
+    fig = viz.draw(g)
+    assert fig.get_size_inches()[0] <= viz.picture.MAX_WIDTH
+    pos = viz.layout(g, {n: (1.6, 0.5) for n in g})
+    rows = {y for n, (_, y) in pos.items() if n.startswith("pod/")}
+    assert 1 < len(rows) < 30
+    assert all(y < pos["node1"][1] for n, (_, y) in pos.items() if n.startswith("pod/"))
+
+
+def test_a_node_that_is_not_ready_says_so_in_its_box(tmp_path):
+    lab = Lab(name="kfs", subnet="192.168.56.0/24", home=tmp_path)
+    lab.state["nodes"] = 2
+    nodes = [{"metadata": {"name": "node1"}, "status": {"conditions": [
+        {"type": "Ready", "status": "True"}]}},
+             {"metadata": {"name": "node2"}, "status": {"conditions": [
+                 {"type": "Ready", "status": "Unknown"}]}}]
+    g = viz.graph(lab, pods=[], nodes=nodes)
+    assert g.nodes["node1"]["label"].startswith("node1 Ready")
+    assert g.nodes["node2"]["label"].startswith("node2 Unknown")
+    assert g.nodes["node2"]["kind"] == "machine-notready"
+
+
+def test_the_description_names_each_pod_under_its_node(tmp_path):
+    text = viz.describe(busy_lab(tmp_path, nodes=2, pods=3))
+    lines = text.splitlines()
+    assert lines[0] == "cp: no pods"
+    assert lines[1].startswith("node1 Ready: echo-5d8f9c7b6d-x0000 (Running), "
+                               "echo-5d8f9c7b6d-x0002 (Running)")
+    assert lines[-1] == "not scheduled: waiting-for-a-node-0 (Pending)"
+
+
+def png_text(data):
+    """The tEXt chunks of a PNG: {keyword: text}."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, i = {}, 8
+    while i < len(data):
+        n = int.from_bytes(data[i:i + 4], "big")
+        kind, body = data[i + 4:i + 8], data[i + 8:i + 8 + n]
+        if kind == b"tEXt":
+            key, _, value = body.partition(b"\0")
+            chunks[key.decode("latin-1")] = value.decode("latin-1")
+        i += 12 + n
+    return chunks
+
+
+def test_a_png_carries_its_title_and_what_it_shows(tmp_path):
+    g = busy_lab(tmp_path, nodes=1, pods=1, pending=0)
+    data = viz.png(viz.draw(g), title="picture 3", description=viz.describe(g))
+    text = png_text(data)
+    assert text["Title"] == "picture 3"
+    assert "echo-5d8f9c7b6d-x0000 (Running)" in text["Description"]
+
+
+def test_a_figure_is_drawn_outside_pyplot_so_no_cell_shows_it_by_accident(tmp_path):
+    import matplotlib.pyplot as plt
+    lab = Lab(name="kfs", subnet="192.168.56.0/24", home=tmp_path)
+    lab.state["nodes"] = 1
+    viz.topology(lab)
+    assert plt.get_fignums() == []

@@ -1,0 +1,11 @@
+"""Pictures of the lab: machines, the lab network, addresses, components and pods.
+
+``kfs.viz.topology(lab)`` draws the cluster as it is now (a matplotlib Figure, which a
+notebook shows); ``kfs.viz.LiveView(lab).show()`` keeps such a picture current in a notebook
+as the cluster changes. ``picture`` builds and draws the graph, ``live`` keeps pictures
+current (``LiveImage``: the mechanism, reusable for any picture a dashboard shows).
+"""
+from kfs.viz.picture import (STYLES, components, describe, docker_bridge, draw,  # noqa: F401
+                             graph, layout, machine_facts, node_ready, png, pod_kind,
+                             pod_phase, pods_from_api, pods_from_docker, topology)
+from kfs.viz.live import LiveImage, LiveView, stop_all  # noqa: F401,E402

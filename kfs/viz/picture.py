@@ -1,0 +1,380 @@
+"""The topology picture: the lab network, its machines, and the pods on each machine.
+
+``graph(lab)`` reads the live lab into a networkx graph whose nodes carry a ``kind``
+("network", "machine", "pod", ...) and a ``label``; ``draw(graph)`` lays it out and returns
+a matplotlib Figure; ``topology(lab)`` does both. Pods and nodes come from the API server
+when the lab has one, else from each machine's Docker (the kubelet labels every container
+with its pod). Later stages add node kinds (services, subnets, tunnels) and a style for
+each to ``STYLES``.
+
+The layout is measured, not guessed: every box is its label's text plus a pad (matplotlib
+sizes a text's box to the text), and boxes are placed from their measured sizes: the
+network on top, one column per machine below it, each machine's pods in a grid under the
+machine that wraps so that the picture stays within ``MAX_WIDTH`` (a notebook's width).
+
+Figures are made without pyplot (``matplotlib.figure.Figure``), so a picture drawn in a
+background thread (the live view) is never one of pyplot's open figures, which the
+notebook's inline backend would show in whatever cell is running.
+"""
+import importlib
+import io
+import math
+import textwrap
+from contextlib import closing
+
+import matplotlib
+import networkx as nx
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
+
+if matplotlib.get_backend().startswith("module://"):
+    # a notebook's inline backend: importing it registers the formatter that shows a
+    # returned Figure in a cell (pyplot would import it only with its first figure)
+    importlib.import_module(matplotlib.get_backend().removeprefix("module://"))
+
+STYLES = {  # kind -> box face colour
+    "network": "#d8e8f8",
+    "machine": "#fbe3c4",
+    "machine-notready": "#f6cfcf",
+    "bridge": "#e4f2d8",
+    "pod": "#e4f2d8",
+    "pod-pending": "#f6f1c7",
+    "pod-failed": "#f6cfcf",
+}
+FONT = dict(fontsize=8, family="monospace")
+PAD = 0.4           # a box's padding around its text, in font sizes
+DPI = 100
+MAX_WIDTH = 9.6     # inches: 960 pixels at DPI, what a notebook's output area shows unscaled
+GAP = 0.15          # inches between two pods' boxes
+COLUMN_GAP = 0.25   # between two machines' columns
+ROW_GAP = 0.45      # between the network and the machines, a machine and its pods
+MARGIN = 0.12
+TITLE_HEIGHT = 0.35
+WRAP = 24           # characters per line of a machine's component list
+
+
+# -- what the lab is made of -----------------------------------------------------------
+
+def docker_bridge(machine):
+    """The machine's Docker bridge as ``ip addr`` shows it: ``docker0 172.17.0.1/16``."""
+    try:
+        with closing(machine.docker()) as docker:
+            net = docker.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    except Exception:  # Docker down or not yet up: the picture still shows the machine
+        return "docker: down"
+    subnet = net["Subnet"]
+    if net.get("Gateway"):
+        return f"docker0 {net['Gateway']}/{subnet.partition('/')[2]}"
+    return f"docker0 {subnet}"
+
+
+def components(machine):
+    """Names of the components (kubelet, etcd, apiserver, ...) running on the machine."""
+    from kfs.lab import supervisor
+    return [d.name for d in machine.components() if supervisor.pid_of(d)]
+
+
+def machine_facts(lab):
+    """{machine: (its Docker bridge, its running components)}: what no watch reports."""
+    return {m.name: (docker_bridge(m), components(m)) for m in lab.machines}
+
+
+def from_api(lab):
+    """(pods, nodes) as the API server sees them, or (None, None) when it has none."""
+    if not lab.admin_kubeconfig.exists():
+        return None, None
+    try:
+        from kfs.client import Client
+        client = Client.from_kubeconfig(lab.admin_kubeconfig)
+        client.timeout = 3
+        return client.list("pods")["items"], client.list("nodes")["items"]
+    except Exception:  # API server down: fall back to what Docker runs
+        return None, None
+
+
+def pods_from_api(lab):
+    """Pods as the API server sees them, or None when the lab has no API server."""
+    return from_api(lab)[0]
+
+
+def pods_from_docker(machine):
+    """Pods as the machine's Docker runs them: the sandboxes the kubelet labelled."""
+    pods = []
+    try:
+        with closing(machine.docker()) as docker:
+            containers = docker.containers.list(filters={"label": "io.kubernetes.pod.name"})
+    except Exception:
+        return pods
+    for c in containers:
+        labels = c.labels
+        if labels.get("io.kubernetes.container.name") != "POD":
+            continue
+        ip = (c.attrs.get("NetworkSettings", {}).get("IPAddress") or "")
+        pods.append({"metadata": {"name": labels["io.kubernetes.pod.name"],
+                                  "namespace": labels.get("io.kubernetes.pod.namespace")},
+                     "spec": {"nodeName": machine.name},
+                     "status": {"phase": "Running", "podIP": ip}})
+    return pods
+
+
+def pod_phase(pod):
+    """The phase, or Terminating once the pod is being deleted (as kubectl shows it)."""
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return "Terminating"
+    return pod.get("status", {}).get("phase", "Pending")
+
+
+def pod_kind(pod):
+    return {"Running": "pod", "Succeeded": "pod", "Failed": "pod-failed",
+            "Terminating": "pod-failed"}.get(pod_phase(pod), "pod-pending")
+
+
+def node_ready(node):
+    """A Node's Ready condition as kubectl's STATUS column shows it: Ready, NotReady, Unknown."""
+    for c in node.get("status", {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return {"True": "Ready", "False": "NotReady"}.get(c.get("status"), "Unknown")
+    return "Unknown"
+
+
+def graph(lab=None, pods=None, nodes=None, facts=None):
+    """The lab as a graph. `pods` and `nodes` override where Pods and Nodes come from (lists
+    of objects), `facts` the machines' bridges and components (``machine_facts``)."""
+    from kfs.lab.lab import Lab
+    lab = lab or Lab()
+    if pods is None:
+        pods, listed = from_api(lab)
+        nodes = listed if nodes is None else nodes
+    if pods is None:
+        pods = [p for m in lab.nodes for p in pods_from_docker(m)]
+    facts = facts or machine_facts(lab)
+    ready = {n["metadata"]["name"]: node_ready(n) for n in nodes or []}
+    g = nx.DiGraph()
+    g.add_node("network", kind="network",
+               label=f"lab network {lab.bridge}\n{lab.subnet}\nhost {lab.host_ip}")
+    for m in lab.machines:
+        bridge, running = facts.get(m.name, ("docker: down", []))
+        status = ready.get(m.name)
+        label = f"{m.name}{' ' + status if status else ''}\neth0 {m.ip}\n{bridge}"
+        if running:
+            label += "\n" + "\n".join(textwrap.wrap(", ".join(running), WRAP, break_on_hyphens=False,
+                                                   break_long_words=False))
+        kind = "machine" if status in (None, "Ready") else "machine-notready"
+        g.add_node(m.name, kind=kind, label=label)
+        g.add_edge("network", m.name)
+    for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
+        node = pod.get("spec", {}).get("nodeName")
+        status = pod.get("status", {})
+        pid = f"pod/{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
+        g.add_node(pid, kind=pod_kind(pod), label=f"{pod['metadata']['name']}\n"
+                   f"{status.get('podIP') or '-'}\n{pod_phase(pod)}")
+        g.add_edge(node if node in g else "network", pid)
+    return g
+
+
+def describe(g):
+    """The picture in words, one line per column: what a test (or a screen reader) reads."""
+    lines = []
+    for root in roots(g):
+        for column, items in columns(g, root):
+            head = g.nodes[column]["label"].splitlines() if column else ["not scheduled"]
+            shown = [f"{g.nodes[i]['label'].splitlines()[0]} ({g.nodes[i]['label'].splitlines()[-1]})"
+                     for i in items]
+            lines.append(f"{head[0]}: {', '.join(shown) if shown else 'no pods'}")
+    return "\n".join(lines)
+
+
+# -- where each box goes ---------------------------------------------------------------
+
+def roots(g):
+    return [n for n in g if g.in_degree(n) == 0]
+
+
+def columns(g, root):
+    """[(column head, [items under it])]: one column per machine under `root`, its
+    descendants as items; the root's own leaf children (unscheduled pods) in a last column
+    whose head is None."""
+    heads, loose = [], []
+    for child in g.successors(root):
+        if str(g.nodes[child].get("kind", "")).startswith("pod") and not g.out_degree(child):
+            loose.append(child)
+        else:
+            heads.append((child, [d for d in nx.bfs_tree(g, child) if d != child]))
+    return heads + ([(None, loose)] if loose else [])
+
+
+def layout(g, sizes=None, max_width=MAX_WIDTH - 2 * MARGIN):
+    """Box centres in inches, y upwards from the top (so negative). A root on top, with its
+    unscheduled pods in a grid beside it; under it a column per machine, the machine's pods
+    in a grid under it. Each grid starts with as many pods per row as fit under its machine,
+    then the tallest grids widen while the whole stays within `max_width`. `sizes` maps a
+    node to its box's (width, height)."""
+    sizes = sizes or {}
+    size = lambda n: sizes.get(n, (1.0, 0.5))  # noqa: E731
+    pos, x = {}, 0.0
+    for root in roots(g):
+        found = columns(g, root)
+        cols = [Column(head, items, size) for head, items in found if head]
+        loose = Column(None, [i for head, items in found if not head for i in items], size)
+        widen(cols, max_width)
+        machines_w = sum(c.width for c in cols) + COLUMN_GAP * max(0, len(cols) - 1)
+        root_w, root_h = size(root)
+        room = max(max_width, machines_w) - root_w - COLUMN_GAP
+        loose.per_row = max(1, min(len(loose.items), int((room + GAP) // (loose.cell_w + GAP))))
+        top_w = root_w + (COLUMN_GAP + loose.width if loose.items else 0.0)
+        span = max(machines_w, top_w)
+        left = x + (span - top_w) / 2
+        pos[root] = (left + root_w / 2, root_h / 2)
+        loose.place(pos, left + root_w + COLUMN_GAP, 0.0)
+        left = x + (span - machines_w) / 2
+        for c in cols:
+            c.place(pos, left, max(root_h, loose.height) + ROW_GAP)
+            left += c.width + COLUMN_GAP
+        x += span + COLUMN_GAP
+    return {n: (px, -py) for n, (px, py) in pos.items()}
+
+
+class Column:
+    """A machine's column: its head box, then its items in rows of `per_row`."""
+
+    def __init__(self, head, items, size):
+        self.head, self.items, self.size = head, items, size
+        self.cell_w = max((size(i)[0] for i in items), default=0.0)
+        self.cell_h = max((size(i)[1] for i in items), default=0.0)
+        head_w = size(head)[0] if head else 0.0
+        fits = int((head_w + GAP) // (self.cell_w + GAP)) if items else 1
+        self.per_row = max(1, min(len(items), fits))
+
+    @property
+    def rows(self):
+        return math.ceil(len(self.items) / self.per_row) if self.items else 0
+
+    def grid_width(self):
+        n = self.per_row
+        return n * self.cell_w + (n - 1) * GAP if self.items else 0.0
+
+    @property
+    def head_height(self):
+        return self.size(self.head)[1] + ROW_GAP / 2 if self.head else 0.0
+
+    @property
+    def width(self):
+        return max(self.size(self.head)[0] if self.head else 0.0, self.grid_width())
+
+    @property
+    def height(self):
+        grid = self.rows * (self.cell_h + GAP) - GAP if self.items else 0.0
+        return self.head_height + grid
+
+    def place(self, pos, left, top):
+        """The head's top at `top`; the items start under it."""
+        centre = left + self.width / 2
+        if self.head:
+            pos[self.head] = (centre, top + self.size(self.head)[1] / 2)
+        y = top + self.head_height
+        grid_left = centre - self.grid_width() / 2
+        for k, item in enumerate(self.items):
+            row, col = divmod(k, self.per_row)
+            pos[item] = (grid_left + col * (self.cell_w + GAP) + self.cell_w / 2,
+                         y + row * (self.cell_h + GAP) + self.cell_h / 2)
+
+
+def widen(cols, max_width):
+    """Give the column with the most rows one more item per row while the total fits."""
+    total = lambda: sum(c.width for c in cols) + COLUMN_GAP * (len(cols) - 1)  # noqa: E731
+    while True:
+        tall = max((c for c in cols if c.rows > 1), key=lambda c: c.rows, default=None)
+        if tall is None:
+            return
+        tall.per_row += 1
+        if total() > max_width:
+            tall.per_row -= 1
+            return
+
+
+# -- drawing ---------------------------------------------------------------------------
+
+def figure(width=6.0, height=4.0):
+    """A Figure outside pyplot, with an Agg canvas (so it renders in any thread)."""
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def draw(g, ax=None, title=None):
+    """Draw `g` into `ax` (or a new Figure sized to the picture); returns the Figure."""
+    own = ax is None
+    fig = figure() if own else ax.figure
+    if own:
+        ax = fig.add_axes((0, 0, 1, 1))
+    texts = {n: ax.text(0, 0, g.nodes[n].get("label", n), ha="center", va="center", zorder=3,
+                        bbox=dict(boxstyle=f"round,pad={PAD}", ec="#555555",
+                                  fc=STYLES.get(g.nodes[n].get("kind"), "#eeeeee")), **FONT)
+             for n in g}
+    renderer = fig.canvas.get_renderer()
+    pad = 2 * PAD * FONT["fontsize"] / 72
+    sizes = {}
+    for n, t in texts.items():
+        box = t.get_window_extent(renderer)
+        sizes[n] = (box.width / fig.dpi + pad, box.height / fig.dpi + pad)
+    pos = layout(g, sizes)
+    for n, (x, y) in pos.items():
+        texts[n].set_position((x + MARGIN, y - MARGIN - (TITLE_HEIGHT if title else 0)))
+    width = max((x + sizes[n][0] / 2 for n, (x, _) in pos.items()), default=1.0) + 2 * MARGIN
+    height = max((-y + sizes[n][1] / 2 for n, (_, y) in pos.items()), default=1.0) \
+        + 2 * MARGIN + (TITLE_HEIGHT if title else 0)
+    if own:  # the figure fits the picture (text sizes are in points: they stay as measured)
+        fig.set_size_inches(width, height)
+    draw_frames_and_edges(g, ax, texts, sizes)
+    ax.set_xlim(0, width)
+    ax.set_ylim(-height, 0)
+    ax.axis("off")
+    if title and own:  # a figure text: ax.texts holds exactly one box per graph node
+        fig.text(0.5, 1 - (MARGIN + TITLE_HEIGHT / 2) / height, title, ha="center",
+                 va="center", fontsize=10)
+    elif title:
+        ax.set_title(title)
+    return fig
+
+
+def draw_frames_and_edges(g, ax, texts, sizes):
+    """A faint frame around each machine's column (its pods run there) and around the pods
+    not scheduled yet; a line from the network to each machine and to those pods."""
+    def box(n):
+        (x, y), (w, h) = texts[n].get_position(), sizes[n]
+        return x - w / 2, y - h / 2, x + w / 2, y + h / 2
+    for root in roots(g):
+        rx0, ry0, rx1, ry1 = box(root)
+        for head, items in columns(g, root):
+            members = ([head] if head else []) + items
+            x0 = min(box(n)[0] for n in members) - GAP / 2
+            x1 = max(box(n)[2] for n in members) + GAP / 2
+            y0 = min(box(n)[1] for n in members) - GAP / 2
+            y1 = max(box(n)[3] for n in members) + GAP / 2
+            style = "-" if head else "--"
+            if items:
+                ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, zorder=1, ls=style,
+                                            boxstyle="round,pad=0,rounding_size=0.08",
+                                            fc="#f7f7f7", ec="#bbbbbb"))
+            if head:
+                line = [(rx0 + rx1) / 2, (x0 + x1) / 2], [ry0, box(head)[3]]
+            else:
+                line = [rx1, x0], [(ry0 + ry1) / 2, (ry0 + ry1) / 2]
+            ax.plot(*line, color="#777777", lw=1, zorder=0.5, ls=style)  # behind the frames
+
+
+def topology(lab=None, ax=None, title=None, pods=None):
+    """Draw the live lab; returns the matplotlib Figure (a notebook shows it)."""
+    from kfs.lab.lab import Lab
+    lab = lab or Lab()
+    return draw(graph(lab, pods), ax=ax, title=title or f"lab {lab.name!r}, stage {lab.stage}")
+
+
+def png(fig, title=None, description=None):
+    """The figure as PNG bytes; `title` and `description` go into its text chunks."""
+    buf = io.BytesIO()
+    metadata = {k: v for k, v in (("Title", title), ("Description", description)) if v}
+    fig.savefig(buf, format="png", metadata=metadata)
+    return buf.getvalue()
+
