@@ -10,22 +10,19 @@ import pytest
 import yaml
 
 from kfs import meta
-from kfs.client import ApiError, Client
+from kfs.client import ApiError
 from kfs.kubectl import binary, env
 from kfs.util import wait_for
-from tests.system.controllers_helpers import (ReadyWatch, apply, delete, k, pods_of, quiet,
-                                              rollout_status, running, wait_settled)
+from tests.system.controllers_helpers import (ReadyWatch, apply, controller_manager_client,
+                                              delete, k, pods_of, rollout_status, running,
+                                              wait_settled)
 
 REPLICAS, MIN_AVAILABLE = 4, 3   # one pod at a time may be down
 
 
 @pytest.fixture(scope="module")
 def client(lab):
-    lab.up(stage="controller-manager", **quiet)
-    c = Client.from_kubeconfig(lab.admin_kubeconfig)
-    wait_for(lambda: sum(meta.condition_true(n, "Ready") for n in c.list("nodes")["items"]) >= 2,
-             90, what="node1 and node2 Ready")
-    return c
+    return controller_manager_client(lab)
 
 
 def budget(name, **spec):
