@@ -89,15 +89,20 @@ def set_condition(status, type_, value, reason="", message="", at=None, **extra)
 
     Returns True if anything changed.
     """
-    value = {True: "True", False: "False"}.get(value, value)
-    conditions = status.setdefault("conditions", [])
-    old = get_condition(status, type_)
-    new = {"type": type_, "status": value, **extra}
+    new = {"type": type_, "status": {True: "True", False: "False"}.get(value, value), **extra}
     if reason:
         new["reason"] = reason
     if message:
         new["message"] = message
-    flipped = old is None or old.get("status") != value
+    return _put_condition(status, new, at)
+
+
+def _put_condition(status, new, at):
+    """Add or replace the condition of `new`'s type, its lastTransitionTime kept unless its
+    status flips; False if nothing changed."""
+    conditions = status.setdefault("conditions", [])
+    old = get_condition(status, new["type"])
+    flipped = old is None or old.get("status") != new["status"]
     new["lastTransitionTime"] = (at or now()) if flipped else old.get("lastTransitionTime")
     if old == new:
         return False
@@ -106,6 +111,17 @@ def set_condition(status, type_, value, reason="", message="", at=None, **extra)
     else:
         conditions[conditions.index(old)] = new
     return True
+
+
+def set_status_condition(status, type_, value, reason, message="", observed_generation=0,
+                         at=None):
+    """apimeta.SetStatusCondition: set a ``metav1.Condition`` in `status`, the condition type
+    of newer kinds (PodDisruptionBudgets), which always carries a reason, a message (maybe
+    empty) and the generation it was computed from. lastTransitionTime moves only when the
+    status flips. Returns True if anything changed."""
+    new = {"type": type_, "status": {True: "True", False: "False"}.get(value, value),
+           "reason": reason, "message": message, "observedGeneration": observed_generation}
+    return _put_condition(status, new, at)
 
 
 def condition_true(obj, type_):

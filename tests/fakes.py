@@ -19,6 +19,9 @@ the cache for every other reader: the ``MutationDetector`` catches that as clien
 compared later), at the start of every verb and, through ``tests/unit/conftest.py``, when
 each test ends; the failure names the object and the first field that differs.
 
+``MemoryStorage`` stands in for etcd under the API server's real ``Registry`` (the kinds'
+storage hooks, evictions), with etcd's outcomes: revisions, conflicts, missing keys.
+
 Integration and system tests use the real API server instead.
 """
 import copy
@@ -29,6 +32,8 @@ import uuid
 
 from kfs import meta, resources
 from kfs.client import ApiError
+from kfs.storage import codec
+from kfs.storage.errors import Conflict, KeyExists, KeyNotFound
 
 
 def status_error(code, reason, message):
@@ -447,3 +452,66 @@ class FakeInformer:
         if not self.synced.wait(timeout):
             raise TimeoutError(f"informer for {self.resource.plural} was never started")
         return self
+
+
+class MemoryStorage:
+    """``kfs.storage.Storage``'s interface in a dict, for the API server's ``Registry`` in the
+    unit tier: objects stored as the codec stores them (JSON without resourceVersion), one
+    revision counter, and the same transactions' outcomes (KeyExists, Conflict on a stale
+    revision, KeyNotFound). ``writes`` counts successful writes per key.
+    """
+
+    def __init__(self):
+        self.data = {}       # key -> (encoded bytes, mod revision)
+        self.revision = 1
+        self.writes = {}
+        self.lock = threading.RLock()
+
+    def _put(self, key, obj):
+        self.revision += 1
+        self.data[key] = (codec.encode(obj), self.revision)
+        self.writes[key] = self.writes.get(key, 0) + 1
+        return codec.with_version(obj, self.revision)
+
+    def get(self, key):
+        with self.lock:
+            if key not in self.data:
+                raise KeyNotFound(key)
+            return codec.decode(*self.data[key])
+
+    def list(self, prefix, limit=0, continue_token=None, revision=0, predicate=None):
+        with self.lock:
+            items = [self.get(k) for k in sorted(self.data) if k.startswith(prefix)]
+            return [o for o in items if predicate is None or predicate(o)], self.revision, None
+
+    def create(self, key, obj, ttl=None):
+        with self.lock:
+            if key in self.data:
+                raise KeyExists(key)
+            return self._put(key, obj)
+
+    def _check(self, key, revision):
+        if key not in self.data:
+            raise KeyNotFound(key)
+        if self.data[key][1] != revision:
+            raise Conflict(key)
+
+    def update(self, key, obj, revision):
+        with self.lock:
+            self._check(key, revision)
+            return self._put(key, obj)
+
+    def guaranteed_update(self, key, try_update, current=None):
+        with self.lock:
+            current = self.get(key)  # no other writer can get in between here
+            new = try_update(copy.deepcopy(current))
+            if codec.encode(new) == codec.encode(current):
+                return current, False
+            return self._put(key, new), True
+
+    def delete(self, key, revision):
+        with self.lock:
+            self._check(key, revision)
+            value, _ = self.data.pop(key)
+            self.revision += 1
+            return codec.decode(value, self.revision)

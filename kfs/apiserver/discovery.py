@@ -23,7 +23,7 @@ import platform
 from kfs import resources, versions
 
 SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-                     "binding": ["create"], "log": ["get"]}
+                     "binding": ["create"], "eviction": ["create"], "log": ["get"]}
 
 
 def version():

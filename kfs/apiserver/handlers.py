@@ -31,7 +31,8 @@ import aiohttp
 from aiohttp import web
 
 from kfs import resources
-from kfs.apiserver import admission, errors, negotiation, rbac, registry as reg, watch
+from kfs.apiserver import (admission, errors, kinds, negotiation, rbac, registry as reg,
+                           watch)
 
 
 def respond(request, obj, code=200, warnings=()):
@@ -67,13 +68,14 @@ async def _body(request):
         raise errors.too_large(negotiation.MAX_BODY) from None
 
 
-async def _object(request, resource, kind=None, api_version=None):
-    """The body of a POST or PUT, decoded and checked against the kind the URL names."""
+async def _object(request, resource, kind=None, api_version=None, also_accepts=()):
+    """The body of a POST or PUT, decoded and checked against the kind the URL names (in
+    its version, or one of `also_accepts` with the same fields)."""
     kind, api_version = kind or resource.kind, api_version or resource.api_version
     obj = negotiation.decode_body(await _body(request), request.headers.get("Content-Type"))
     if not isinstance(obj, dict):
         raise errors.bad_request("the body of the request must be a JSON object")
-    if obj.get("apiVersion", api_version) != api_version:
+    if obj.get("apiVersion", api_version) not in (api_version, *also_accepts):
         raise errors.bad_request(f"the API version in the data ({obj['apiVersion']}) does not "
                                  f"match the expected API version ({api_version})")
     if obj.get("kind", kind) != kind:
@@ -234,9 +236,11 @@ async def delete_collection(request, ctx, k, ns, info, user):
 # -- subresources and reviews ---------------------------------------------------------------
 
 async def create_subresource(request, ctx, k, ns, info, user):
-    """POST to a create subresource (pods/binding): the kind writes it into the object."""
+    """POST to a create subresource (pods/binding, pods/eviction): the kind acts on the
+    object."""
     kind, version = k.subresource_kind(info.subresource)
-    body, _ = await _object(request, k.resource, kind, version)
+    body, _ = await _object(request, k.resource, kind, version,
+                            kinds.lookup(version, kind).also_accepts)
     await ctx.run(k.create_subresource, ctx.registry, info.subresource, ns, info.name, body,
                   _dry_run(request))
     return respond(request, {"kind": "Status", "apiVersion": "v1", "metadata": {},

@@ -7,7 +7,8 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 
 | component   | may (read = get, list, watch)                   | so that it                       |
 |-------------|-------------------------------------------------|----------------------------------|
-| admin       | everything, every path                          | is the operator                  |
+| admin       | everything, every path                          | is the operator (and drains:     |
+|             |                                                 | create pods/eviction)            |
 | everyone    | get /api*, /apis*, /openapi*, /version          | finds the API before using it    |
 |             | get /healthz, /livez, /readyz                   | checks the server is up          |
 |             | create selfsubject{access,rules}reviews ...     | can run `kubectl auth can-i`     |
@@ -25,6 +26,8 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 |             | read, create, update, delete endpoints          | keeps Endpoints = ready pods     |
 |             | read, create, update, patch, delete             | ... and their EndpointSlices     |
 |             |   endpointslices                                |                                  |
+|             | read poddisruptionbudgets                       | counts what each can spare       |
+|             | update poddisruptionbudgets/status              | ... and says so                  |
 |             | read services, nodes                            | selects pods, watches nodes      |
 |             | update, patch nodes/status                      | marks silent nodes Unknown       |
 |             | patch nodes                                     | taints unreachable nodes         |
@@ -88,6 +91,7 @@ SYSTEM_NAMESPACES = ("kube-system", "kube-node-lease")
 
 READ = ("get", "list", "watch")
 APPS, COORDINATION, DISCOVERY = "apps", "coordination.k8s.io", "discovery.k8s.io"
+POLICY = "policy"
 
 
 def rule(verbs, resources, groups=("",), names=()):
@@ -143,6 +147,8 @@ CLUSTER_ROLES = {
         rule(("create", *READ, "update", "delete"), ["endpoints"]),
         rule(("create", *READ, "update", "patch", "delete"), ["endpointslices"],  # gc: patch
              [DISCOVERY]),
+        rule(READ, ["poddisruptionbudgets"], [POLICY]),
+        rule(["update"], ["poddisruptionbudgets/status"], [POLICY]),
         rule(READ, ["services", "nodes"]),
         rule(["patch"], ["nodes"]),                        # node lifecycle: taints
         rule((*READ, "delete"), ["leases"], [COORDINATION]),  # heartbeats; a gone node's lease

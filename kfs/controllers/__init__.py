@@ -13,6 +13,8 @@ with what is (the caches), and makes one step towards it through the API server.
   kube-proxy read);
 - ``garbagecollector``: deletes what lost its owner, honours foreground and orphan deletion;
 - ``nodelifecycle``: notices dead nodes, taints them, evicts their pods;
+- ``disruption``: how many pods each PodDisruptionBudget can spare, for evictions
+  (``kubectl drain``) to read;
 - ``manager``: the shared informers and the workers; ``main``: the ``kfs controller-manager``
   command (``kfs.lab.stages.controller_manager`` runs it on the lab's ``cp``);
 - ``controller_utils``: expectations, adoption and release (and the re-read of an owner

@@ -29,10 +29,12 @@ CONTROLLERS = {
     "endpointslice": "endpointslice-controller",
     "garbagecollector": "garbage-collector-controller",
     "nodelifecycle": "node-lifecycle-controller",
+    "disruption": "disruption-controller",
 }
 EVENT_SOURCES = {"replicaset": "replicaset-controller", "deployment": "deployment-controller",
                  "endpoint": "endpoint-controller", "endpointslice": "endpoint-slice-controller",
-                 "garbagecollector": "garbage-collector", "nodelifecycle": "node-controller"}
+                 "garbagecollector": "garbage-collector", "nodelifecycle": "node-controller",
+                 "disruption": "controllermanager"}
 STARTED = "controllers started:"  # logged once informers synced and workers run
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
@@ -90,6 +92,7 @@ def add_arguments(parser):
 def build(args, client, informers, recorders=None):
     """The enabled controllers over `informers` (a SharedInformers)."""
     from kfs.controllers.deployment import DeploymentController
+    from kfs.controllers.disruption import DisruptionController
     from kfs.controllers.endpoints import EndpointsController
     from kfs.controllers.endpointslice import EndpointSliceController
     from kfs.controllers.garbagecollector import GarbageCollector
@@ -112,6 +115,7 @@ def build(args, client, informers, recorders=None):
             monitor_period=args.node_monitor_period,
             default_not_ready_toleration=args.default_not_ready_toleration_seconds,
             default_unreachable_toleration=args.default_unreachable_toleration_seconds),
+        "disruption": lambda r: DisruptionController(client, informers, r),
     }
     return [make[name](recorders.get(name)) for name in enabled_controllers(args.controllers)]
 

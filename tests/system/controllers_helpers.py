@@ -5,12 +5,21 @@ import threading
 import yaml
 
 from kfs import meta
-from kfs.client import Informer
+from kfs.client import Client, Informer
 from kfs.kubectl import kubectl
 from kfs.util import wait_for
 
 quiet = dict(progress=lambda msg: None)
 TEST_LABEL = "test=controllers"
+
+
+def controller_manager_client(lab):
+    """The lab at stage controller-manager, both nodes Ready: the admin's client."""
+    lab.up(stage="controller-manager", **quiet)
+    c = Client.from_kubeconfig(lab.admin_kubeconfig)
+    wait_for(lambda: sum(meta.condition_true(n, "Ready") for n in c.list("nodes")["items"]) >= 2,
+             90, what="node1 and node2 Ready")
+    return c
 
 
 def k(lab, *argv, **kwargs):

@@ -4,21 +4,17 @@ driven with the real kubectl as the talk's basic flow is."""
 import pytest
 
 from kfs import meta
-from kfs.client import ApiError, Client
+from kfs.client import ApiError
 from kfs.controllers import deployment_util as du
 from kfs.util import wait_for
-from tests.system.controllers_helpers import (ReadyWatch, apply, delete, k, live, pods_of,
-                                              quiet, rollout_status, running, sandboxes,
-                                              wait_settled)
+from tests.system.controllers_helpers import (ReadyWatch, apply, controller_manager_client,
+                                              delete, k, live, pods_of, rollout_status, running,
+                                              sandboxes, wait_settled)
 
 
 @pytest.fixture(scope="module")
 def client(lab):
-    lab.up(stage="controller-manager", **quiet)
-    c = Client.from_kubeconfig(lab.admin_kubeconfig)
-    wait_for(lambda: sum(meta.condition_true(n, "Ready") for n in c.list("nodes")["items"]) >= 2,
-             90, what="node1 and node2 Ready")
-    return c
+    return controller_manager_client(lab)
 
 
 @pytest.fixture(scope="module")

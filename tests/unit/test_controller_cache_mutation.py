@@ -9,6 +9,7 @@ mutation detector must fail the test, naming the object and the field.
 import pytest
 
 from kfs.controllers.deployment import DeploymentController
+from kfs.controllers.disruption import DisruptionController
 from kfs.controllers.endpoints import EndpointsController
 from kfs.controllers.endpointslice import EndpointSliceController
 from kfs.controllers.garbagecollector import GarbageCollector
@@ -43,6 +44,16 @@ def taint(n):
     n["spec"]["taints"] = [{"key": UNREACHABLE, "effect": "NoExecute"}]
 
 
+def set_allowed(budget):
+    budget["status"] = {"disruptionsAllowed": 1}
+
+
+def budget():
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}}
+
+
 def orphan():
     """A pod whose owner is gone: the garbage collector has work to do."""
     return pod("a", ownerReferences=[{"apiVersion": "apps/v1", "kind": "ReplicaSet",
@@ -64,6 +75,8 @@ CASES = {  # controller: (make, objects, (resource, key) of the object mutated, 
                          drop_owners, r"metadata\.ownerReferences: 1 items -> 0"),
     "nodelifecycle": (NodeLifecycleController, lambda: [node("node1"), lease("node1")],
                       ("nodes", "node1"), taint, r"spec\.taints: added"),
+    "disruption": (DisruptionController, lambda: [budget(), pod("a")],
+                   ("poddisruptionbudgets", "default/web"), set_allowed, r"status: added"),
 }
 
 

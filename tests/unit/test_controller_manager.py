@@ -19,10 +19,11 @@ def args(*argv):
 
 @pytest.mark.parametrize("spec, expected", [
     ("*", ["replicaset", "deployment", "endpoint", "endpointslice", "garbagecollector",
-           "nodelifecycle"]),
+           "nodelifecycle", "disruption"]),
     ("*,-garbagecollector", ["replicaset", "deployment", "endpoint", "endpointslice",
-                             "nodelifecycle"]),
+                             "nodelifecycle", "disruption"]),
     ("replicaset,deployment-controller", ["replicaset", "deployment"]),
+    ("disruption-controller", ["disruption"]),
     ("", []),
 ])
 def test_the_controllers_flag_speaks_upstream_syntax(spec, expected):
@@ -55,8 +56,8 @@ def test_controllers_share_one_informer_per_resource():
     main.build(args(), api, informers)
     assert sorted(informers.informers) == sorted(
         ["deployments", "replicasets", "pods", "services", "endpoints", "endpointslices",
-         "leases", "nodes"])
-    assert len(api.informers) == 8
+         "leases", "nodes", "poddisruptionbudgets"])
+    assert len(api.informers) == 9
 
 
 def test_the_manager_runs_workers_that_turn_a_deployment_into_pods():

@@ -78,6 +78,23 @@ def test_condition_transition_time_moves_only_when_status_flips():
     assert meta.get_condition(status, "Ready")["lastTransitionTime"] == "t4"
 
 
+def test_a_metav1_condition_always_carries_reason_message_and_generation():
+    status = {}
+    assert meta.set_status_condition(status, "DisruptionAllowed", True, "SufficientPods",
+                                     observed_generation=1, at="t1")
+    assert status["conditions"] == [{"type": "DisruptionAllowed", "status": "True",
+                                     "reason": "SufficientPods", "message": "",
+                                     "observedGeneration": 1, "lastTransitionTime": "t1"}]
+    assert not meta.set_status_condition(status, "DisruptionAllowed", True, "SufficientPods",
+                                         observed_generation=1, at="t2")
+    assert meta.set_status_condition(status, "DisruptionAllowed", True, "SufficientPods",
+                                     observed_generation=2, at="t3")
+    assert meta.get_condition(status, "DisruptionAllowed")["lastTransitionTime"] == "t1"
+    assert meta.set_status_condition(status, "DisruptionAllowed", False, "InsufficientPods",
+                                     observed_generation=2, at="t4")
+    assert meta.get_condition(status, "DisruptionAllowed")["lastTransitionTime"] == "t4"
+
+
 def test_keys_and_controller_refs():
     owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
              "metadata": {"name": "rs", "namespace": "ns", "uid": "u1"}}

@@ -37,6 +37,7 @@ CASES = [
     # admin
     (res(ADMIN, "delete", "nodes", name="node1"), True),
     (res(ADMIN, "create", "clusterrolebindings", group="rbac.authorization.k8s.io"), True),
+    (res(ADMIN, "create", "pods", "default", sub="eviction", name="web-1"), True),  # drain
     (url(ADMIN, "get", "/metrics"), True),
     # everyone signed in: discovery, health, can-i
     *[(url(NOBODY, "get", p), True) for p in
@@ -80,6 +81,10 @@ CASES = [
     (res(CM, "patch", "nodes", sub="status", name="node1"), True),
     (res(CM, "create", "events", "default"), True),
     (res(CM, "update", "leases", "kube-system", COORD, name="kube-controller-manager"), True),
+    (res(CM, "watch", "poddisruptionbudgets", group="policy"), True),
+    (res(CM, "update", "poddisruptionbudgets", "default", "policy", "status", "web"), True),
+    (res(CM, "update", "poddisruptionbudgets", "default", "policy", name="web"), False),
+    (res(CM, "create", "pods", "default", sub="eviction", name="web-1"), False),  # kubectl's
     (res(CM, "create", "deployments", "default", APPS), False),   # users create deployments
     (res(CM, "delete", "deployments", "default", APPS, name="web"), False),
     (res(CM, "update", "services", "default", name="web"), False),

@@ -57,6 +57,7 @@ class Kind:
     create_on_update = False  # a PUT of a missing object creates it
     returns_deleted = False  # DELETE answers the deleted object (else a Status)
     create_subresources = ()  # POST .../<name>/<sub> (pods/binding)
+    also_accepts = ()        # other apiVersions a body of this kind may come in (AcceptsGroupVersion)
     connect_subresources = ()  # GET .../<name>/<sub>, proxied to a kubelet (pods/log)
 
     def __init__(self, server=None):

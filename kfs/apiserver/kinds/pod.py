@@ -12,7 +12,8 @@
 - **printing**: READY ``1/1``, STATUS ``CrashLoopBackOff``/``Init:0/1``/``Terminating``,
   RESTARTS ``3 (12s ago)``, and IP and NODE with ``-o wide``;
 - **storage**: graceful deletion (a pod bound to a node only gets a deletionTimestamp; its
-  kubelet deletes it for good), ``pods/binding`` (the scheduler's decision) and
+  kubelet deletes it for good), ``pods/binding`` (the scheduler's decision),
+  ``pods/eviction`` (a delete its PodDisruptionBudget allows, ``kinds/eviction.py``) and
   ``pods/log`` (proxied to the kubelet of the pod's node).
 
 Mirrors pkg/apis/core/v1/defaults.go (SetDefaults_Pod, _PodSpec, _Container, _Probe,
@@ -32,7 +33,7 @@ from urllib.parse import urlencode
 
 from kfs import meta, resources
 from kfs.apiserver import errors
-from kfs.apiserver.kinds import Kind
+from kfs.apiserver.kinds import Kind, eviction
 from kfs.apiserver.strategy import keep_metadata
 from kfs.apiserver.tables import AGE, NAME, age, col, since
 from kfs.apiserver.validation import invalid_message, pods as rules
@@ -320,7 +321,7 @@ class Pod(Kind):
                        "status.nominatedNodeName": None}
     field_defaults = {"spec.hostNetwork": "false"}
     returns_deleted = True
-    create_subresources = ("binding",)
+    create_subresources = ("binding", "eviction")
     connect_subresources = ("log",)
 
     def default(self, pod):
@@ -364,8 +365,12 @@ class Pod(Kind):
     def delete_grace_period(self, pod, options):
         return grace_period(pod, options)
 
-    def create_subresource(self, registry, subresource, namespace, name, binding, dry_run):
-        """POST pods/<name>/binding: the scheduler's decision, written into the pod."""
+    def create_subresource(self, registry, subresource, namespace, name, body, dry_run):
+        """POST pods/<name>/binding: the scheduler's decision, written into the pod;
+        pods/<name>/eviction: a delete its PodDisruptionBudget allows (``kinds/eviction.py``)."""
+        if subresource == "eviction":
+            return eviction.evict(registry, self.resource, namespace, name, body, dry_run)
+        binding = body
         causes = rules.validate_binding(binding)
         if causes:
             raise errors.invalid(self.resource, name, causes,
