@@ -75,28 +75,33 @@ CLIENTS = {"kubectl-1.32": None, f"kubectl-{versions.KUBECTL_OLDEST}": versions.
            f"kubectl-{versions.KUBECTL_NEWEST}": versions.KUBECTL_NEWEST}
 
 
-def _client(cp, tmp_path_factory, version):
-    try:
-        kubectl_module.binary(version)
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
-    return Kubectl(cp, tmp_path_factory.mktemp("kubectl-cache"), version=version)
+@pytest.fixture(scope="session")
+def kubectl_of(cp, tmp_path_factory):
+    """``kubectl_of(version)``: the kubectl of a minor version set-up keeps (None: the one on
+    PATH), one per session, each with its own discovery cache."""
+    made = {}
+
+    def get(version):
+        if version not in made:
+            try:
+                kubectl_module.binary(version)
+            except FileNotFoundError as e:
+                pytest.skip(str(e))
+            made[version] = Kubectl(cp, tmp_path_factory.mktemp("kubectl-cache"),
+                                    version=version)
+        return made[version]
+    return get
 
 
 @pytest.fixture(scope="session", params=list(CLIENTS.values()), ids=list(CLIENTS))
-def any_kubectl(request, cp, tmp_path_factory):
+def any_kubectl(request, kubectl_of):
     """Each of the three kubectls in turn, for the tests where the client's version matters."""
-    return _client(cp, tmp_path_factory, request.param)
+    return kubectl_of(request.param)
 
 
 @pytest.fixture(scope="session")
-def newest_kubectl(cp, tmp_path_factory):
-    return _client(cp, tmp_path_factory, versions.KUBECTL_NEWEST)
-
-
-@pytest.fixture(scope="session")
-def oldest_kubectl(cp, tmp_path_factory):
-    return _client(cp, tmp_path_factory, versions.KUBECTL_OLDEST)
+def newest_kubectl(kubectl_of):
+    return kubectl_of(versions.KUBECTL_NEWEST)
 
 
 @pytest.fixture(scope="session")
