@@ -59,3 +59,105 @@ def test_whoami_prints_the_user_and_groups(kubectl_of, version):
 def test_whoami_as_another_user_names_the_impersonated_one(kubectl_of):
     out = rows(kubectl_of(None)("auth", "whoami", "--as", "bob", "--as-group", "dev"))
     assert ["Username", "bob"] in out and ["Groups", "[dev system:authenticated]"] in out
+
+
+# -- explain --------------------------------------------------------------------------------
+
+def test_explain_prints_a_fields_type_description_and_subfields(any_kubectl):
+    """1.32 and 1.37 read /openapi/v3 (the apps/v1 document), 1.20 /openapi/v2 (protobuf)."""
+    out = any_kubectl("explain", "deployment.spec.strategy")
+    assert "KIND:" in out and "Deployment" in out
+    assert "DeploymentStrategy describes how to replace existing pods with new ones." in out
+    fields = dict(re.findall(r"^\s+(rollingUpdate|type)\t<(\w+)>", out, re.M))
+    assert fields["type"] == "string"
+    assert fields["rollingUpdate"] in ("RollingUpdateDeployment", "Object")  # 1.20: Object
+    assert 'Type of deployment. Can be "Recreate" or "RollingUpdate".' in out
+
+
+def test_explain_marks_required_fields_and_finds_core_kinds(any_kubectl):
+    out = any_kubectl("explain", "pods.spec")
+    assert re.search(r"^\s+containers\t<\[\]Container> -required-$|^\s+containers\t<\[\]Object> "
+                     r"-required-$", out, re.M), out
+    assert "restartPolicy" in out
+    assert "Endpoints is a collection of endpoints" in any_kubectl("explain", "endpoints")
+
+
+def test_explain_of_a_missing_field_says_so(any_kubectl):
+    r = any_kubectl.run("explain", "deployment.spec.nosuchfield", check=False)
+    assert r.returncode != 0 and "nosuchfield" in r.stderr
+
+
+# -- apply with client-side validation ----------------------------------------------------------
+
+def course_manifests():
+    """What the course applies: the demo's and notebook 04's Deployment, notebook 03's
+    Pod, the system tests' Deployments and Services, a pod as test_kubelet_api makes it,
+    and a manifest kubectl itself generated (metadata.creationTimestamp: null)."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from tests.system.controllers_helpers import manifest
+    root = Path(__file__).resolve().parents[2]
+    return {
+        "deploy.yaml": (root / "notebooks" / "manifests" / "deploy.yaml").read_text(),
+        "03-huge": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: huge\n  labels: {notebook: "
+                   "\"03\"}\nspec:\n  containers:\n  - name: app\n    image: kfs/echo:1\n    "
+                   "resources:\n      requests: {cpu: \"1000\"}\n",
+        "controllers": manifest("flow", 5, strategy={
+            "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": "25%"}}
+        ).replace("namespace: default", "namespace: NS"),
+        "service": "apiVersion: v1\nkind: Service\nmetadata: {name: flow, labels: {test: "
+                   "controllers}}\nspec: {type: NodePort, selector: {app: flow}, ports: "
+                   "[{name: http, port: 80, targetPort: http}]}\n",
+        "kubelet-pod": json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "t"},
+                                   "spec": {"nodeName": "node1", "terminationGracePeriodSeconds": 2,
+                                            "containers": [{"name": "c", "image": "kfs/busybox:1",
+                                                            "command": ["sh", "-c", "sleep 9"]}]}}),
+        "generated": yaml.safe_dump({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"creationTimestamp": None, "labels": {"app": "gen"}, "name": "gen"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "gen"}},
+                     "strategy": {}, "template": {
+                         "metadata": {"creationTimestamp": None, "labels": {"app": "gen"}},
+                         "spec": {"containers": [{"image": "kfs/echo:1", "name": "echo",
+                                                  "resources": {}}]}}},
+            "status": {}}),
+    }
+
+
+def test_every_manifest_the_course_applies_passes_client_side_validation(any_kubectl, ns):
+    for name, text in course_manifests().items():
+        out = any_kubectl("apply", "-n", ns, "-f", "-",  # validating: the default
+                          input=text.replace("namespace: NS", f"namespace: {ns}"))
+        assert re.search(r" (created|configured)$", out.strip()), (name, out)
+
+
+def test_client_side_validation_names_the_unknown_field_and_its_type(any_kubectl, ns):
+    bad = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec:\n  replica: 2\n"
+           "  selector: {matchLabels: {app: bad}}\n  template:\n    metadata: {labels: {app: bad}}"
+           "\n    spec:\n      containers: [{name: c, image: x, imagee: y}]\n")
+    r = any_kubectl.run("apply", "-n", ns, "-f", "-", input=bad, check=False)
+    assert r.returncode == 1
+    assert 'unknown field "replica" in io.k8s.api.apps.v1.DeploymentSpec' in r.stderr
+    assert 'unknown field "imagee" in io.k8s.api.core.v1.Container' in r.stderr
+    assert "bad" not in any_kubectl("get", "deployments", "-n", ns, "-o", "name")
+
+
+def test_reapply_merges_lists_by_the_keys_the_openapi_names(any_kubectl, ns, apps):
+    """kubectl computes the strategic merge patch from /openapi/v2's patch extensions: a
+    removed env var and a changed image, the other container and its port kept."""
+    def deployment(image, env):
+        return ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+                "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: "
+                "{app: web}}\n    spec:\n      containers:\n      - name: web\n"
+                f"        image: {image}\n        ports: [{{containerPort: 8080}}]\n"
+                f"        env: {env}\n      - name: side\n        image: kfs/busybox:1\n")
+    any_kubectl("apply", "-n", ns, "-f", "-",
+                input=deployment("kfs/echo:1", "[{name: A, value: a}, {name: B, value: b}]"))
+    any_kubectl("apply", "-n", ns, "-f", "-",
+                input=deployment("kfs/echo:2", "[{name: B, value: b}]"))
+    web, side = apps.read_namespaced_deployment("web", ns).spec.template.spec.containers
+    assert (web.image, [e.name for e in web.env], side.name) == ("kfs/echo:2", ["B"], "side")
+    assert web.ports[0].container_port == 8080
