@@ -189,20 +189,20 @@ def referred(names, defs):
         if name in seen or name not in defs:
             continue
         seen.add(name)
-        todo += [r[len(V2_REF):] for r in _refs(defs[name])]
+        todo += [r[len(V2_REF):] for r in refs_in(defs[name])]
     return sorted(seen)
 
 
-def _refs(node):
+def refs_in(node):
     if isinstance(node, dict):
         for k, v in node.items():
             if k == "$ref":
                 yield v
             else:
-                yield from _refs(v)
+                yield from refs_in(v)
     elif isinstance(node, list):
         for v in node:
-            yield from _refs(v)
+            yield from refs_in(v)
 
 
 # -- v2: one document -----------------------------------------------------------------------

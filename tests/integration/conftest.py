@@ -100,11 +100,6 @@ def any_kubectl(request, kubectl_of):
 
 
 @pytest.fixture(scope="session")
-def newest_kubectl(kubectl_of):
-    return kubectl_of(versions.KUBECTL_NEWEST)
-
-
-@pytest.fixture(scope="session")
 def api_client(cp):
     """The official client, configured from the admin kubeconfig."""
     kubernetes = pytest.importorskip("kubernetes")

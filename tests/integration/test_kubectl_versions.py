@@ -1,6 +1,15 @@
 """The three kubectls (1.32 on PATH, Debian's 1.20, the newest) against kfs apiserver, for
-what depends on the client's version: ``auth can-i --list``, ``auth whoami``, ``explain``
-and client-side validation on ``apply``.
+what depends on the client's version: ``rollout status``, ``auth can-i --list``, ``auth
+whoami``, ``explain`` and client-side validation on ``apply``.
+
+``kubectl get pods -w`` of every version lists (``?limit=500``) and then watches from the
+list's resourceVersion (test_kubectl.py runs it with all three). ``kubectl rollout status``
+lists and watches through a reflector: 1.32 and 1.20 list
+(``?fieldSelector=metadata.name%3Dd&limit=500&resourceVersion=0``) then watch with
+``allowWatchBookmarks=true``; 1.37 (client-go's WatchListClient on) sends one request,
+``?allowWatchBookmarks=true&fieldSelector=metadata.name%3Dd&resourceVersionMatch=NotOlderThan
+&sendInitialEvents=true&timeoutSeconds=...&watch=true``, and waits for the bookmark that
+ends the initial events (KEP-3157; test_registry.py tests the watch list over HTTP).
 
 What each sends: ``auth can-i --list`` POSTs a SelfSubjectRulesReview for the namespace
 (1.20 as JSON, 1.32 and 1.37 as protobuf); ``auth whoami`` (1.32 and 1.37; 1.20 has no such
@@ -8,6 +17,7 @@ command, it came in 1.26) POSTs a SelfSubjectReview to authentication.k8s.io/v1 
 try v1beta1, v1alpha1 on a 404).
 """
 import re
+import threading
 
 import pytest
 
@@ -21,6 +31,28 @@ WHOAMI_CLIENTS = {"kubectl-1.32": None,
 def rows(out):
     """kubectl's table as lists of cells (columns are two spaces or more apart)."""
     return [re.split(r"\s{2,}", line.strip()) for line in out.splitlines() if line.strip()]
+
+
+# -- rollout status ---------------------------------------------------------------------------
+
+def complete(apps, ns, name):
+    """Write what the deployment controller would once the rollout is done."""
+    d = apps.read_namespaced_deployment(name, ns)
+    apps.patch_namespaced_deployment_status(name, ns, {"status": {
+        "observedGeneration": d.metadata.generation, "replicas": 1, "updatedReplicas": 1,
+        "readyReplicas": 1, "availableReplicas": 1}})
+
+
+def test_rollout_status_returns_once_the_rollout_is_complete(any_kubectl, ns, apps):
+    any_kubectl("create", "deployment", "d", "-n", ns, "--image=kfs/echo:1")
+    proc = any_kubectl.popen("rollout", "status", "deployment/d", "-n", ns, "--timeout=60s")
+    try:
+        threading.Timer(1.0, complete, (apps, ns, "d")).start()
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out
+    assert 'deployment "d" successfully rolled out' in out
 
 
 # -- auth ---------------------------------------------------------------------------------------
