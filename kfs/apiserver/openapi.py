@@ -312,9 +312,9 @@ def respond(path, accept):
 def generate_docs(types, pb_schema, roots):
     """{model: {name, description, required, fields, refs}} for the `types` (schema.json's
     models). `roots` pairs a kind's model with its protobuf message (``V1Deployment``,
-    ``k8s.io.api.apps.v1.Deployment``); walking both side by side gives every reachable
-    model its upstream name (``k8s.io.api.apps.v1`` is ``io.k8s.api.apps.v1``) and tells which of its
-    fields are Quantities, IntOrStrings, Times."""
+    ``k8s.io.api.apps.v1.Deployment``): walking both side by side gives every reachable
+    model its upstream name (``k8s.io.api.apps.v1`` is ``io.k8s.api.apps.v1``) and tells
+    which of its fields are Quantities, IntOrStrings, Times."""
     import kubernetes.client as models
     names, refs = _walk(types, pb_schema, roots)
     out = {}
@@ -355,8 +355,8 @@ def _walk(types, pb_schema, roots):
         by_json = {f[0]: f for f in pb_schema.get(message, {}).values()}
         for field, t in types[model].items():
             inner = re.sub(r"^(List\[|Dict\[str, )(.*)\]$", r"\2", t)
-            target = (by_json.get(field) or [None, None, None])[2:3]
-            target = target[0] if target else None
+            entry = by_json.get(field) or []  # [json name, type code, message type]
+            target = entry[2] if len(entry) > 2 else None
             if target in SPECIAL_MESSAGES:
                 refs.setdefault(model, {})[field] = SPECIAL_MESSAGES[target]
             elif target and inner in types:

@@ -55,7 +55,8 @@ def test_system_packages_are_checked_by_the_command_each_provides():
 
 def test_the_other_kubectls_live_off_path_in_a_directory_per_minor_version():
     from kfs import versions
-    assert bootstrap.kubectl_path("1.20") == bootstrap.Path(versions.KUBECTL_DIR) / "1.20" / "kubectl"
+    expected = bootstrap.Path(versions.KUBECTL_DIR) / "1.20" / "kubectl"
+    assert bootstrap.kubectl_path("1.20") == expected
     assert not str(bootstrap.kubectl_path(versions.KUBECTL_NEWEST)).startswith(
         ("/usr/bin", "/usr/local/bin"))
 
@@ -63,7 +64,8 @@ def test_the_other_kubectls_live_off_path_in_a_directory_per_minor_version():
 def test_a_kubectl_with_another_checksum_is_refused_naming_both_checksums():
     good = hashlib.sha256(b"kubectl").hexdigest()
     bootstrap.verify_checksum(b"kubectl", good, "pkg==1", "v1.0.0")
-    with pytest.raises(bootstrap.SetupError, match=f"{hashlib.sha256(b'evil').hexdigest()}.*{good}"):
+    evil = hashlib.sha256(b"evil").hexdigest()
+    with pytest.raises(bootstrap.SetupError, match=f"{evil}.*{good}"):
         bootstrap.verify_checksum(b"evil", good, "pkg==1", "v1.0.0")
 
 
