@@ -48,10 +48,11 @@ def env(lab=None):
                 KUBECACHEDIR=str(lab.dir / "kubectl-cache"))
 
 
-def kubectl(*argv, lab=None, show=True, check=True, input=None, timeout=120):
-    """Run `kubectl argv...`; return its stdout. `show` prints the command line and output."""
+def kubectl(*argv, lab=None, show=True, check=True, input=None, timeout=120, version=None):
+    """Run `kubectl argv...`; return its stdout. `show` prints the command line and output;
+    `version` picks another kubectl set-up keeps ("1.20", see `binary`)."""
     argv = [str(a) for a in argv]
-    result = subprocess.run([binary(), *argv], capture_output=True, text=True, input=input,
+    result = subprocess.run([binary(version), *argv], capture_output=True, text=True, input=input,
                             env=env(lab), timeout=timeout)
     if show:
         print(f"$ kubectl {shlex.join(argv)}")
