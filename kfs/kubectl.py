@@ -6,11 +6,15 @@
 
 The kubeconfig is the lab's admin kubeconfig (``kfs lab kubeconfig``); the discovery cache
 lives in the lab's state directory, so it never outlives the lab's API server.
+``binary("1.20")`` and ``binary("1.37")`` are the other kubectls set-up keeps (Debian's and
+the newest), which the tests run against kfs as well.
 """
 import os
 import shlex
 import shutil
 import subprocess
+
+from kfs import bootstrap
 
 
 class KubectlError(RuntimeError):
@@ -22,10 +26,17 @@ class KubectlError(RuntimeError):
                          f"{result.stderr.strip()}")
 
 
-def binary():
-    found = shutil.which("kubectl") or shutil.which("kubectl", path="/usr/local/bin:/usr/bin")
+def binary(version=None):
+    """The kubectl to run: the one on PATH (`version` None), or one set-up keeps for the
+    tests, by minor version ("1.20": Debian's, "1.37": the newest; see kfs.versions)."""
+    if version is None:
+        found = shutil.which("kubectl") or shutil.which("kubectl", path="/usr/local/bin:/usr/bin")
+    else:
+        path = bootstrap.kubectl_path(version)
+        found = str(path) if path.exists() else None
     if not found:
-        raise FileNotFoundError("kubectl is missing: run the README's set-up "
+        which = f"kubectl {version}" if version else "kubectl"
+        raise FileNotFoundError(f"{which} is missing: run the README's set-up "
                                 "(python3 -m kfs.bootstrap), which installs it")
     return found
 
@@ -37,10 +48,11 @@ def env(lab=None):
                 KUBECACHEDIR=str(lab.dir / "kubectl-cache"))
 
 
-def kubectl(*argv, lab=None, show=True, check=True, input=None, timeout=120):
-    """Run `kubectl argv...`; return its stdout. `show` prints the command line and output."""
+def kubectl(*argv, lab=None, show=True, check=True, input=None, timeout=120, version=None):
+    """Run `kubectl argv...`; return its stdout. `show` prints the command line and output;
+    `version` picks another kubectl set-up keeps ("1.20", see `binary`)."""
     argv = [str(a) for a in argv]
-    result = subprocess.run([binary(), *argv], capture_output=True, text=True, input=input,
+    result = subprocess.run([binary(version), *argv], capture_output=True, text=True, input=input,
                             env=env(lab), timeout=timeout)
     if show:
         print(f"$ kubectl {shlex.join(argv)}")

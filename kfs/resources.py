@@ -97,6 +97,10 @@ RESOURCES = [
              "SelfSubjectAccessReview", False, verbs=("create",), stored=False),
     Resource("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview",
              False, verbs=("create",), stored=False),
+    Resource("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview",
+             False, verbs=("create",), stored=False),
+    Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False,
+             verbs=("create",), stored=False),
 ]
 
 _BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES}

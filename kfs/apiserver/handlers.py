@@ -145,6 +145,7 @@ async def list_or_watch(request, ctx, k, ns, info, user):
     q = request.query
     fmt = negotiation.wants(request.headers.get("Accept"))
     flt = reg.predicate(k, q.get("labelSelector"), q.get("fieldSelector"))
+    watch.validate_list_options(q, info.verb == "watch")
     if info.verb == "watch":
         return await watch.serve(request, ctx, k, ns, flt, fmt)
     try:

@@ -123,13 +123,15 @@ class Field:
     type: str = None     # the struct type of the value, or of a list's elements
     merge: bool = False  # a list with patchStrategy merge (else replaced whole)
     key: str = None      # ... merged by this key; None: a set of primitives
+    retain_keys: bool = False  # kubectl sends $retainKeys (the OpenAPI's patch strategy)
 
 
 def _parse(spec):
     type_, *strategies = spec.split()
     merge = next((s for s in strategies if s.startswith("merge")), None)
     return Field(type_.removeprefix("[]") or None, merge is not None,
-                 merge.partition(":")[2] or None if merge else None)
+                 merge.partition(":")[2] or None if merge else None,
+                 "retainKeys" in strategies)
 
 
 SCHEMA = {name: {f: _parse(spec) for f, spec in fields.items()}

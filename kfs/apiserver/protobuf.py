@@ -54,6 +54,52 @@ def string_field(number, text):
     return bytes_field(number, text.encode())
 
 
+# -- the OpenAPI v2 document kubectl reads: gnostic's openapi_v2.Document ----------------------
+# Field numbers of OpenAPIv2.proto: Document {swagger 1, info 2, paths 8, definitions 9},
+# Info {title 1, version 2}, Definitions and Properties {repeated NamedSchema 1},
+# NamedSchema {name 1, value 2}, Schema {_ref 1, format 2, description 4, required 19,
+# additional_properties 21 (AdditionalPropertiesItem {schema 1}), type 22 (TypeItem
+# {repeated value 1}), items 23 (ItemsItem {repeated schema 1}), properties 25,
+# vendor_extension 31 (NamedAny {name 1, value 2: Any {yaml 2}})}.
+
+def openapi_v2(doc):
+    """A Swagger 2.0 document (a dict: swagger, info, definitions) as gnostic's protobuf."""
+    info = string_field(1, doc["info"]["title"]) + string_field(2, doc["info"]["version"])
+    definitions = b"".join(bytes_field(1, _named_schema(name, s))
+                           for name, s in (doc.get("definitions") or {}).items())
+    return (string_field(1, doc["swagger"]) + bytes_field(2, info) + bytes_field(8, b"")
+            + bytes_field(9, definitions))
+
+
+def _named_schema(name, s):
+    return string_field(1, name) + bytes_field(2, openapi_schema(s))
+
+
+def openapi_schema(s):
+    """One schema (``$ref``, format, description, required, additionalProperties, type,
+    items, properties and the ``x-`` extensions, whose value gnostic keeps as YAML: JSON is
+    YAML too)."""
+    out = b""
+    for key, number in (("$ref", 1), ("format", 2), ("description", 4)):
+        if s.get(key):
+            out += string_field(number, s[key])
+    out += b"".join(string_field(19, r) for r in s.get("required") or ())
+    if isinstance(s.get("additionalProperties"), dict):
+        out += bytes_field(21, bytes_field(1, openapi_schema(s["additionalProperties"])))
+    if s.get("type"):
+        out += bytes_field(22, string_field(1, s["type"]))
+    if "items" in s:
+        out += bytes_field(23, bytes_field(1, openapi_schema(s["items"])))
+    if "properties" in s:  # even empty: a kind has properties, a map has none
+        out += bytes_field(25, b"".join(bytes_field(1, _named_schema(k, v))
+                                        for k, v in s["properties"].items()))
+    for key, value in s.items():
+        if key.startswith("x-"):
+            out += bytes_field(31, string_field(1, key) + bytes_field(
+                2, string_field(2, json.dumps(value, separators=(",", ":")))))
+    return out
+
+
 # -- reading --------------------------------------------------------------------------------
 
 def _read_varint(data, pos):

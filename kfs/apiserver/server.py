@@ -188,12 +188,8 @@ async def non_resource(request, ctx, info):
         return web.json_response(discovery.api_versions(host))
     if path == "/apis":
         return web.json_response(discovery.api_group_list())
-    if path == "/openapi/v2":
-        accept = request.headers.get("Accept", "")
-        if "protobuf" in accept:
-            return web.Response(body=openapi.document(), content_type=None,
-                                headers={"Content-Type": openapi.CONTENT_TYPE})
-        return web.json_response(openapi.document_json())
+    if path == "/openapi/v2" or path == "/openapi/v3" or path.startswith("/openapi/v3/"):
+        return openapi.respond(path, request.headers.get("Accept", ""))
     if parts[0] == "api" and len(parts) == 2:
         found = discovery.api_resource_list("", parts[1])
     elif parts[0] == "apis" and len(parts) == 2:

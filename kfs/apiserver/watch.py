@@ -18,12 +18,24 @@ from revision N+1, with previous values, so that:
   (just a resourceVersion): a quiet watcher still learns how far it is, and resumes from
   there after a disconnect instead of from an old, maybe compacted, revision.
 
+**Watch list** (KEP-3157, what client-go's reflectors send first since 1.35, and so
+``kubectl rollout status`` of a current kubectl): ``sendInitialEvents=true`` with
+``resourceVersionMatch=NotOlderThan`` asks for the current objects as ADDED events (at a
+revision at least ``resourceVersion``; none given: the latest), then, with
+``allowWatchBookmarks=true``, one BOOKMARK whose metadata carries the annotation
+``k8s.io/initial-events-end: "true"`` and the revision of that state, then the changes
+after it: a list and a watch in one request. ``sendInitialEvents=false`` skips the
+objects. `list_options_causes` refuses the combinations upstream refuses (422, kind
+``ListOptions``), e.g. ``sendInitialEvents`` on a list or without ``NotOlderThan``.
+
 The stream ends after ``timeoutSeconds`` (default: 30 to 60 minutes, random, so that
 clients do not all reconnect at once) or when the API server shuts down; clients then
 watch again from the last resourceVersion they saw.
 
-Mirrors ``apiserver/pkg/endpoints/handlers/watch.go`` (serveWatch) and
-``storage/etcd3/watcher.go`` (processEvent's selector transitions).
+Mirrors ``apiserver/pkg/endpoints/handlers/watch.go`` (serveWatch),
+``storage/etcd3/watcher.go`` (processEvent's selector transitions), the watch cache's
+initial events and their end bookmark (``storage/cacher``), and
+``apimachinery/pkg/apis/meta/internalversion/validation`` (ValidateListOptions).
 
 What real Kubernetes does differently: watches are served from the watch cache (one etcd
 watch per resource, fanned out in memory), which also makes bookmarks every minute;
@@ -39,10 +51,85 @@ from aiohttp import web
 
 from kfs import storage as st
 from kfs.apiserver import errors, negotiation
+from kfs.apiserver.validation import fields
 
 log = logging.getLogger("kfs.apiserver.watch")
 
 MIN_REQUEST_TIMEOUT = 1800
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+NOT_OLDER_THAN, EXACT = "NotOlderThan", "Exact"
+
+
+# -- list options: which combinations of parameters a list or a watch accepts ------------------
+
+def parse_bool(query, name):
+    """A boolean query parameter: None when absent, else True/False (400 if neither)."""
+    value = query.get(name)
+    if value is None:
+        return None
+    if value.lower() in ("true", "1", "t"):
+        return True
+    if value.lower() in ("false", "0", "f", ""):
+        return False
+    raise errors.bad_request(f'invalid value "{value}" for {name}: must be true or false')
+
+
+def list_options_causes(query, watching):
+    """Why these list options are invalid (upstream's ValidateListOptions): [] if they are
+    fine. The WatchList feature is on, as in upstream since 1.32."""
+    match, rv = query.get("resourceVersionMatch") or "", query.get("resourceVersion") or ""
+    initial, cont = parse_bool(query, "sendInitialEvents"), query.get("continue")
+    causes = []
+    if watching:
+        if initial is not None and match != NOT_OLDER_THAN:
+            causes.append(fields.forbidden("resourceVersionMatch", "sendInitialEvents requires "
+                                           f"setting resourceVersionMatch to {NOT_OLDER_THAN}"))
+        if match:
+            if initial is None:
+                causes.append(fields.forbidden("resourceVersionMatch", "resourceVersionMatch is "
+                                               "forbidden for watch unless sendInitialEvents is "
+                                               "provided"))
+            if match != NOT_OLDER_THAN:
+                causes.append(fields.not_supported("resourceVersionMatch", match,
+                                                   [NOT_OLDER_THAN]))
+            if cont:
+                causes.append(fields.forbidden("resourceVersionMatch", "resourceVersionMatch is "
+                                               "forbidden when continue is provided"))
+        return causes
+    if match:
+        if not rv:
+            causes.append(fields.forbidden("resourceVersionMatch", "resourceVersionMatch is "
+                                           "forbidden unless resourceVersion is provided"))
+        if cont:
+            causes.append(fields.forbidden("resourceVersionMatch", "resourceVersionMatch is "
+                                           "forbidden when continue is provided"))
+        if match not in (EXACT, NOT_OLDER_THAN):
+            causes.append(fields.not_supported("resourceVersionMatch", match,
+                                               [EXACT, NOT_OLDER_THAN, ""]))
+        if match == EXACT and rv == "0":
+            causes.append(fields.forbidden("resourceVersionMatch", 'resourceVersionMatch "exact" '
+                                           'is forbidden for resourceVersion "0"'))
+    if initial is not None:
+        causes.append(fields.forbidden("sendInitialEvents", "sendInitialEvents is forbidden "
+                                       "for list"))
+    return causes
+
+
+def validate_list_options(query, watching):
+    """422 Invalid (kind ``ListOptions``) naming every bad combination, as upstream answers."""
+    causes = list_options_causes(query, watching)
+    if causes:
+        message = fields.invalid_message("ListOptions", "", causes, group="meta.k8s.io")
+        raise errors.StatusError(422, "Invalid", message, {"group": "meta.k8s.io",
+                                                            "kind": "ListOptions",
+                                                            "causes": causes})
+
+
+def initial_events_end(kind, revision):
+    """The BOOKMARK that ends a watch list's initial events, at the revision they show."""
+    return {"kind": kind.resource.kind, "apiVersion": kind.resource.api_version,
+            "metadata": {"resourceVersion": str(revision),
+                         "annotations": {INITIAL_EVENTS_END: "true"}}}
 
 
 def transition(ev, flt):
@@ -117,6 +204,25 @@ async def _error_stream(request, error):
     return resp
 
 
+async def _starting_point(ctx, q, rv, prefix, flt, bookmarks):
+    """(initial objects, first revision to watch, end them with a bookmark?) for a watch
+    from `rv`; raises Expired for a revision this etcd has not reached."""
+    send_initial = parse_bool(q, "sendInitialEvents")
+    end_bookmark = bool(send_initial and bookmarks)
+    if send_initial is None:  # before KEP-3157: the objects come first only from "" or "0"
+        send_initial = rv in ("", "0")
+    if rv not in ("", "0"):
+        current = await _wait_for_revision(ctx, int(rv))
+        if current < int(rv):  # a resourceVersion from the future (or another etcd)
+            raise errors.expired(f"too large resource version: {rv}, current: {current}")
+    if send_initial:  # the state now, which is at least as new as rv
+        items, revision, _ = await ctx.run(ctx.storage.list, prefix, 0, None, 0, flt)
+        return items, revision + 1, end_bookmark
+    if rv in ("", "0"):  # sendInitialEvents=false: from now on
+        return [], await ctx.run(ctx.storage.current_revision) + 1, False
+    return [], int(rv) + 1, False
+
+
 async def serve(request, ctx, kind, namespace, flt, fmt):
     """Answer a watch request (after authorization). `ctx` is the server's context, `kind`
     the ``kfs.apiserver.kinds.Kind`` of the resource watched."""
@@ -134,16 +240,12 @@ async def serve(request, ctx, kind, namespace, flt, fmt):
     include = q.get("includeObject") or "Metadata"
     prefix = ctx.registry.prefix(resource, namespace)
 
-    initial = []
-    if rv in ("", "0"):
-        items, revision, _ = await ctx.run(ctx.storage.list, prefix, 0, None, 0, flt)
-        initial, start = items, revision + 1
-    else:
-        start = int(rv) + 1
-        current = await _wait_for_revision(ctx, int(rv))
-        if current < int(rv):  # a resourceVersion from the future (or another etcd)
-            too_large = errors.expired(f"too large resource version: {rv}, current: {current}")
-            return await _error_stream(request, too_large)
+    try:
+        initial, start, end_bookmark = await _starting_point(ctx, q, rv, prefix, flt, bookmarks)
+    except errors.StatusError as e:
+        if e.reason != "Expired":
+            raise
+        return await _error_stream(request, e)
 
     def encode(type_, obj):
         if fmt == "table" and type_ != "BOOKMARK" and type_ != "ERROR":
@@ -160,6 +262,8 @@ async def serve(request, ctx, kind, namespace, flt, fmt):
     try:
         for obj in initial:
             await resp.write(encode("ADDED", obj))
+        if end_bookmark:
+            await resp.write(encode("BOOKMARK", initial_events_end(kind, start - 1)))
         while True:
             remaining = deadline - stream.loop.time()
             if remaining <= 0:

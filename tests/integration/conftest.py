@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from kfs import kubectl as kubectl_module
+from kfs import kubectl as kubectl_module, versions
 from kfs.apiserver.local import LocalControlPlane
 
 
@@ -31,9 +31,10 @@ def cp(tmp_path_factory):
 class Kubectl:
     """The real kubectl with a kubeconfig and a private discovery cache."""
 
-    def __init__(self, cp, cache_dir, who="admin"):
-        self.cp, self.cache_dir, self.who = cp, cache_dir, who
-        self.binary = kubectl_module.binary()  # the real kubectl on PATH, or set-up's
+    def __init__(self, cp, cache_dir, who="admin", version=None):
+        self.cp, self.cache_dir, self.who, self.version = cp, cache_dir, who, version
+        # the real kubectl on PATH (or set-up's), or one of the others set-up keeps
+        self.binary = kubectl_module.binary(version)
 
     def env(self, **extra):
         return {**os.environ, "KUBECONFIG": str(self.cp.kubeconfig(self.who)), **extra}
@@ -56,7 +57,7 @@ class Kubectl:
                                 env=self.env())
 
     def as_user(self, who):
-        return Kubectl(self.cp, self.cache_dir, who)
+        return Kubectl(self.cp, self.cache_dir, who, self.version)
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +67,36 @@ def kubectl(cp, tmp_path_factory):
     except FileNotFoundError as e:
         pytest.skip(str(e))
     return Kubectl(cp, tmp_path_factory.mktemp("kubectl-cache"))
+
+
+# The three judges: the kubectl on PATH (/usr/bin/kubectl runs its 1.32 against kfs, which
+# says 1.32), Debian 12's 1.20 and the newest release (kfs.versions; set-up installs both).
+CLIENTS = {"kubectl-1.32": None, f"kubectl-{versions.KUBECTL_OLDEST}": versions.KUBECTL_OLDEST,
+           f"kubectl-{versions.KUBECTL_NEWEST}": versions.KUBECTL_NEWEST}
+
+
+@pytest.fixture(scope="session")
+def kubectl_of(cp, tmp_path_factory):
+    """``kubectl_of(version)``: the kubectl of a minor version set-up keeps (None: the one on
+    PATH), one per session, each with its own discovery cache."""
+    made = {}
+
+    def get(version):
+        if version not in made:
+            try:
+                kubectl_module.binary(version)
+            except FileNotFoundError as e:
+                pytest.skip(str(e))
+            made[version] = Kubectl(cp, tmp_path_factory.mktemp("kubectl-cache"),
+                                    version=version)
+        return made[version]
+    return get
+
+
+@pytest.fixture(scope="session", params=list(CLIENTS.values()), ids=list(CLIENTS))
+def any_kubectl(request, kubectl_of):
+    """Each of the three kubectls in turn, for the tests where the client's version matters."""
+    return kubectl_of(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -124,9 +124,9 @@ def test_get_prints_the_columns_kubectl_shows_and_more_with_wide(kubectl, ns, tm
     assert as_yaml["kind"] == "Deployment" and as_yaml["spec"]["replicas"] == 2
 
 
-def test_get_pods_watch_prints_changes_as_they_happen(kubectl, ns, core):
+def test_get_pods_watch_prints_changes_as_they_happen(any_kubectl, ns, core):
     core.create_namespaced_pod(ns, pod("watched"))
-    proc = kubectl.popen("get", "pods", "-n", ns, "-w")
+    proc = any_kubectl.popen("get", "pods", "-n", ns, "-w")
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),
                               daemon=True)

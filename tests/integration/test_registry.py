@@ -1,5 +1,6 @@
 """What the API server does with objects, seen over real HTTPS: deletion, subresources,
-allocation, watch semantics, reviews, and etcd underneath."""
+allocation, watch semantics (the watch list of KEP-3157 too), reviews, and etcd
+underneath."""
 import json
 import socket
 import threading
@@ -162,6 +163,80 @@ def test_a_watch_asking_for_tables_gets_table_rows(http, ns):
         assert table["kind"] == "Table" and table["rows"][0]["cells"][0] == "tabled"
     finally:
         w.close()
+
+
+WATCH_LIST = "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
+
+
+def is_end(event):
+    """The bookmark that ends a watch list's initial events (KEP-3157)."""
+    annotations = event["object"]["metadata"].get("annotations") or {}
+    return event["type"] == "BOOKMARK" and annotations.get("k8s.io/initial-events-end") == "true"
+
+
+def test_a_watch_list_sends_the_objects_then_the_end_bookmark_then_the_changes(http, ns):
+    for name in ("a", "b"):
+        created = http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod(name)).json()
+    s = Watcher(http, f"/api/v1/namespaces/{ns}/pods?{WATCH_LIST}&allowWatchBookmarks=true")
+    try:
+        wait_for(lambda: any(is_end(e) for e in s.events), 10, what="the end bookmark")
+        assert s.types()[:3] == [("ADDED", "a"), ("ADDED", "b"), ("BOOKMARK", None)]
+        end = s.events[2]["object"]
+        assert (end["kind"], end["apiVersion"]) == ("Pod", "v1")
+        assert int(end["metadata"]["resourceVersion"]) >= int(
+            created["metadata"]["resourceVersion"])
+        http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("c"))
+        wait_for(lambda: ("ADDED", "c") in s.types(), 10, what="the change after the list")
+    finally:
+        s.close()
+
+
+def test_a_watch_list_of_nothing_still_ends_with_the_bookmark(http, ns):
+    s = Watcher(http, f"/api/v1/namespaces/{ns}/pods?{WATCH_LIST}&allowWatchBookmarks=true"
+                     "&resourceVersion=0")
+    try:
+        wait_for(lambda: s.events, 10, what="the end bookmark")
+        assert is_end(s.events[0])
+    finally:
+        s.close()
+
+
+def test_send_initial_events_false_watches_from_now_without_the_objects(http, ns):
+    http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("before"))
+    s = Watcher(http, f"/api/v1/namespaces/{ns}/pods?watch=true&sendInitialEvents=false"
+                     "&resourceVersionMatch=NotOlderThan")
+    try:
+        http("POST", f"/api/v1/namespaces/{ns}/pods", json=pod("after"))
+        wait_for(lambda: s.events, 10, what="the new pod")
+        assert s.types() == [("ADDED", "after")]
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("query, field, message", [
+    ("watch=true&sendInitialEvents=true", "resourceVersionMatch",
+     "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"),
+    ("watch=true&resourceVersionMatch=NotOlderThan", "resourceVersionMatch",
+     "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"),
+    ("sendInitialEvents=true", "sendInitialEvents", "sendInitialEvents is forbidden for list"),
+    ("resourceVersionMatch=Exact", "resourceVersionMatch",
+     "resourceVersionMatch is forbidden unless resourceVersion is provided"),
+])
+def test_list_options_upstream_refuses_are_a_422_invalid(http, ns, query, field, message):
+    r = http("GET", f"/api/v1/namespaces/{ns}/pods?{query}", timeout=10)
+    status = r.json()
+    assert (r.status_code, status["reason"]) == (422, "Invalid")
+    assert status["details"]["kind"] == "ListOptions"
+    assert status["details"]["causes"][0]["field"] == field
+    assert message in status["message"]
+
+
+def test_a_watch_list_from_a_future_resource_version_tells_the_client_to_relist(http, ns):
+    rv = int(http("GET", f"/api/v1/namespaces/{ns}/pods").json()["metadata"]["resourceVersion"])
+    lines = http("GET", f"/api/v1/namespaces/{ns}/pods?{WATCH_LIST}&resourceVersion={rv + 10**6}",
+                 timeout=20).text.splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["ERROR"]
+    assert json.loads(lines[0])["object"]["code"] == 410
 
 
 # -- deletion ---------------------------------------------------------------------------------

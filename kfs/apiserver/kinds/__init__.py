@@ -14,7 +14,8 @@ A kind's module is found by its name: the rules of ``Pod`` are in ``kinds/pod.py
 **Adding a kind**: (1) its `Resource` in ``kfs/resources.py`` — what discovery publishes
 and where etcd keeps it, the vocabulary clients share; (2) ``kinds/<kind>.py`` with a
 ``KIND``; (3) ``tests/unit/kinds/test_<kind>.py``; (4) ``python -m kfs.apiserver.kinds``
-to regenerate the schema data (and RBAC in ``policy.py`` for the components that use it).
+to regenerate the schema data (schema.json, protobuf_schema.json, openapi_docs.json; and
+RBAC in ``policy.py`` for the components that use it).
 
 Where upstream keeps each part of a kind (kfs keeps them together, for a reader):
 
