@@ -23,8 +23,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 # The modules besides kfs.lab.* that are the course rather than a component: the `kfs`
-# command, the main job, the pictures, kubectl against the lab, the package's lazy exports.
-COURSE = {"kfs", "kfs.cli", "kfs.demo", "kfs.viz", "kfs.kubectl"}
+# command, the main job, the pictures (a package), what notebooks share (a package),
+# kubectl against the lab, the package's lazy exports.
+COURSE = {"kfs", "kfs.cli", "kfs.demo", "kfs.viz", "kfs.course", "kfs.kubectl"}
+COURSE_PACKAGES = ("kfs.viz.", "kfs.course.")
 
 
 def module_name(path, root):
@@ -153,7 +155,8 @@ def lab_imports(graph, course=COURSE, lab="kfs.lab"):
     """(file, line, importer, imported) for each import of the lab by a component."""
     return [(path, line, mod, target)
             for mod, edges in sorted(graph.items())
-            if mod not in course and mod != lab and not mod.startswith(lab + ".")
+            if mod not in course and not mod.startswith(COURSE_PACKAGES)
+            and mod != lab and not mod.startswith(lab + ".")
             for target, path, line in edges
             if target == lab or target.startswith(lab + ".")]
 
