@@ -34,7 +34,6 @@ account's token (here a process with a client certificate, CN ``system:kube-dns`
 Corefile comes from a ConfigMap and is reloaded when it changes.
 """
 import logging
-import os
 import signal
 import sys
 import threading
@@ -95,11 +94,8 @@ def add_arguments(parser):
 
 def make_client(kubeconfig):
     from kfs.client import Client
-    path = kubeconfig or os.environ.get("KUBECONFIG")
-    if not path or not os.path.isfile(path):
-        raise FileNotFoundError(f"no kubeconfig at {path!r}: pass --kubeconfig FILE (one for "
-                                "the user system:kube-dns)")
-    return Client.from_kubeconfig(path, user_agent="kfs-dns", pool_maxsize=8)
+    return Client.for_component(kubeconfig, "kfs-dns", pool_maxsize=8,
+                                hint="one for the user system:kube-dns")
 
 
 def configure(args):

@@ -172,19 +172,23 @@ class Servers:
     """The UDP and the TCP server on one address and port, each in its own thread.
 
     Binding happens here, so a port in use or a privileged port raises OSError at once.
-    Port 0 picks a free UDP port, and TCP takes the same one.
+    Port 0 picks a free UDP port, and TCP takes the same one (another, if that one's TCP
+    side happens to be taken).
     """
 
-    def __init__(self, resolver, address="0.0.0.0", port=53):
-        udp = DNSServer(resolver, address=address, port=port, logger=QuietLogger(),
-                        handler=Handler)
-        self.address = udp.server.server_address[:2]
-        try:
-            tcp = DNSServer(resolver, address=address, port=self.address[1], tcp=True,
-                            logger=QuietLogger(), handler=Handler)
-        except OSError:
-            udp.server.server_close()
-            raise
+    def __init__(self, resolver, address="0.0.0.0", port=53, attempts=10):
+        for attempt in range(attempts if port == 0 else 1):
+            udp = DNSServer(resolver, address=address, port=port, logger=QuietLogger(),
+                            handler=Handler)
+            self.address = udp.server.server_address[:2]
+            try:
+                tcp = DNSServer(resolver, address=address, port=self.address[1], tcp=True,
+                                logger=QuietLogger(), handler=Handler)
+                break
+            except OSError:
+                udp.server.server_close()
+                if port != 0 or attempt == attempts - 1:
+                    raise
         self.servers, self.started = [udp, tcp], False
         for s in self.servers:
             s.server.label = metrics.server_label(address, self.address[1])

@@ -18,7 +18,6 @@ object with retries.
 """
 import argparse
 import logging
-import os
 import shutil
 import signal
 import socket
@@ -91,11 +90,8 @@ def add_arguments(parser):
 
 def make_client(kubeconfig):
     from kfs.client import Client
-    path = kubeconfig or os.environ.get("KUBECONFIG")
-    if not path or not os.path.isfile(path):
-        raise FileNotFoundError(f"no kubeconfig at {path!r}: pass --kubeconfig FILE (one whose "
-                                "user is system:kube-proxy)")
-    return Client.from_kubeconfig(path, user_agent="kfs-proxy", pool_maxsize=16)
+    return Client.for_component(kubeconfig, "kfs-proxy", pool_maxsize=16,
+                                hint="one whose user is system:kube-proxy")
 
 
 def node_internal_ip(node):
