@@ -160,7 +160,7 @@ def setup_traffic(args, ipt, config, lease, stopped):
 
 def run(args, manager, nl, ext, ipt, stopped, synced_timeout=30.0):
     """Everything after the flags: returns the exit status once stopped (or lease lost)."""
-    from kfs.flannel.local_manager import LeaseLost, start_thread
+    from kfs.flannel.local_manager import start_thread
     from kfs.flannel.subnet import write_subnet_file
     config = get_config(manager, ext, stopped)
     if config is None:
@@ -174,18 +174,34 @@ def run(args, manager, nl, ext, ipt, stopped, synced_timeout=30.0):
     log.info("wrote subnet file to %s", args.subnet_file)
     synced = threading.Event()
     start_thread(network.run, "watch-leases", stopped, synced)
-    if not synced.wait(synced_timeout):
+    for _ in range(int(synced_timeout * 10)):     # short waits, for a signal's sake
+        if synced.wait(0.1) or stopped.is_set():
+            break
+    else:
         log.warning("the other nodes' leases are not listed yet; going on")
     device = getattr(getattr(network, "dev", None), "name", ext.name)
     log.info("%s lease %s (public IP %s), backend %s, device %s, MTU %d, subnet file %s",
              STARTED, lease.subnet, lease.attrs.public_ip, config.backend_type, device,
              network.mtu, args.subnet_file)
+    renewer = start_thread(keep_lease, "renew-lease", manager, stopped)
+    try:
+        while not stopped.wait(1.0):   # short waits: a signal handler runs between them
+            pass
+    finally:
+        manager.stop(stopped)
+        renewer.join(10)
+    return 1 if manager.lost else 0
+
+
+def keep_lease(manager, stopped):
+    """``CompleteLease`` in its own thread; its end (lease lost or stopped) stops all."""
+    from kfs.flannel.local_manager import LeaseLost
     try:
         manager.complete_lease(stopped)
-    except LeaseLost as e:
-        log.error("%s: shutting down", e)
-        return 1
-    return 0
+    except LeaseLost:
+        pass
+    finally:
+        stopped.set()
 
 
 def cleanup(args, nl, ipt):
@@ -207,6 +223,7 @@ def cleanup(args, nl, ipt):
 
 def main(args):
     setup_logging(args.verbosity)
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)   # its debug is per message
     problem = check_args(args)
     if problem is None and not shutil.which("iptables-restore"):
         problem = "iptables-restore is not installed (python3 -m kfs.bootstrap installs it)"
@@ -234,11 +251,11 @@ def main(args):
     manager = LocalManager(registry, read_cidr(args.subnet_file, "FLANNEL_SUBNET"),
                            args.subnet_lease_renew_margin * 60, args.subnet_lease_ttl)
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: manager.stop(stopped))
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
         return run(args, manager, nl, ext, ipt, stopped)
     except KeyboardInterrupt:
-        manager.stop(stopped)
+        stopped.set()
         return 0
     except ValueError as e:   # host-gw behind NAT
         print(f"kfs flanneld: {e}", file=sys.stderr)
