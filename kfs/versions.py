@@ -23,6 +23,7 @@ SYSTEM_PACKAGES = {
     "util-linux": "nsenter",
     "procps": "ps",
     "curl": "curl",  # reaching NodePorts and the API server from the host; the tests use it
+    "iperf3": "iperf3",  # pod-to-pod throughput: bench/pod_network.py, notebook 06
     "python3-venv": None,  # checked by trying `python3 -m venv --help`
 }
 
