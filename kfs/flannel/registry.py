@@ -29,7 +29,6 @@ keeps a session per endpoint, retries, and reports lease TTLs on every watch eve
 (kfs reads TTLs only when listing); it can log in with a user name and password.
 """
 import logging
-import queue
 import time
 
 import grpc
@@ -40,7 +39,8 @@ from kfs.flannel.lease import ADDED, REMOVED, Event, Lease, LeaseAttrs
 from kfs.flannel.subnet import make_subnet_key, parse_subnet_key
 from kfs.storage.codec import key_bytes, prefix_end
 from kfs.storage.errors import Expired, Unavailable, translate
-from kfs.storage.store import channel
+from kfs.storage.store import _errors, channel
+from kfs.storage.watcher import Watch
 
 log = logging.getLogger("kfs.flannel.registry")
 
@@ -51,16 +51,6 @@ class ConfigNotFound(LookupError):
 
 class SubnetExists(Exception):
     """Someone else's transaction took that subnet first."""
-
-
-def _errors(fn):
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except grpc.RpcError as e:
-            raise translate(e) from None
-    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-    return wrapper
 
 
 class EtcdRegistry:
@@ -189,41 +179,32 @@ class EtcdRegistry:
         return SubnetWatch(self, since)
 
 
-class SubnetWatch:
+class SubnetWatch(Watch):
     """Iterate for `Event`s (a removal carries only the subnet); ``cancel()`` ends it.
 
+    ``kfs.storage.watcher.Watch``'s stream, read as leases rather than API objects.
     Raises Expired if `since` was compacted away, Unavailable if etcd goes away.
     """
 
     def __init__(self, registry, since):
-        self.registry, self.since = registry, since
-        self._requests = queue.Queue()
-        self._cancelled = False
-        prefix = registry.subnets_prefix
-        self._requests.put(etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(
-            key=key_bytes(prefix), range_end=prefix_end(prefix), start_revision=since)))
-        self._stream = registry.watch_stub.Watch(iter(self._requests.get, None))
-
-    def cancel(self):
-        self._cancelled = True
-        self._requests.put(None)
-        self._stream.cancel()
+        super().__init__(registry, registry.subnets_prefix, since)
+        self.registry = registry
 
     def __iter__(self):
         try:
             for resp in self._stream:
                 if resp.compact_revision:
-                    raise Expired(self.since, resp.compact_revision)
+                    raise Expired(self.start_revision, resp.compact_revision)
                 if resp.canceled:
                     raise Unavailable(f"etcd cancelled the watch: {resp.cancel_reason}")
                 for ev in resp.events:
                     event = self._event(ev)
                     if event is not None:
                         yield event
-            if not self._cancelled:
+            if not self._cancelled.is_set():
                 raise Unavailable("etcd ended the watch")
         except grpc.RpcError as e:
-            if not self._cancelled:
+            if not self._cancelled.is_set():
                 raise translate(e) from None
 
     def _event(self, ev):
