@@ -87,6 +87,8 @@ def check_args(args):
     if margin <= 0 or margin >= args.subnet_lease_ttl:
         return (f"--subnet-lease-renew-margin ({args.subnet_lease_renew_margin:g} minutes) must "
                 f"be more than 0 and less than --subnet-lease-ttl ({args.subnet_lease_ttl:g}s)")
+    if not [e for e in args.etcd_endpoints.split(",") if e.strip()]:
+        return "--etcd-endpoints: at least one endpoint is needed, e.g. https://192.168.56.10:2379"
     if args.iptables_resync <= 0:
         return "--iptables-resync must be a positive number of seconds"
     for flag in ("etcd_cafile", "etcd_certfile", "etcd_keyfile"):

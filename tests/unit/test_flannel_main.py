@@ -44,6 +44,8 @@ def test_kfs_flanneld_is_a_command():
      "--subnet-lease-renew-margin"),
     (["--subnet-lease-renew-margin", "0"], "--subnet-lease-renew-margin"),
     (["--iptables-resync", "0"], "--iptables-resync"),
+    (["--etcd-endpoints", ","], "--etcd-endpoints"),
+    (["--etcd-certfile", "/etc/hostname"], "--etcd-keyfile"),
     (["--etcd-cafile", "/nonexistent/ca.crt"], "--etcd-cafile"),
 ])
 def test_a_bad_flag_is_a_message_naming_it(argv, flag):
