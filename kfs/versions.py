@@ -24,6 +24,7 @@ SYSTEM_PACKAGES = {
     "procps": "ps",
     "curl": "curl",  # reaching NodePorts and the API server from the host; the tests use it
     "chromium": "chromium",  # the browser tier: JupyterLab in headless Chromium (playwright)
+    "iperf3": "iperf3",  # pod-to-pod throughput: bench/pod_network.py, notebook 06
     "python3-venv": None,  # checked by trying `python3 -m venv --help`
 }
 
