@@ -43,7 +43,7 @@ from etcd3 import etcdrpc  # noqa: E402
 
 from kfs.flannel import main as flannel_main  # noqa: E402
 from kfs.flannel.netlink import Netlink  # noqa: E402
-from kfs.proxy.iptables import Iptables  # noqa: E402
+from kfs.iptables import Iptables  # noqa: E402
 from tests.integration.flannel_etcd import FlannelEtcd  # noqa: E402
 from tests.integration.flannel_netns import (HOST_IP, NODES, Flanneld, Topology,  # noqa: E402
                                              netns, prefix, sh)

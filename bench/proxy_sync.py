@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kfs.proxy.conntrack import Conntrack  # noqa: E402
-from kfs.proxy.iptables import Iptables  # noqa: E402
+from kfs.iptables import Iptables  # noqa: E402
 from kfs.proxy.proxier import Proxier  # noqa: E402
 from kfs.proxy.util import Sysctl  # noqa: E402
 

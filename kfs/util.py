@@ -1,5 +1,6 @@
 """Small helpers shared by components, notebooks and tests."""
 import re
+import subprocess
 import time
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
@@ -45,3 +46,17 @@ def setup_logging(verbosity):
                         datefmt="%m%d %H:%M:%S")
     for noisy in ("urllib3", "docker", "aiohttp.access", "grpc"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run(prefix, argv, input=None, check=True):
+    """Run `argv` after `prefix` (e.g. an nsenter into the rules' network namespace)."""
+    result = subprocess.run([*prefix, *argv], input=input, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise CommandError(argv, result.returncode, result.stderr.strip())
+    return result
+
+
+class CommandError(Exception):
+    def __init__(self, argv, code, stderr):
+        self.argv, self.code, self.stderr = argv, code, stderr
+        super().__init__(f"{' '.join(argv[:3])}... exited {code}: {stderr}")

@@ -20,7 +20,6 @@ the registry) guard and empty namespaces; server-side apply tracks field ownersh
 allocates ClusterIPs without keeping them.
 """
 import copy
-import time
 from contextlib import contextmanager
 
 import yaml

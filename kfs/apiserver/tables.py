@@ -23,7 +23,6 @@ always there; label selectors print in the internal selector's order.
 """
 from datetime import datetime, timezone
 
-from kfs import meta
 
 NAME_DOC = ("Name must be unique within a namespace. Is required when creating resources, although some "
             "resources may allow a client to request the generation of an appropriate name automatically. "

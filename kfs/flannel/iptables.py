@@ -2,7 +2,7 @@
 
 Mirrors ``pkg/trafficmngr/iptables/iptables.go`` (``masqRules``, ``forwardRules``,
 ``setupAndEnsureIP4Tables``, ``ensureIPTables``), through the same thin adapter over the
-iptables commands that kube-proxy uses (``kfs.proxy.iptables.Iptables``: both upstreams
+iptables commands that kube-proxy uses (``kfs.iptables.Iptables``: both upstreams
 run the iptables binaries, through go-iptables and through ``pkg/util/iptables``).
 
 With ``--ip-masq``, in the nat table (``-A POSTROUTING -j FLANNEL-POSTRTG``)::
@@ -34,8 +34,8 @@ What real Kubernetes does differently: upstream also has an nftables mode and IP
 """
 import logging
 
-from kfs.proxy.iptables import RestoreError
-from kfs.proxy.util import CommandError
+from kfs.iptables import RestoreError
+from kfs.util import CommandError
 
 log = logging.getLogger("kfs.flannel.iptables")
 

@@ -237,7 +237,7 @@ def main(args):
     from kfs.flannel.netlink import Netlink
     from kfs.flannel.registry import EtcdRegistry
     from kfs.flannel.subnet import read_cidr
-    from kfs.proxy.iptables import Iptables
+    from kfs.iptables import Iptables
     nl, ipt = Netlink(), Iptables()
     if args.cleanup:
         return cleanup(args, nl, ipt)

@@ -8,7 +8,8 @@ Mirrors ``pkg/proxy`` of Kubernetes in iptables mode, one module per upstream fi
 - ``servicechangetracker``: ``pkg/proxy/servicechangetracker.go``, ``serviceport.go``;
 - ``endpointschangetracker``: ``endpointschangetracker.go``, ``endpointslicecache.go``,
   ``topology.go``: EndpointSlices to endpoints per service port;
-- ``iptables``: ``pkg/util/iptables``: restore, save, ``-C``/``-N``, the canary monitor;
+- (the iptables adapter, restore, save, ``-C``/``-N``, the canary monitor, is ``kfs.iptables``,
+  shared with flanneld, as upstream's ``pkg/util/iptables``);
 - ``conntrack``: ``pkg/proxy/conntrack``: stale UDP flows;
 - ``healthcheck``: ``pkg/proxy/healthcheck``: /healthz, the healthCheckNodePort servers;
 - ``metrics``: ``pkg/proxy/metrics``: ``kubeproxy_*`` in Prometheus format;

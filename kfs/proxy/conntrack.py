@@ -19,7 +19,7 @@ with filters, and metrics for how long it took and how many entries went.
 """
 import logging
 
-from kfs.proxy.util import run
+from kfs.util import run
 
 log = logging.getLogger("kfs.proxy.conntrack")
 

@@ -124,7 +124,7 @@ def build_proxier(args, node_name, node_ip, prefix=()):
     benchmarks point it at a throwaway network namespace: ``nsenter --net=...``)."""
     from kfs.proxy.conntrack import Conntrack
     from kfs.proxy.healthcheck import ProxyHealthServer, ServiceHealthServer
-    from kfs.proxy.iptables import Iptables
+    from kfs.iptables import Iptables
     from kfs.proxy.metrics import ProxyMetrics
     from kfs.proxy.proxier import Proxier
     from kfs.proxy.util import Sysctl
@@ -150,7 +150,8 @@ def run(args, client, stopped, prefix=()):
     """Informers, the proxier, its servers and loops; returns (proxier, informers) once
     the first sync is written."""
     from kfs.client import Informer
-    from kfs.proxy import iptables, rules
+    from kfs import iptables
+    from kfs.proxy import rules
     node_name = args.hostname_override or socket.gethostname()
     nodes = Informer(client, "nodes", field_selector=f"metadata.name={node_name}").start()
     nodes.wait_synced(60)
@@ -186,7 +187,7 @@ def main(args):
                   file=sys.stderr)
             return 2
     if args.cleanup:
-        from kfs.proxy.iptables import Iptables
+        from kfs.iptables import Iptables
         from kfs.proxy.proxier import cleanup_leftovers
         return 1 if cleanup_leftovers(Iptables()) else 0
     try:

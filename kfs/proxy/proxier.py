@@ -36,15 +36,16 @@ from datetime import datetime, timezone
 from kfs.proxy import conntrack as conntrack_module
 from kfs.proxy import rules
 from kfs.proxy.endpointschangetracker import EndpointsChangeTracker, EndpointsMap
-from kfs.proxy.iptables import RestoreError, extract_lines, get_chains_from_table
+from kfs.iptables import RestoreError, extract_lines, get_chains_from_table
 from kfs.proxy.rules import (JUMP_CHAINS, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_MARK_MASQ,
                              KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_PROXY_FIREWALL,
                              KUBE_SERVICES, KUBELET_FIREWALL, KUBELET_JUMP_CHAINS,
                              compute_probability, make_chain_line)
 from kfs.proxy.runner import BoundedFrequencyRunner
 from kfs.proxy.servicechangetracker import ServiceChangeTracker, ServicePortMap
-from kfs.proxy.util import (FULL_SYNC_PERIOD, CommandError, DiscardLineBuffer, LineBuffer,
-                            LocalTrafficDetector, NodePortAddresses, local_ipv4_addresses)
+from kfs.proxy.util import (FULL_SYNC_PERIOD, DiscardLineBuffer, LineBuffer, LocalTrafficDetector,
+                            NodePortAddresses, local_ipv4_addresses)
+from kfs.util import CommandError
 
 log = logging.getLogger("kfs.proxy")
 

@@ -17,7 +17,8 @@ and InterfaceNamePrefix modes; node addresses come from netlink, not ``ip -j add
 """
 import ipaddress
 import json
-import subprocess
+
+from kfs.util import run
 
 FULL_SYNC_PERIOD = 3600.0   # proxyutil.FullSyncPeriod: a full resync at least hourly
 
@@ -66,20 +67,6 @@ def _flatten(words):
             yield from _flatten(w)
         else:
             yield str(w)
-
-
-def run(prefix, argv, input=None, check=True):
-    """Run `argv` after `prefix` (e.g. an nsenter into the rules' network namespace)."""
-    result = subprocess.run([*prefix, *argv], input=input, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise CommandError(argv, result.returncode, result.stderr.strip())
-    return result
-
-
-class CommandError(Exception):
-    def __init__(self, argv, code, stderr):
-        self.argv, self.code, self.stderr = argv, code, stderr
-        super().__init__(f"{' '.join(argv[:3])}... exited {code}: {stderr}")
 
 
 class Sysctl:

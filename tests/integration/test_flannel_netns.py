@@ -20,7 +20,7 @@ from etcd3 import etcdrpc
 from kfs.flannel import main
 from kfs.flannel.iptables import TrafficManager, forward_rules, masq_rules
 from kfs.flannel.netlink import Netlink
-from kfs.proxy.iptables import Iptables
+from kfs.iptables import Iptables
 from kfs.storage.codec import prefix_end
 from kfs.util import wait_for
 from tests.integration.flannel_etcd import start_flannel_etcd

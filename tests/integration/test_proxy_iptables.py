@@ -16,7 +16,7 @@ import pytest
 
 from kfs.proxy import rules
 from kfs.proxy.conntrack import Conntrack
-from kfs.proxy.iptables import Iptables, canary_gone, ensure_canaries
+from kfs.iptables import Iptables, canary_gone, ensure_canaries
 from kfs.proxy.metrics import ProxyMetrics
 from kfs.proxy.proxier import Proxier, cleanup_leftovers
 from kfs.proxy.util import Sysctl

@@ -54,7 +54,7 @@ class FakeIptables:
         return "\n".join(lines + ["COMMIT", ""])
 
     def restore_all(self, data):
-        from kfs.proxy.iptables import RestoreError
+        from kfs.iptables import RestoreError
         self.restores.append(data)
         if self.fail_next_restore:
             message, self.fail_next_restore = self.fail_next_restore, None

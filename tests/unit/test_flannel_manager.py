@@ -8,7 +8,7 @@ import pytest
 from kfs.flannel.config import parse_config
 from kfs.flannel.lease import ADDED, REMOVED, LeaseAttrs
 from kfs.flannel.local_manager import LeaseLost, LocalManager, OutOfSubnets
-from tests.unit.flannel_fakes import CONFIG, FakeClock, FakeRegistry, FakeStop
+from tests.unit.flannel_fakes import CONFIG, FakeRegistry, FakeStop
 
 
 def net(text):

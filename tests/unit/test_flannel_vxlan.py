@@ -11,7 +11,7 @@ from kfs.flannel.local_manager import LocalManager
 from kfs.flannel.netlink import Route
 from kfs.flannel.vxlan import (VXLANBackend, VXLANDeviceAttrs, ensure_link, new_hardware_addr,
                                parse_vxlan_config)
-from kfs.flannel.vxlan_network import VXLANNetwork, plan_added, plan_removed
+from kfs.flannel.vxlan_network import plan_added, plan_removed
 from tests.unit.flannel_fakes import CONFIG, FakeNetlink, FakeRegistry
 
 MAC2, MAC3 = "7a:00:00:00:00:02", "7a:00:00:00:00:03"

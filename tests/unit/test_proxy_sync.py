@@ -10,7 +10,7 @@ import pytest
 from kfs.proxy import rules
 from kfs.proxy.conntrack import parse_entry, stale_filters
 from kfs.proxy.healthcheck import ProxyHealthServer, ServiceHealthServer
-from kfs.proxy.iptables import canary_gone, ensure_canaries, monitor
+from kfs.iptables import canary_gone, ensure_canaries, monitor
 from kfs.proxy.runner import BoundedFrequencyRunner
 from tests.unit.proxy_fakes import FakeConntrack, FakeIptables
 from tests.unit.proxy_objects import chains_in, endpoint_slice, make_proxier, service

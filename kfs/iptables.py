@@ -1,7 +1,9 @@
 """A thin adapter over the iptables commands: restore, save, ensure a chain or a rule, canaries.
 
-Mirrors ``pkg/util/iptables/iptables.go`` (``runner``: ``RestoreAll``, ``SaveInto``,
-``EnsureChain``, ``EnsureRule``, ``ChainExists``, ``Monitor``), shrunk. The proxier writes
+Shared by the components that write iptables rules: ``kfs proxy`` and ``kfs flanneld``
+(upstream kube-proxy and the kubelet share ``pkg/util/iptables`` the same way; flannel has
+a copy of its own). Mirrors ``pkg/util/iptables/iptables.go`` (``runner``: ``RestoreAll``,
+``SaveInto``, ``EnsureChain``, ``EnsureRule``, ``ChainExists``, ``Monitor``), shrunk. The proxier writes
 its whole ruleset with one ``iptables-restore --noflush --counters``: ``--noflush`` leaves
 every chain the input does not mention alone (Docker's, the lab's, and the per-service
 chains a partial sync skips), and a ``:CHAIN`` line in the input flushes that chain before
@@ -23,9 +25,9 @@ import logging
 import re
 import time
 
-from kfs.proxy.util import CommandError, run
+from kfs.util import CommandError, run
 
-log = logging.getLogger("kfs.proxy.iptables")
+log = logging.getLogger("kfs.iptables")
 
 LINE_FAILED = re.compile(r"line (\d+) failed")
 
