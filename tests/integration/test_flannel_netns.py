@@ -79,9 +79,16 @@ def routes(node, dev):
     return {r["dst"]: r for r in ip_json(node, "route", "show", "dev", dev)}
 
 
-def ping(src_node, src, dst):
-    return sh(*prefix(src_node), "busybox", "ping", "-c", "2", "-W", "2", "-I", src, dst,
-              check=False).returncode == 0
+def ping(src_node, src, dst, within=10):
+    """Does `dst` answer from `src` within `within` seconds? (The first packets of a new
+    path may be lost while the neighbours are resolved, more so on a loaded machine.)"""
+    def answered():
+        return sh(*prefix(src_node), "busybox", "ping", "-c", "1", "-W", "1", "-I", src, dst,
+                  check=False).returncode == 0
+    try:
+        return wait_for(answered, within, interval=0.2, what=f"{dst} answering {src}")
+    except TimeoutError:
+        return False
 
 
 def pods(daemons, topology):
