@@ -29,7 +29,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from kfs.kubelet import runtime as rt
+from kfs.kubelet import runtime as rt, streaming
 
 log = logging.getLogger("kubelet.server")
 
@@ -74,6 +74,10 @@ def ssl_context(cert, key, client_ca=None):
     return ctx
 
 
+NO_SPDY = ("this kubelet streams exec and attach over WebSockets only (v5.channel.k8s.io, "
+           "v4.channel.k8s.io): use kubectl >= 1.30 or a WebSocket client\n")
+
+
 class KubeletServer:
     def __init__(self, kubelet, address="0.0.0.0", port=10250, cert=None, key=None,
                  client_ca=None):
@@ -92,6 +96,8 @@ class KubeletServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/pods", self.pods)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
+        for verb, handler in (("exec", self.exec), ("attach", self.attach)):
+            app.router.add_route("*", f"/{verb}/{{namespace}}/{{pod}}/{{container}}", handler)
         return app
 
     @web.middleware
@@ -168,6 +174,36 @@ class KubeletServer:
             if close:
                 close()
         return response
+
+    async def exec(self, request):
+        """/exec/{namespace}/{pod}/{container}?command=...: a process in the container."""
+        return await self.stream(request, lambda cid, o: self.kubelet.runtime.exec(
+            cid, o.command, stdin=o.stdin, tty=o.tty), needs_command=True)
+
+    async def attach(self, request):
+        """/attach/{namespace}/{pod}/{container}: the container's own stdio."""
+        return await self.stream(request, lambda cid, o: self.kubelet.runtime.attach(
+            cid, stdin=o.stdin), needs_command=False)
+
+    async def stream(self, request, start, needs_command):
+        if request.method not in ("GET", "POST"):
+            return web.Response(status=405, text="method not allowed\n")
+        try:
+            opts = streaming.new_options(request.query, needs_command)
+        except streaming.OptionsError as e:
+            return web.Response(status=400, text=f"{e}\n")
+        m = request.match_info
+        cid, error = self.find_container(m["namespace"], m["pod"], m["container"], False)
+        if error:
+            return web.Response(status=404, text=error + "\n")
+        if not streaming.is_websocket(request):  # checked last: the API server asks plainly why
+            return web.Response(status=400, text=NO_SPDY)
+        loop = asyncio.get_running_loop()
+        try:
+            stream = await loop.run_in_executor(None, start, cid, opts)
+        except rt.ContainerRuntimeError as e:
+            return web.Response(status=500, text=f"{e}\n")
+        return await streaming.serve(request, self.kubelet.runtime, stream, opts)
 
     # -- running in a thread of its own ----------------------------------------------------
 

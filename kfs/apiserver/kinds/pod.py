@@ -322,7 +322,8 @@ class Pod(Kind):
     field_defaults = {"spec.hostNetwork": "false"}
     returns_deleted = True
     create_subresources = ("binding", "eviction")
-    connect_subresources = ("log",)
+    connect_subresources = ("log", "exec", "attach", "portforward")
+    upgrade_subresources = ("exec", "attach", "portforward")
 
     def default(self, pod):
         spec = pod.setdefault("spec", {})
@@ -379,12 +380,44 @@ class Pod(Kind):
                                     lambda pod: assign(pod, binding, self.resource), dry_run)
 
     def connect(self, registry, subresource, namespace, name, query):
-        """pods/log: the kubelet's /containerLogs URL for the pod's container."""
+        """The kubelet URL for pods/log (/containerLogs), pods/exec (/exec), pods/attach
+        (/attach), pods/portforward (/portForward), checked first (400 naming the problem)."""
         pod = registry.get(self.resource, namespace, name)
-        container = log_container(pod, query)
         location = kubelet_location(registry, pod)
-        params = urlencode({k: query[k] for k in LOG_PARAMS if k in query})
-        return f"{location}/containerLogs/{namespace}/{name}/{container}?{params}"
+        if subresource == "log":
+            container = log_container(pod, query)
+            params = urlencode({k: query[k] for k in LOG_PARAMS if k in query})
+            return f"{location}/containerLogs/{namespace}/{name}/{container}?{params}"
+        running(pod, subresource)
+        if subresource == "portforward":
+            params = urlencode([("port", p) for p in _getall(query, "ports")])
+            return f"{location}/portForward/{namespace}/{name}?{params}"
+        container = log_container(pod, query)
+        return f"{location}/{subresource}/{namespace}/{name}/{container}?{stream_params(query)}"
+
+
+def _getall(query, key):
+    values = query.getall(key, []) if hasattr(query, "getall") else [query.get(key)]
+    return [v for v in values if v]
+
+
+def running(pod, subresource):
+    """ExecREST/AttachREST refuse a pod that has finished (400)."""
+    phase = (pod.get("status") or {}).get("phase")
+    if phase in ("Succeeded", "Failed"):
+        verb = {"exec": "exec into", "attach": "attach to"}.get(subresource, "port-forward to")
+        raise errors.bad_request(f"cannot {verb} a container in a completed pod; current "
+                                 f"phase is {phase}")
+
+
+def stream_params(query):
+    """PodExecOptions/PodAttachOptions as the kubelet's streaming server reads them."""
+    params = [(kubelet, "1") for api, kubelet in STREAM_FLAGS
+              if (query.get(api) or "").lower() in ("1", "true")]
+    return urlencode(params + [("command", c) for c in _getall(query, "command")])
+
+
+STREAM_FLAGS = (("stdin", "input"), ("stdout", "output"), ("stderr", "error"), ("tty", "tty"))
 
 
 KIND = Pod
