@@ -274,7 +274,7 @@ async def connect(request, ctx, k, ns, info, user):
     if proxy.is_websocket(request):
         return await proxy.websocket(request, url, ctx.kubelet_ssl)
     if proxy.is_spdy(request):
-        raise proxy.spdy_refused()
+        return await proxy.spdy(request, url, ctx.kubelet_ssl)
     raise errors.bad_request("Upgrade request required")
 
 

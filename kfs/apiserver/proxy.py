@@ -12,8 +12,8 @@ nobody answers for is a 500 after at most `DIAL_TIMEOUT` seconds, never a hang.
 
 SPDY upgrades (``Upgrade: SPDY/3.1``, what kubectl < 1.30 speaks, and what newer kubectls
 fall back to when the WebSocket upgrade is refused) are refused with a 400 that says so
-(`spdy_refused`), after the same checks: a forbidden user sees 403 on both paths, a missing
-container 400.
+(`spdy`), after the same checks, the kubelet's included (asked plainly, so nothing runs): a
+forbidden user sees 403 on both paths, a missing container 400, a dead kubelet 500.
 
 Mirrors ``k8s.io/apimachinery/pkg/util/proxy/upgradeaware.go`` (UpgradeAwareHandler) and
 the connect half of ``pkg/registry/core/pod/rest/subresources.go`` (ExecREST, AttachREST,
@@ -49,6 +49,25 @@ def offered_protocols(request):
     return [p.strip() for p in header.split(",") if p.strip()]
 
 
+async def spdy(request, url, ssl_context):
+    """An SPDY upgrade: the kubelet is asked plainly first (no process starts), so a dead
+    kubelet or a container it does not run is reported as on the WebSocket path; then 400."""
+    async with _session() as session:
+        try:
+            async with session.get(url, ssl=ssl_context or False) as r:
+                text = (await r.text()).strip()
+                if r.status != 400:
+                    raise errors.StatusError(r.status, _reason(r.status), text)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ssl.SSLError, OSError) as e:
+            raise errors.internal(f"error dialing backend: {e or type(e).__name__}") from None
+    raise spdy_refused()
+
+
+def _session():
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
+        total=None, sock_connect=DIAL_TIMEOUT, connect=DIAL_TIMEOUT))
+
+
 def spdy_refused():
     return errors.bad_request(
         "this API server streams exec, attach and port-forward over WebSockets only "
@@ -58,8 +77,7 @@ def spdy_refused():
 
 async def websocket(request, url, ssl_context):
     """Relay the client's WebSocket to `url` (the kubelet) and back."""
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
-        total=None, sock_connect=DIAL_TIMEOUT, connect=DIAL_TIMEOUT))
+    session = _session()
     try:
         upstream = await dial(session, request, url, ssl_context)
         ws = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else (),

@@ -3,7 +3,8 @@
 ``GET /exec/{namespace}/{pod}/{container}?command=sh&command=-c&command=...&input=1&output=1
 &error=1&tty=1`` (and ``/attach/...``) upgrades to a WebSocket whose subprotocol is
 ``v5.channel.k8s.io`` or ``v4.channel.k8s.io`` (the first one the client offers, v5
-preferred). Every binary message is one channel's data behind a channel byte:
+preferred). Every message (binary; text from clients is read the same way) is one
+channel's data behind a channel byte:
 
 | byte | channel | direction                                                          |
 |------|---------|--------------------------------------------------------------------|
@@ -162,9 +163,15 @@ async def copy_output(ws, stream, loop):
 async def read_client(ws, runtime, stream, opts, loop):
     """The client's messages: stdin to the process, resizes to the TTY, v5's CLOSE."""
     async for msg in ws:
-        if msg.type != WSMsgType.BINARY or not msg.data:
+        if msg.type == WSMsgType.TEXT:  # the Python client writes str data as text
+            payload = msg.data.encode()
+        elif msg.type == WSMsgType.BINARY:
+            payload = msg.data
+        else:
             continue
-        channel, data = msg.data[0], msg.data[1:]
+        if not payload:
+            continue
+        channel, data = payload[0], payload[1:]
         if channel == STDIN and opts.stdin and data:
             await loop.sock_sendall(stream.sock, data)
         elif channel == RESIZE and opts.tty:
