@@ -29,7 +29,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from kfs.kubelet import runtime as rt, streaming
+from kfs.kubelet import portforward, runtime as rt, streaming
 
 log = logging.getLogger("kubelet.server")
 
@@ -74,8 +74,9 @@ def ssl_context(cert, key, client_ca=None):
     return ctx
 
 
-NO_SPDY = ("this kubelet streams exec and attach over WebSockets only (v5.channel.k8s.io, "
-           "v4.channel.k8s.io): use kubectl >= 1.30 or a WebSocket client\n")
+NO_SPDY = ("this kubelet streams exec, attach and port-forward over WebSockets only "
+           "(v5.channel.k8s.io, v4.channel.k8s.io, SPDY/3.1+portforward.k8s.io): use kubectl "
+           ">= 1.31 or a WebSocket client\n")
 
 
 class KubeletServer:
@@ -98,6 +99,7 @@ class KubeletServer:
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
         for verb, handler in (("exec", self.exec), ("attach", self.attach)):
             app.router.add_route("*", f"/{verb}/{{namespace}}/{{pod}}/{{container}}", handler)
+        app.router.add_route("*", "/portForward/{namespace}/{pod}", self.port_forward)
         return app
 
     @web.middleware
@@ -204,6 +206,18 @@ class KubeletServer:
         except rt.ContainerRuntimeError as e:
             return web.Response(status=500, text=f"{e}\n")
         return await streaming.serve(request, self.kubelet.runtime, stream, opts)
+
+    async def port_forward(self, request):
+        """/portForward/{namespace}/{pod}: TCP connections to the pod's ports."""
+        m = request.match_info
+        pods = [p for p in self.kubelet.running_pods()
+                if p["metadata"]["name"] == m["pod"]
+                and p["metadata"].get("namespace", "default") == m["namespace"]]
+        if not pods:
+            return web.Response(status=404, text=f"pod {m['namespace']}/{m['pod']} not found\n")
+        if not streaming.is_websocket(request):
+            return web.Response(status=400, text=NO_SPDY)
+        return await portforward.serve(request, pods[0])
 
     # -- running in a thread of its own ----------------------------------------------------
 
