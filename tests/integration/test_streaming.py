@@ -1,9 +1,12 @@
-"""pods/exec and pods/attach through the real API server to a kubelet's streaming server on
+"""pods/exec, pods/attach and pods/portforward through the real API server to a kubelet's streaming server on
 loopback (its runtime the fake one: there is no Docker in this tier), judged by the real
 kubectls and the official Python client: both streams and the exit code, stdin's end (v5
 CLOSE), v4, RBAC on both the WebSocket and the SPDY path, a missing container, a dead
-kubelet."""
+kubelet; port-forward to a web server standing in for the pod's port."""
+import http.server
+import re
 import subprocess
+import threading
 import time
 
 import pytest
@@ -29,6 +32,9 @@ def node1(cp, tmp_path_factory):
     pod = make_pod()
     kl.desired = {pod["metadata"]["uid"]: pod}
     kl.sync(pod)
+    (sandbox,) = [c for c in kl.runtime.containers.values() if c.is_sandbox]
+    sandbox.ip = "127.0.0.1"  # the "pod" listens on loopback: port-forward reaches web_server
+    kl.sync(pod)
     kl.runtime.exec_results[("app", SCRIPT)] = (3, "out\n", "err\n")
     p = cp.pki
     server = KubeletServer(kl, "127.0.0.1", 0, p.cert("kubelet-node1-serving"),
@@ -45,6 +51,8 @@ def node1(cp, tmp_path_factory):
     spec = {"nodeName": "node1", "containers": [{"name": "app", "image": "kfs/busybox:1"}]}
     admin.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-node1"},
                   "spec": spec}, namespace="default")
+    admin.patch("pods", "web-node1", {"status": {"phase": "Running"}}, namespace="default",
+                subresource="status")  # kubectl port-forward asks for a running pod
     yield server
     server.stop()
     kl.stop()
@@ -146,3 +154,76 @@ def test_a_dead_kubelet_is_a_clean_error_not_a_hang(node1, kubectl, cp):
     finally:
         admin.patch("nodes", "node1", {"status": {"daemonEndpoints": {"kubeletEndpoint": {
             "Port": port}}}}, subresource="status")
+
+
+@pytest.fixture(scope="module")
+def web_server():
+    """An HTTP server on 127.0.0.1 (the pod's IP here): its port is the pod's port."""
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = f"hello from {self.path}\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def forwarding(k, *target):
+    """`kubectl port-forward` running, and the local port it chose."""
+    proc = k.popen("port-forward", "web-node1", *target)
+    line = proc.stdout.readline()
+    found = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
+    if not found:
+        proc.kill()
+        raise AssertionError(f"kubectl port-forward: {line}{proc.stdout.read()}")
+    return proc, int(found.group(1))
+
+
+@pytest.mark.parametrize("version", [None, versions.KUBECTL_NEWEST], ids=["1.32", "newest"])
+def test_kubectl_port_forward_carries_100_sequential_requests(node1, web_server, kubectl_of,
+                                                              version):
+    import requests
+    proc, local = forwarding(kubectl_of(version), f":{web_server}")
+    try:
+        for i in range(100):
+            r = requests.get(f"http://127.0.0.1:{local}/{i}", timeout=10)
+            assert r.text == f"hello from /{i}\n"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_port_forward_to_a_port_nobody_listens_on_reports_the_error(node1, kubectl):
+    import requests
+    proc, local = forwarding(kubectl, ":1")
+    try:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{local}/", timeout=10)
+        proc.kill()
+        out = proc.stdout.read()
+        assert "error forwarding port 1 to pod web-node1" in out
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_python_clients_portforward_reaches_the_pods_port(node1, web_server, core):
+    from kubernetes.stream import portforward
+    pf = portforward(core.connect_get_namespaced_pod_portforward, "web-node1", "default",
+                     ports=str(web_server))
+    sock = pf.socket(web_server)
+    try:
+        sock.sendall(b"GET /py HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+        assert data.endswith(b"hello from /py\n") and pf.error(web_server) is None
+    finally:
+        sock.close()
