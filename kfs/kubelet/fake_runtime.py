@@ -161,6 +161,11 @@ class FakeRuntime:
             if command == ["cat"]:
                 while chunk := sock.recv(65536):
                     write(1, chunk)
+            elif command == ["read-line"]:  # an attached `read line; echo $line`: one line
+                line = b""
+                while b"\n" not in line and (chunk := sock.recv(65536)):
+                    line += chunk
+                write(1, line)
             else:
                 write(1, result[1])
                 if len(result) > 2:
@@ -177,8 +182,8 @@ class FakeRuntime:
             return self.exit_codes.get(exec_id)
 
     def attach(self, cid, stdin=False):
-        """An attach is a `cat` of the container's stdin, never ending by itself."""
-        stream = self.exec(cid, ["cat"], stdin=True)
+        """An attach to a container whose process reads one line, echoes it and exits."""
+        stream = self.exec(cid, ["read-line"], stdin=True)
         return Stream(stream.sock, True, None, cid)
 
     @locked

@@ -177,7 +177,8 @@ async def read_client(ws, runtime, stream, opts, loop):
         elif channel == RESIZE and opts.tty:
             await resize(runtime, stream, data, loop)
         elif channel == CLOSE and ws.ws_protocol == V5 and data[:1] == bytes([STDIN]):
-            close_stdin(stream.sock)
+            if stream.exec_id:  # an attach keeps the container's stdin open (see close_stdin)
+                close_stdin(stream.sock)
     # the client went away: stop waiting for output
     try:
         stream.sock.shutdown(socket.SHUT_RDWR)
@@ -186,6 +187,9 @@ async def read_client(ws, runtime, stream, opts, loop):
 
 
 def close_stdin(sock):
+    """The process's stdin ends: Docker closes an exec's stdin when the hijacked socket's
+    write side shuts. Not for an attach: Docker would end the attach's output at once (the
+    container's stdin stays open, as upstream's does without ``stdinOnce``)."""
     try:
         sock.shutdown(socket.SHUT_WR)
     except OSError:

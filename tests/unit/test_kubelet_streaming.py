@@ -103,11 +103,15 @@ def test_a_tty_resize_reaches_the_runtime(server, certs, kubelet):
     assert kubelet.runtime.resizes and kubelet.runtime.resizes[-1][1:] == (120, 40)
 
 
-def test_attach_carries_the_containers_stdin_and_output(server, certs):
+def test_attach_carries_the_containers_stdin_and_output_past_stdins_end(server, certs):
+    """The client's CLOSE of stdin does not end an attach (it would cut the container's
+    output short): the session ends when the container's process does."""
     params = [("input", "1"), ("output", "1")]
     _, got = run(session_of(server, certs, "/attach" + POD, params, streaming.PROTOCOLS,
-                            send=[(streaming.STDIN, b"typed\n")], close_stdin=True))
+                            send=[(streaming.STDIN, b"typ"), (streaming.STDIN, b"ed\n")],
+                            close_stdin=True))
     assert got[streaming.STDOUT] == b"typed\n"
+    assert json.loads(got[streaming.ERROR])["status"] == "Success"
 
 
 def test_an_unknown_container_is_404_naming_the_choices_and_a_plain_get_is_400(server, certs):
