@@ -1,11 +1,18 @@
-"""The kubelet's own HTTPS API on port 10250: /healthz, /pods, /containerLogs.
+"""The kubelet's own HTTPS API on port 10250: /healthz, /pods, /containerLogs, /exec, /attach,
+/portForward.
 
 - ``GET /healthz``: ``ok``;
 - ``GET /pods``: a ``PodList`` of the pods this kubelet runs, with their status (static
   pods included: it is how to see them with no API server);
 - ``GET /containerLogs/{namespace}/{pod}/{container}?follow=&tailLines=&previous=&timestamps=``:
   the container's output, streamed; the API server's ``pods/log`` proxies here, which is how
-  ``kubectl logs [-f] [--tail N]`` works.
+  ``kubectl logs [-f] [--tail N]`` works;
+- ``/exec/{namespace}/{pod}/{container}?command=...&input=1&output=1&error=1&tty=1`` and
+  ``/attach/...``: a WebSocket carrying a process's streams (``streaming.py``), what the API
+  server's ``pods/exec`` and ``pods/attach`` relay (``kubectl exec``, ``cp``, ``attach``);
+- ``/portForward/{namespace}/{pod}``: a WebSocket carrying TCP connections to the pod's
+  ports (``portforward.py``), what ``pods/portforward`` relays (``kubectl port-forward``).
+  Anything but a WebSocket upgrade on these three is a 400 that says so (no SPDY).
 
 With ``--client-ca-file`` every request must present a client certificate signed by that CA
 (the API server's kubelet-client certificate, or an admin's); anything else gets 401.
@@ -13,10 +20,12 @@ Without ``--tls-cert-file`` the kubelet makes itself a self-signed serving certi
 ``<root-dir>/pki``, as upstream does.
 
 Mirrors ``pkg/kubelet/server/server.go`` (and the x509 authenticator of
-``k8s.io/apiserver``), shrunk to three endpoints.
+``k8s.io/apiserver``), shrunk to six endpoints, and ``pkg/kubelet/cri/streaming/server.go``.
 
 What real Kubernetes does differently: authorization through SubjectAccessReviews, plus
-/exec, /attach, /portForward, /metrics, /stats, /configz and the read-only port.
+/metrics, /stats, /configz, /run and the read-only port; exec, attach and port-forward
+are served by the runtime's own streaming server (the kubelet redirects or proxies to it),
+over SPDY as well as WebSockets.
 """
 import asyncio
 import datetime

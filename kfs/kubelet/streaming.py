@@ -110,7 +110,7 @@ def exit_status(code, command=()):
         return {"metadata": {}, "status": "Success"}
     return {"metadata": {}, "status": "Failure",
             "message": f"command terminated with non-zero exit code: error executing command "
-                       f"{list(command)}, exit code {code}",
+                       f"[{' '.join(command)}], exit code {code}",
             "reason": "NonZeroExitCode",
             "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
 
@@ -219,3 +219,31 @@ async def exit_code(runtime, stream, loop):
         if code is not None or loop.time() > deadline:
             return code if code is not None else 1
         await asyncio.sleep(0.05)
+
+
+# -- the client side, for a look at a kubelet without an API server ----------------------------
+
+async def exec_command_async(url, command, ssl_context=None):
+    """Run `command` through a streaming server's /exec URL over v5: (stdout, stderr,
+    status) — what kubectl exec does once the API server has relayed it."""
+    import aiohttp
+    params = [("output", "1"), ("error", "1")] + [("command", c) for c in command]
+    out = {STDOUT: b"", STDERR: b"", ERROR: b""}
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(url, params=params, protocols=PROTOCOLS,
+                                      ssl=ssl_context or False) as ws:
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY and msg.data[:1]:
+                    channel = msg.data[0]
+                    out[channel] = out.get(channel, b"") + msg.data[1:]
+    status = json.loads(out[ERROR]) if out[ERROR] else {}
+    return out[STDOUT].decode(errors="replace"), out[STDERR].decode(errors="replace"), status
+
+
+def exec_command(url, command, ssl_context=None, timeout=60):
+    """`exec_command_async`, waited for (at most `timeout` seconds) on a loop of its own in a
+    thread (a notebook's kernel already runs one in this thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+    coro = asyncio.wait_for(exec_command_async(url, command, ssl_context), timeout)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

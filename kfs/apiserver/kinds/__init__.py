@@ -60,7 +60,7 @@ class Kind:
     create_subresources = ()  # POST .../<name>/<sub> (pods/binding)
     also_accepts = ()        # other apiVersions a body of this kind may come in (AcceptsGroupVersion)
     connect_subresources = ()  # GET .../<name>/<sub>, proxied to a kubelet (pods/log)
-    upgrade_subresources = ()  # ... of those, the ones upgraded to a stream (pods/exec)
+    upgrade_subresources = ()  # ... of those, upgraded to a stream, GET or POST (pods/exec)
 
     def __init__(self, server=None):
         """`server` (a `ServerConfig`) is given only inside the API server, for the storage

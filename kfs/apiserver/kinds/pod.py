@@ -14,12 +14,16 @@
 - **storage**: graceful deletion (a pod bound to a node only gets a deletionTimestamp; its
   kubelet deletes it for good), ``pods/binding`` (the scheduler's decision),
   ``pods/eviction`` (a delete its PodDisruptionBudget allows, ``kinds/eviction.py``) and
-  ``pods/log`` (proxied to the kubelet of the pod's node).
+  ``pods/log`` (proxied to the kubelet of the pod's node), ``pods/exec``, ``pods/attach``
+  and ``pods/portforward`` (checked here: the pod bound and not finished, the container
+  named exists; then upgraded and relayed to the kubelet by ``proxy.py``).
 
 Mirrors pkg/apis/core/v1/defaults.go (SetDefaults_Pod, _PodSpec, _Container, _Probe,
 _HTTPGetAction, _Volume), pkg/apis/core/helper/qos (GetPodQOS), pkg/registry/core/pod/
 strategy.go (PrepareForCreate, podStatusStrategy, CheckGracefulDelete, GetAttrs),
-pkg/registry/core/pod/storage/storage.go (BindingREST) and rest/log.go (LogREST),
+pkg/registry/core/pod/storage/storage.go (BindingREST), rest/log.go (LogREST) and
+rest/subresources.go (ExecREST, AttachREST, PortForwardREST with strategy.go's
+ExecLocation, AttachLocation, PortForwardLocation),
 pkg/printers/internalversion/printers.go (printPod); ``priority`` and
 ``preemptionPolicy`` come from the Priority admission plugin.
 
@@ -27,7 +31,8 @@ What real Kubernetes does differently: defaulters are generated and also reach e
 nested struct kfs does not use; admission plugins add more (the ServiceAccount plugin
 mounts a token volume, DefaultTolerationSeconds adds not-ready/unreachable tolerations);
 binding goes through a NodeRestriction-aware admission, and log, exec, attach and
-port-forward share one "connect" mechanism with the kubelet's address from the Node.
+port-forward share one "connect" mechanism with the kubelet's address from the Node;
+ephemeral containers can be exec'd into too.
 """
 from urllib.parse import urlencode
 
