@@ -33,7 +33,8 @@ from aiohttp import WSMsgType, web
 
 from kfs.apiserver import errors
 
-DIAL_TIMEOUT = 10
+DIAL_TIMEOUT = 10       # seconds to reach the kubelet
+HANDSHAKE_TIMEOUT = 30  # ... and for it to answer the upgrade (a kubelet that hangs)
 
 
 def is_websocket(request):
@@ -54,7 +55,8 @@ async def spdy(request, url, ssl_context):
     kubelet or a container it does not run is reported as on the WebSocket path; then 400."""
     async with _session() as session:
         try:
-            async with session.get(url, ssl=ssl_context or False) as r:
+            async with session.get(url, ssl=ssl_context or False,
+                                   timeout=_answer_timeout()) as r:
                 text = (await r.text()).strip()
                 if r.status != 400:
                     raise errors.StatusError(r.status, _reason(r.status), text)
@@ -66,6 +68,10 @@ async def spdy(request, url, ssl_context):
 def _session():
     return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
         total=None, sock_connect=DIAL_TIMEOUT, connect=DIAL_TIMEOUT))
+
+
+def _answer_timeout():
+    return aiohttp.ClientTimeout(total=HANDSHAKE_TIMEOUT, sock_connect=DIAL_TIMEOUT)
 
 
 def spdy_refused():
@@ -91,9 +97,9 @@ async def websocket(request, url, ssl_context):
 
 async def dial(session, request, url, ssl_context):
     try:
-        return await session.ws_connect(url, protocols=offered_protocols(request),
-                                        ssl=ssl_context or False, max_msg_size=0,
-                                        autoping=True)
+        return await asyncio.wait_for(session.ws_connect(
+            url, protocols=offered_protocols(request), ssl=ssl_context or False,
+            max_msg_size=0, autoping=True), HANDSHAKE_TIMEOUT)
     except aiohttp.WSServerHandshakeError as e:
         raise errors.StatusError(e.status, _reason(e.status),
                                  await refusal(session, url, ssl_context, e)) from None
@@ -104,7 +110,7 @@ async def dial(session, request, url, ssl_context):
 async def refusal(session, url, ssl_context, e):
     """Why the kubelet refused the upgrade: its answer to the same URL, asked plainly."""
     try:
-        async with session.get(url, ssl=ssl_context or False) as r:
+        async with session.get(url, ssl=ssl_context or False, timeout=_answer_timeout()) as r:
             text = (await r.text()).strip()
             if r.status == e.status and text:
                 return text
