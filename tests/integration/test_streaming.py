@@ -56,7 +56,7 @@ def node1(cp, tmp_path_factory):
     yield server
     server.stop()
     kl.stop()
-    admin.delete("pods", "web-node1", namespace="default")
+    admin.delete("pods", "web-node1", namespace="default", grace_period_seconds=0)
 
 
 def test_kubectl_exec_prints_both_streams_and_exits_with_the_commands_code(node1, any_kubectl):
