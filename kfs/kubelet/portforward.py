@@ -22,14 +22,11 @@ kubelet connects from its machine to the pod's IP. The kubelet speaks SPDY (the 
 tunnels WebSockets onto it); here the kubelet reads the tunnel itself.
 """
 import asyncio
-import logging
 import struct
 
 from aiohttp import WSMsgType, web
 
 from kfs.kubelet import spdy
-
-log = logging.getLogger("kubelet.portforward")
 
 TUNNEL = "SPDY/3.1+portforward.k8s.io"
 V4 = "v4.channel.k8s.io"
