@@ -125,8 +125,8 @@ class KubeletServer:
                 "items": self.kubelet.running_pods()}
         return web.json_response(body, dumps=lambda o: json.dumps(o, indent=1))
 
-    def find_container(self, namespace, pod_name, container, previous):
-        """(container id or None, error message)."""
+    def find_container(self, namespace, pod_name, container, previous, running=False):
+        """(container id or None, error message); `running`: only a running one will do."""
         pods = [p for p in self.kubelet.running_pods()
                 if p["metadata"]["name"] == pod_name
                 and p["metadata"].get("namespace", "default") == namespace]
@@ -144,6 +144,8 @@ class KubeletServer:
                 return None, (f"container {container} is not valid for pod {pod_name}: "
                               f"choose one of: [{' '.join(names)}]")
             return None, f"container {container} in pod {pod_name} has not started yet"
+        if running and not instances[0].running:
+            return None, f"container {container} in pod {pod_name} is not running"
         return instances[0].id, None
 
     async def container_logs(self, request):
@@ -204,7 +206,8 @@ class KubeletServer:
         except streaming.OptionsError as e:
             return web.Response(status=400, text=f"{e}\n")
         m = request.match_info
-        cid, error = self.find_container(m["namespace"], m["pod"], m["container"], False)
+        cid, error = self.find_container(m["namespace"], m["pod"], m["container"], False,
+                                         running=True)
         if error:
             return web.Response(status=404, text=error + "\n")
         if not streaming.is_websocket(request):  # checked last: the API server asks plainly why

@@ -124,3 +124,12 @@ def test_an_unknown_container_is_404_naming_the_choices_and_a_plain_get_is_400(s
     r = requests.get(f"{base}/exec{POD}", params={"output": 1, "command": "ls"},
                      verify=str(certs.ca), cert=cert, timeout=10)
     assert r.status_code == 400 and "WebSockets only" in r.text
+
+
+def test_a_container_that_is_not_running_is_404_before_any_upgrade(server, certs, kubelet):
+    import requests
+    kubelet.runtime.crash("app")
+    r = requests.get(f"https://127.0.0.1:{server.port}/exec{POD}",
+                     params={"output": 1, "command": "ls"}, verify=str(certs.ca),
+                     cert=(str(certs.cert("admin")), str(certs.key("admin"))), timeout=10)
+    assert r.status_code == 404 and "container app in pod web-node1 is not running" in r.text
