@@ -178,3 +178,16 @@ def test_kfs_dns_killed_and_restarted_answers_again(cluster, lab):
     assert not answers(lab, name, ip)
     lab.up(stage="dns", **quiet)
     assert wait_for(lambda: answers(lab, name, ip), 20, what="resolution back after a restart")
+
+
+def test_queries_during_an_api_server_outage_are_answered_from_the_last_state(cluster, lab):
+    from kfs.lab.stages import apiserver as apiserver_stage
+    ip = cluster_ip(cluster, NS_A, "web")
+    name = f"web.{NS_A}.svc.cluster.local"
+    assert wait_for(lambda: answers(lab, name, ip), 20, what="web resolving")
+    supervisor.stop(apiserver_stage.apiserver_daemon(lab))
+    try:
+        assert answers(lab, name, ip)
+    finally:
+        lab.up(stage="dns", **quiet)
+    assert wait_for(lambda: answers(lab, name, ip), 20, what="web resolving afterwards")
