@@ -191,3 +191,22 @@ def test_queries_during_an_api_server_outage_are_answered_from_the_last_state(cl
     finally:
         lab.up(stage="dns", **quiet)
     assert wait_for(lambda: answers(lab, name, ip), 20, what="web resolving afterwards")
+
+
+def test_the_stage_is_idempotent_and_going_below_it_removes_it(cluster, lab):
+    d = dns_stage.daemon(lab)
+    pid = supervisor.pid_of(d)
+    lab.up(stage="dns", **quiet)
+    assert supervisor.pid_of(d) == pid
+    lab.up(stage="controller-manager", **quiet)
+    try:
+        assert supervisor.pid_of(d) is None
+        assert not cluster.list("services", "kube-system",
+                                field_selector="metadata.name=kube-dns")["items"]
+        kubelet_cmd = (lab.machine("node1").dir / "kubelet.cmd").read_text()
+        assert "--cluster-dns" not in kubelet_cmd
+    finally:
+        lab.up(stage="dns", **quiet)
+    slice_ = cluster.get("endpointslices", "kube-dns", "kube-system")
+    assert slice_["endpoints"][0]["addresses"] == [lab.machine("cp").ip]
+    assert "--cluster-dns 10.96.0.10" in (lab.machine("node1").dir / "kubelet.cmd").read_text()

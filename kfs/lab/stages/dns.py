@@ -108,7 +108,13 @@ def up(lab, target, progress):
         pid, _ = supervisor.ensure_started(d, STARTED)
     except (RuntimeError, TimeoutError) as e:
         raise LabError(str(e)) from None
-    ensure_service(lab)
+    from kfs.client import ApiError
+    try:
+        ensure_service(lab)
+    except ApiError as e:
+        raise LabError(f"cannot write the Service {NAMESPACE}/{SERVICE} ({CLUSTER_IP}): "
+                       f"{e} (is {CLUSTER_IP} taken by another Service? delete it and run "
+                       "kfs lab up --stage dns again)") from None
     progress(f"dns on cp, pid {pid}: {d.command_line}")
     progress(f"service {NAMESPACE}/{SERVICE} {CLUSTER_IP} -> {lab.machine('cp').ip}:{DNS_PORT}")
 
