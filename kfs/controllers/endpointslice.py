@@ -145,9 +145,11 @@ class EndpointSliceController(Controller):
             eps = copy.deepcopy(current)
             eps["metadata"]["labels"] = labels
             eps["endpoints"] = endpoints
+        annotations = {k: v for k, v in (eps["metadata"].get("annotations") or {}).items()
+                       if k != TRIGGER_TIME_ANNOTATION}   # no new trigger time: none (upstream)
         if trigger_time:
-            eps["metadata"]["annotations"] = {**(eps["metadata"].get("annotations") or {}),
-                                              TRIGGER_TIME_ANNOTATION: trigger_time}
+            annotations[TRIGGER_TIME_ANNOTATION] = trigger_time
+        eps["metadata"]["annotations"] = annotations
         wrote = self.client.create(eps) if current is None else self.client.replace(eps)
         log.info("%s: slice %s with %d endpoints (%d ready)", meta.key(svc), meta.name(wrote),
                  len(endpoints), sum(bool(e["conditions"].get("ready")) for e in endpoints))

@@ -189,3 +189,13 @@ def test_an_unchanged_service_is_not_written_again_for_its_trigger_time():
     c.reconcile("default/web")
     [after] = slices(api)
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_a_change_without_a_new_trigger_time_drops_the_old_annotation():
+    api, c = setup(service(), pod("a", ip="172.17.0.2"), pod("b", ip="172.17.0.3"))
+    c.reconcile("default/web")
+    api.delete("pods", "b", "default")      # gone: no Ready transition to date it by
+    c.reconcile("default/web")
+    [eps] = slices(api)
+    assert addresses(eps) == ["172.17.0.2"]
+    assert TRIGGER not in (eps["metadata"].get("annotations") or {})

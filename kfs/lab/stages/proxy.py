@@ -15,7 +15,9 @@ ClusterRole ``system:node-proxier``). The command line is upstream's flags:
   (``192.168.56.11:30080``), not on its Docker bridge.
 
 ``down`` stops them and runs ``kfs proxy --cleanup`` in each machine, which removes every
-chain and jump rule kube-proxy wrote (Docker's own rules stay). Logs:
+``KUBE-`` chain and jump rule of kube-proxy's (Docker's own rules stay, and so does
+``KUBE-FIREWALL``, the kubelet's chain that kube-proxy only makes sure exists, as upstream's
+``--cleanup`` leaves it). Logs:
 ``<lab>/<machine>/proxy.log`` (``kfs lab logs proxy --machine node1``).
 
 What real Kubernetes does differently: kubeadm runs kube-proxy as a DaemonSet (one pod per
