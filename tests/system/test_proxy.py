@@ -260,14 +260,18 @@ def test_external_traffic_policy_local_keeps_the_client_address_and_health_check
     assert reply["client"] == lab.host_ip          # not masqueraded: the host's own address
     hc = svc["spec"]["healthCheckNodePort"]
 
-    def health(machine):
-        r = requests.get(f"http://{machine.ip}:{hc}/healthz", timeout=2)
-        return r.status_code, r.json()
+    def health(machine):   # (None, None) until that machine's proxy opened the port
+        try:
+            r = requests.get(f"http://{machine.ip}:{hc}/healthz", timeout=2)
+            return r.status_code, r.json()
+        except (requests.RequestException, ValueError):
+            return None, None
     code1, body1 = wait_for(lambda: health(node1)[0] == 200 and health(node1), 15,
                             what="node1's health check 200")
     assert body1["localEndpoints"] == REPLICAS and body1["serviceProxyHealthy"] is True
     assert body1["service"] == {"namespace": "default", "name": "local"}
-    code2, body2 = health(node2)
+    code2, body2 = wait_for(lambda: health(node2)[0] and health(node2), 15,
+                            what="node2's health check port")
     assert (code2, body2["localEndpoints"]) == (503, 0)
     assert "<pending>" in k(lab, "get", "svc", "local")
 
