@@ -120,6 +120,12 @@ def test_the_search_path_resolves_a_short_name_and_one_in_another_namespace(clus
     assert f"PING web.{NS_B} ({there})" in out
 
 
+def test_wget_reaches_a_pod_by_the_services_short_name_and_across_namespaces(cluster, lab):
+    for url in ("http://web", f"http://web.{NS_B}"):
+        assert wait_for(lambda: "hostname=web" in sh(lab, f"timeout 5 wget -qO- {url}")[1], 30,
+                        what=f"wget {url} answered by a web pod")
+
+
 def test_srv_answers_a_named_port(cluster, lab):
     assert wait_for(lambda: answers(lab, f"_http._tcp.web.{NS_A}.svc.cluster.local",
                                     f"web.{NS_A}.svc.cluster.local", "80", qtype="srv"),
