@@ -34,6 +34,7 @@ binding goes through a NodeRestriction-aware admission, and log, exec, attach an
 port-forward share one "connect" mechanism with the kubelet's address from the Node;
 ephemeral containers can be exec'd into too.
 """
+import copy
 from urllib.parse import urlencode
 
 from kfs import meta, resources
@@ -58,7 +59,8 @@ def default_pod_spec(spec):
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("securityContext", {})
     spec.setdefault("schedulerName", DEFAULT_SCHEDULER)
-    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []) + \
+            (spec.get("ephemeralContainers") or []):
         default_container(c)
     for v in spec.get("volumes") or []:
         default_volume(v)
@@ -289,6 +291,20 @@ def assign(pod, binding, resource):
     return pod
 
 
+def with_ephemeral_containers(current, body):
+    """The pod `current` with `body`'s spec.ephemeralContainers (and its resourceVersion,
+    the precondition of the write)."""
+    new = copy.deepcopy(current)
+    ephemeral = (body.get("spec") or {}).get("ephemeralContainers")
+    if ephemeral:
+        new.setdefault("spec", {})["ephemeralContainers"] = ephemeral
+    else:
+        new.get("spec", {}).pop("ephemeralContainers", None)
+    rv = (body.get("metadata") or {}).get("resourceVersion")
+    new["metadata"]["resourceVersion"] = rv or current["metadata"]["resourceVersion"]
+    return new
+
+
 def log_container(pod, query):
     """The container a log request is about (400 naming the choices when it is unclear)."""
     name, spec = meta.name(pod), pod.get("spec") or {}
@@ -299,7 +315,8 @@ def log_container(pod, query):
             raise errors.bad_request(f"a container name must be specified for pod {name}, "
                                      f"choose one of: [{' '.join(names)}]")
         return names[0]
-    if container not in names + [c["name"] for c in spec.get("initContainers") or []]:
+    if container not in names + [c["name"] for c in (spec.get("initContainers") or []) +
+                                 (spec.get("ephemeralContainers") or [])]:
         raise errors.bad_request(f"container {container} is not valid for pod {name}")
     return container
 
@@ -350,6 +367,22 @@ class Pod(Kind):
 
     def validate(self, pod):
         return rules.validate_pod_spec(pod.get("spec") or {})
+
+    def causes(self, pod, old=None, subresource=None):
+        extra = rules.validate_pod_create(pod.get("spec") or {}) if old is None else []
+        return super().causes(pod, old, subresource) + extra
+
+    def validate_subresource_update(self, subresource, new, old):
+        if subresource == "ephemeralcontainers":
+            return rules.validate_ephemeral_containers_update(new, old)
+        return None
+
+    def from_subresource(self, subresource, current, body):
+        """pods/ephemeralcontainers: the stored pod with the body's ephemeral containers
+        (ephemeralContainersStrategy: nothing else of the body counts)."""
+        if subresource != "ephemeralcontainers":
+            return body
+        return with_ephemeral_containers(current, body)
 
     def validate_update(self, new, old):
         return rules.validate_pod_update(new, old)
