@@ -16,14 +16,18 @@
   ``pods/eviction`` (a delete its PodDisruptionBudget allows, ``kinds/eviction.py``) and
   ``pods/log`` (proxied to the kubelet of the pod's node), ``pods/exec``, ``pods/attach``
   and ``pods/portforward`` (checked here: the pod bound and not finished, the container
-  named exists; then upgraded and relayed to the kubelet by ``proxy.py``).
+  named exists, an ephemeral one too; then upgraded and relayed to the kubelet by
+  ``proxy.py``) and ``pods/ephemeralcontainers`` (``kubectl debug``: a GET, PUT or PATCH
+  whose only effect is ``spec.ephemeralContainers``, which no other update may change;
+  validated by ``validate_ephemeral_containers_update``).
 
 Mirrors pkg/apis/core/v1/defaults.go (SetDefaults_Pod, _PodSpec, _Container, _Probe,
 _HTTPGetAction, _Volume), pkg/apis/core/helper/qos (GetPodQOS), pkg/registry/core/pod/
 strategy.go (PrepareForCreate, podStatusStrategy, CheckGracefulDelete, GetAttrs),
 pkg/registry/core/pod/storage/storage.go (BindingREST), rest/log.go (LogREST) and
 rest/subresources.go (ExecREST, AttachREST, PortForwardREST with strategy.go's
-ExecLocation, AttachLocation, PortForwardLocation),
+ExecLocation, AttachLocation, PortForwardLocation), storage.go's EphemeralContainersREST
+with strategy.go's ephemeralContainersStrategy,
 pkg/printers/internalversion/printers.go (printPod); ``priority`` and
 ``preemptionPolicy`` come from the Priority admission plugin.
 
@@ -32,7 +36,7 @@ nested struct kfs does not use; admission plugins add more (the ServiceAccount p
 mounts a token volume, DefaultTolerationSeconds adds not-ready/unreachable tolerations);
 binding goes through a NodeRestriction-aware admission, and log, exec, attach and
 port-forward share one "connect" mechanism with the kubelet's address from the Node;
-ephemeral containers can be exec'd into too.
+a changed ephemeral container's Forbidden message ends with a ``cmp.Diff`` of it.
 """
 import copy
 from urllib.parse import urlencode
