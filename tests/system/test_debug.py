@@ -75,9 +75,12 @@ class Terminal:
         return None
 
     def close(self):
+        """A kubectl still running after a failed assertion is killed (it is our child)."""
         try:
-            os.waitpid(self.pid, os.WNOHANG) == (0, 0) and os.kill(self.pid, signal.SIGKILL)
-        except ChildProcessError:
+            if os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+        except ChildProcessError:  # already reaped by exit_code
             pass
         os.close(self.fd)
 
