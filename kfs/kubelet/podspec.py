@@ -53,7 +53,9 @@ def container_hash(container):
     return hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def container_config(pod, container, attempt, pod_ip, node_ip, root_dir):
+def container_config(pod, container, attempt, pod_ip, node_ip, root_dir, target_id=None):
+    """The runtime's config of `container`; `target_id` (an ephemeral container's target)
+    is the container whose PID namespace it joins."""
     env = make_env(pod, container, pod_ip, node_ip)
     labels = {**pod_labels(pod, container["name"], "container"),
               rt.CONTAINER_HASH: container_hash(container), rt.RESTART_COUNT: str(attempt)}
@@ -73,7 +75,8 @@ def container_config(pod, container, attempt, pod_ip, node_ip, root_dir):
         args=[expand(a, env) for a in container["args"]] if "args" in container else None,
         env=env, working_dir=container.get("workingDir") or None,
         mounts=make_mounts(pod, container, root_dir), cpu_shares=shares, nano_cpus=nano_cpus,
-        memory_limit=memory, tty=bool(container.get("tty")), stdin=bool(container.get("stdin")))
+        memory_limit=memory, tty=bool(container.get("tty")), stdin=bool(container.get("stdin")),
+        pid_mode=f"container:{target_id}" if target_id else None)
 
 
 # -- environment -------------------------------------------------------------------------------
