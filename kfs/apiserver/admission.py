@@ -66,4 +66,4 @@ def admit_update(kind, new, old, subresource=None):
     """The same for an update of `old` to `new` (through `subresource`)."""
     kind.default(new)
     strategy.before_update(kind, new, old, subresource)
-    _check(kind, new, old, "status" if subresource == "status" else None)
+    _check(kind, new, old, subresource)

@@ -25,7 +25,8 @@ from kfs import resources, versions
 SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
                      "binding": ["create"], "eviction": ["create"], "log": ["get"],
                      "exec": ["create", "get"], "attach": ["create", "get"],
-                     "portforward": ["create", "get"]}
+                     "portforward": ["create", "get"],
+                     "ephemeralcontainers": ["get", "patch", "update"]}
 
 
 def version():

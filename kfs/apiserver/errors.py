@@ -18,6 +18,7 @@ class StatusError(Exception):
     def __init__(self, code, reason, message, details=None, headers=None):
         super().__init__(message)
         self.code, self.reason, self.message = code, reason, message
+        self.always_details = details is not None  # "details": {} is sent too
         self.details = details or {}
         self.headers = headers or {}
 
@@ -25,7 +26,7 @@ class StatusError(Exception):
     def status(self):
         out = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                "message": self.message, "reason": self.reason, "code": self.code}
-        if self.details:
+        if self.details or self.always_details:
             out["details"] = self.details
         if not self.reason:
             del out["reason"]
@@ -56,7 +57,11 @@ def not_found(resource, name):
 
 
 def resource_not_found():
-    """An unknown path under /api or /apis (kubectl: "the server doesn't have a resource type")."""
+    """An unknown path under /api or /apis (kubectl: "the server doesn't have a resource type").
+
+    Its ``details`` is there and empty, as NewGenericServerResponse's: kubectl debug reads
+    ``details.name`` of a 404 to tell a missing subresource from a missing pod (and
+    dereferences it: without ``details`` kubectl 1.32 panics)."""
     return StatusError(404, "NotFound", "the server could not find the requested resource",
                        {})
 

@@ -120,7 +120,10 @@ def container_hash(container):
     return hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def container_config(pod, container, attempt, pod_ip, node_ip, root_dir, cluster_domain=""):
+def container_config(pod, container, attempt, pod_ip, node_ip, root_dir, target_id=None,
+                     cluster_domain=""):
+    """The runtime's config of `container`; `target_id` (an ephemeral container's target)
+    is the container whose PID namespace it joins."""
     env = make_env(pod, container, pod_ip, node_ip)
     labels = {**pod_labels(pod, container["name"], "container"),
               rt.CONTAINER_HASH: container_hash(container), rt.RESTART_COUNT: str(attempt)}
@@ -141,7 +144,8 @@ def container_config(pod, container, attempt, pod_ip, node_ip, root_dir, cluster
         env=env, working_dir=container.get("workingDir") or None,
         mounts=make_mounts(pod, container, root_dir, pod_ip, cluster_domain),
         cpu_shares=shares, nano_cpus=nano_cpus,
-        memory_limit=memory, tty=bool(container.get("tty")), stdin=bool(container.get("stdin")))
+        memory_limit=memory, tty=bool(container.get("tty")), stdin=bool(container.get("stdin")),
+        pid_mode=f"container:{target_id}" if target_id else None)
 
 
 # -- environment -------------------------------------------------------------------------------

@@ -126,6 +126,7 @@ class ContainerConfig:
     memory_limit: int = 0       # bytes, 0: no limit
     tty: bool = False
     stdin: bool = False
+    pid_mode: str = None        # "container:<id>": share that container's PID namespace
 
 
 @dataclass
@@ -267,6 +268,8 @@ class DockerRuntime:
             working_dir=config.working_dir, cpu_shares=config.cpu_shares,
             volumes=[f"{h}:{c}:{'ro' if ro else 'rw'}" for h, c, ro in config.mounts],
             tty=config.tty, stdin_open=config.stdin, detach=True)
+        if config.pid_mode:
+            options["pid_mode"] = config.pid_mode
         if config.nano_cpus:
             options["nano_cpus"] = config.nano_cpus
         if config.memory_limit:

@@ -7,7 +7,8 @@ into a ``PodStatus``:
 - ``containerStatuses``: per container its ``state`` (waiting / running / terminated, with
   reasons ContainerCreating, ErrImagePull, ImagePullBackOff, CrashLoopBackOff, Completed,
   Error, OOMKilled, StartError), ``lastState``, ``ready``, ``started``, ``restartCount``,
-  ``image``, ``imageID``, ``containerID``;
+  ``image``, ``imageID``, ``containerID``; ``ephemeralContainerStatuses`` the same for the
+  ephemeral containers (never ready, never restarted);
 - ``phase`` (``get_phase``): Pending while a container waits to start, Running while one
   runs (or will be restarted), Succeeded / Failed when all have stopped for good;
 - ``conditions``: PodScheduled, Initialized, ContainersReady (every container running and
@@ -142,6 +143,11 @@ def generate_pod_status(pod, containers, reasons, probes, node_ip, old=None, now
     first = sandboxes[-1].created_at if sandboxes else None
     status["startTime"] = (old or {}).get("startTime") or (rfc3339(first) if first else meta.now())
     status["containerStatuses"] = statuses
+    ephemeral = [container_status(pod, spec, apps.get(spec["name"], []),
+                                  reasons.get(spec["name"]), False, False, False)
+                 for spec in pod["spec"].get("ephemeralContainers") or []]
+    if ephemeral:
+        status["ephemeralContainerStatuses"] = ephemeral
     set_conditions(status, statuses, phase, now)
     return status
 

@@ -4,7 +4,8 @@ Each call looks at what runs (``runtime.list_containers(uid)``), decides what to
 (``compute_pod_actions``), and does it, in upstream's order:
 
 1. if the sandbox is missing or dead (or there are two), kill everything of the pod and
-   create a new sandbox with the pod's DNS config (``kfs.kubelet.dns``) (a pod whose ``restartPolicy`` is Never and whose containers have
+   create a new sandbox with the pod's DNS config (``kfs.kubelet.dns``) (a pod whose
+   ``restartPolicy`` is Never and whose containers have
    run gets no second sandbox: it is finished);
 2. kill containers whose spec changed or whose liveness (or startup) probe failed;
 3. start containers that should run: never started, or exited and allowed to restart by
@@ -27,7 +28,12 @@ Mirrors ``pkg/kubelet/kuberuntime/kuberuntime_manager.go`` (computePodActions, S
 KillPod, doBackOff), ``kuberuntime_container.go`` (startContainer, killContainer),
 ``kuberuntime_gc.go`` and ``pkg/kubelet/images/image_manager.go`` (EnsureImageExists).
 
-What real Kubernetes does differently: init containers, sidecars, ephemeral containers,
+Ephemeral containers (``kubectl debug``) start once, when the sandbox runs, and are never
+restarted or killed for a changed spec; with ``targetContainerName`` they share that
+container's PID namespace (Docker's ``pid_mode: container:<id>``, as CRI's
+``NamespaceMode_TARGET``).
+
+What real Kubernetes does differently: init containers, sidecars,
 lifecycle hooks (postStart, preStop), in-place resize; the sandbox's network comes from CNI.
 The Kubelet owns the crash-loop back-off and the reason cache and hands them to the runtime
 manager's ``SyncPod``, which returns what failed instead of recording it.
@@ -52,6 +58,7 @@ class PodActions:
     create_sandbox: bool = False
     sandbox_attempt: int = 0
     start: list = field(default_factory=list)   # container names
+    start_ephemeral: list = field(default_factory=list)  # ephemeral container names
     kill: dict = field(default_factory=dict)    # container id -> (container name, message)
     probe_failed: set = field(default_factory=set)  # ids killed for a failed probe
 
@@ -110,6 +117,8 @@ def compute_pod_actions(pod, containers, probe_failure=lambda uid, name, cid: No
         actions.create_sandbox = bool(actions.start)
         return actions
     actions = PodActions(sandbox_attempt=sandboxes[0].attempt)
+    actions.start_ephemeral = [ec["name"] for ec in pod["spec"].get("ephemeralContainers") or []
+                               if ec["name"] not in apps]   # run once, never restarted
     for spec in specs:
         instances = apps.get(spec["name"], [])
         if not instances or not instances[0].running:
@@ -199,8 +208,27 @@ class RuntimeManager:
                     self.start_if_not_backing_off(pod, spec, sandbox, apps.get(spec["name"], []),
                                                   pod_ip)
             containers = self.runtime.list_containers(uid)
+        if actions.start_ephemeral and sandboxes and sandboxes[0].running:
+            self.start_ephemeral_containers(pod, actions.start_ephemeral, sandboxes[0], apps)
+            containers = self.runtime.list_containers(uid)
         self.garbage_collect(containers)
         return containers
+
+    def start_ephemeral_containers(self, pod, names, sandbox, apps):
+        """Start each ephemeral container once, in the sandbox's network and IPC namespaces
+        and, with a targetContainerName, in that container's PID namespace."""
+        uid = pod["metadata"]["uid"]
+        pod_ip = self.node_ip if pod["spec"].get("hostNetwork") else sandbox.ip
+        for spec in pod["spec"].get("ephemeralContainers") or []:
+            if spec["name"] not in names:
+                continue
+            target = [c for c in apps.get(spec.get("targetContainerName") or "", []) if c.running]
+            failure = self.start_container(pod, spec, sandbox, [], pod_ip,
+                                           target[0].id if target else None)
+            if failure:
+                self.reasons.set(uid, spec["name"], *failure)
+            else:
+                self.reasons.remove(uid, spec["name"])
 
     def start_if_not_backing_off(self, pod, spec, sandbox, instances, pod_ip):
         uid, name = pod["metadata"]["uid"], spec["name"]
@@ -230,7 +258,7 @@ class RuntimeManager:
         self.backoff.next(key)
         return None
 
-    def start_container(self, pod, spec, sandbox, instances, pod_ip):
+    def start_container(self, pod, spec, sandbox, instances, pod_ip, target_id=None):
         """Image, create, start; returns (reason, message) on failure, None on success."""
         failure = self.ensure_image(pod, spec)
         if failure:
@@ -239,7 +267,7 @@ class RuntimeManager:
         attempt = instances[0].attempt + 1 if instances else 0
         try:
             config = podspec.container_config(pod, spec, attempt, pod_ip, self.node_ip,
-                                              self.root_dir, self.dns.cluster_domain)
+                                              self.root_dir, target_id, self.dns.cluster_domain)
         except (podspec.ConfigError, OSError) as e:
             self.recorder.event(pod, "Warning", "Failed", f"Error: {e}")
             return "CreateContainerConfigError", str(e)

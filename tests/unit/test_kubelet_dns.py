@@ -140,7 +140,8 @@ def test_an_unreadable_resolv_conf_fails_the_sandbox_with_an_event(tmp_path, rec
 
 def hosts_of(pod, tmp_path, pod_ip="172.17.0.5"):
     config = podspec.container_config(pod, pod["spec"]["containers"][0], 0, pod_ip,
-                                      "192.168.56.11", tmp_path, "cluster.local")
+                                      "192.168.56.11", tmp_path,
+                                      cluster_domain="cluster.local")
     hosts = [m for m in config.mounts if m[1] == "/etc/hosts"]
     return hosts and open(hosts[0][0]).read()
 

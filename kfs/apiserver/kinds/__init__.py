@@ -108,6 +108,11 @@ class Kind:
     def validate_status_update(self, new, old):
         return []
 
+    def validate_subresource_update(self, subresource, new, old):
+        """The causes of an update through another subresource (pods/ephemeralcontainers),
+        or None: validated as an update of the main resource (scale)."""
+        return None
+
     def causes(self, obj, old=None, subresource=None):
         """Everything wrong with `obj` (an update of `old` through `subresource`): [] if fine."""
         md = obj.get("metadata") or {}
@@ -118,6 +123,10 @@ class Kind:
         errs = validate_object_meta_update(md, old.get("metadata") or {})
         if subresource == "status":
             return errs + self.validate_status_update(obj, old)
+        sub_errs = self.validate_subresource_update(subresource, obj, old) if subresource \
+            else None
+        if sub_errs is not None:
+            return errs + sub_errs
         return errs + self.validate(obj) + self.validate_update(obj, old)
 
     # -- reads: field selectors, tables -------------------------------------------------------

@@ -16,14 +16,18 @@
   ``pods/eviction`` (a delete its PodDisruptionBudget allows, ``kinds/eviction.py``) and
   ``pods/log`` (proxied to the kubelet of the pod's node), ``pods/exec``, ``pods/attach``
   and ``pods/portforward`` (checked here: the pod bound and not finished, the container
-  named exists; then upgraded and relayed to the kubelet by ``proxy.py``).
+  named exists, an ephemeral one too; then upgraded and relayed to the kubelet by
+  ``proxy.py``) and ``pods/ephemeralcontainers`` (``kubectl debug``: a GET, PUT or PATCH
+  whose only effect is ``spec.ephemeralContainers``, which no other update may change;
+  validated by ``validate_ephemeral_containers_update``).
 
 Mirrors pkg/apis/core/v1/defaults.go (SetDefaults_Pod, _PodSpec, _Container, _Probe,
 _HTTPGetAction, _Volume), pkg/apis/core/helper/qos (GetPodQOS), pkg/registry/core/pod/
 strategy.go (PrepareForCreate, podStatusStrategy, CheckGracefulDelete, GetAttrs),
 pkg/registry/core/pod/storage/storage.go (BindingREST), rest/log.go (LogREST) and
 rest/subresources.go (ExecREST, AttachREST, PortForwardREST with strategy.go's
-ExecLocation, AttachLocation, PortForwardLocation),
+ExecLocation, AttachLocation, PortForwardLocation), storage.go's EphemeralContainersREST
+with strategy.go's ephemeralContainersStrategy,
 pkg/printers/internalversion/printers.go (printPod); ``priority`` and
 ``preemptionPolicy`` come from the Priority admission plugin.
 
@@ -32,8 +36,9 @@ nested struct kfs does not use; admission plugins add more (the ServiceAccount p
 mounts a token volume, DefaultTolerationSeconds adds not-ready/unreachable tolerations);
 binding goes through a NodeRestriction-aware admission, and log, exec, attach and
 port-forward share one "connect" mechanism with the kubelet's address from the Node;
-ephemeral containers can be exec'd into too.
+a changed ephemeral container's Forbidden message ends with a ``cmp.Diff`` of it.
 """
+import copy
 from urllib.parse import urlencode
 
 from kfs import meta, resources
@@ -58,7 +63,8 @@ def default_pod_spec(spec):
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("securityContext", {})
     spec.setdefault("schedulerName", DEFAULT_SCHEDULER)
-    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []) + \
+            (spec.get("ephemeralContainers") or []):
         default_container(c)
     for v in spec.get("volumes") or []:
         default_volume(v)
@@ -289,6 +295,20 @@ def assign(pod, binding, resource):
     return pod
 
 
+def with_ephemeral_containers(current, body):
+    """The pod `current` with `body`'s spec.ephemeralContainers (and its resourceVersion,
+    the precondition of the write)."""
+    new = copy.deepcopy(current)
+    ephemeral = (body.get("spec") or {}).get("ephemeralContainers")
+    if ephemeral:
+        new.setdefault("spec", {})["ephemeralContainers"] = ephemeral
+    else:
+        new.get("spec", {}).pop("ephemeralContainers", None)
+    rv = (body.get("metadata") or {}).get("resourceVersion")
+    new["metadata"]["resourceVersion"] = rv or current["metadata"]["resourceVersion"]
+    return new
+
+
 def log_container(pod, query):
     """The container a log request is about (400 naming the choices when it is unclear)."""
     name, spec = meta.name(pod), pod.get("spec") or {}
@@ -299,7 +319,8 @@ def log_container(pod, query):
             raise errors.bad_request(f"a container name must be specified for pod {name}, "
                                      f"choose one of: [{' '.join(names)}]")
         return names[0]
-    if container not in names + [c["name"] for c in spec.get("initContainers") or []]:
+    if container not in names + [c["name"] for c in (spec.get("initContainers") or []) +
+                                 (spec.get("ephemeralContainers") or [])]:
         raise errors.bad_request(f"container {container} is not valid for pod {name}")
     return container
 
@@ -350,6 +371,22 @@ class Pod(Kind):
 
     def validate(self, pod):
         return rules.validate_pod_spec(pod.get("spec") or {})
+
+    def causes(self, pod, old=None, subresource=None):
+        extra = rules.validate_pod_create(pod.get("spec") or {}) if old is None else []
+        return super().causes(pod, old, subresource) + extra
+
+    def validate_subresource_update(self, subresource, new, old):
+        if subresource == "ephemeralcontainers":
+            return rules.validate_ephemeral_containers_update(new, old)
+        return None
+
+    def from_subresource(self, subresource, current, body):
+        """pods/ephemeralcontainers: the stored pod with the body's ephemeral containers
+        (ephemeralContainersStrategy: nothing else of the body counts)."""
+        if subresource != "ephemeralcontainers":
+            return body
+        return with_ephemeral_containers(current, body)
 
     def validate_update(self, new, old):
         return rules.validate_pod_update(new, old)

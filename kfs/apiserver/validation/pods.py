@@ -50,6 +50,7 @@ def validate_pod_spec(spec, path="spec"):
         names = {c.get("name") for c in spec.get("containers") or []}
         errs += [duplicate(f"{path}.initContainers[{i}].name", c.get("name"))
                  for i, c in enumerate(inits) if c.get("name") in names]
+    errs += validate_ephemeral_containers(spec, volumes, f"{path}.ephemeralContainers")
     errs += _one_of(spec.get("restartPolicy"), RESTART_POLICIES, f"{path}.restartPolicy")
     errs += _one_of(spec.get("dnsPolicy"), DNS_POLICIES, f"{path}.dnsPolicy")
     errs += validate_dns_config(spec.get("dnsConfig"), spec.get("dnsPolicy"), f"{path}.dnsConfig")
@@ -90,6 +91,64 @@ def validate_dns_config(config, policy, path):
                           search)
     errs += [required(f"{path}.options[{i}]", "must not be empty")
              for i, op in enumerate(config.get("options") or []) if not op.get("name")]
+    return errs
+
+
+# EphemeralContainerCommon's fields an ephemeral container may set (allowedEphemeralContainerFields)
+EPHEMERAL_ALLOWED = {"name", "image", "command", "args", "workingDir", "envFrom", "env",
+                     "volumeMounts", "terminationMessagePath", "terminationMessagePolicy",
+                     "imagePullPolicy", "securityContext", "stdin", "stdinOnce", "tty",
+                     "targetContainerName"}
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def validate_ephemeral_containers(spec, volumes, path):
+    """validateEphemeralContainers: a container's rules, a name unique across every kind of
+    container, a target that is one of the pod's (non-ephemeral) containers, and none of
+    the fields that would make it part of the workload (ports, probes, resources...)."""
+    ephemeral = spec.get("ephemeralContainers") or []
+    if not ephemeral:
+        return []
+    errs = validate_containers(ephemeral, volumes, path)
+    others = [c.get("name") for c in (spec.get("containers") or []) +
+              (spec.get("initContainers") or [])]
+    for i, ec in enumerate(ephemeral):
+        p = f"{path}[{i}]"
+        if ec.get("name") in others:
+            errs.append(duplicate(f"{p}.name", ec.get("name")))
+        target = ec.get("targetContainerName")
+        if target and target not in others:
+            errs.append(not_found(f"{p}.targetContainerName", target))
+        errs += [forbidden(f"{p}.{f}", "cannot be set for an Ephemeral Container")
+                 for f, value in ec.items() if f not in EPHEMERAL_ALLOWED and value]
+        for j, m in enumerate(ec.get("volumeMounts") or []):
+            errs += [forbidden(f"{p}.volumeMounts[{j}].{f}", "cannot be set for an Ephemeral "
+                               "Container") for f in ("subPath", "subPathExpr") if m.get(f)]
+    return errs
+
+
+def validate_pod_create(spec):
+    """ValidatePodCreate: ephemeral containers come only through their subresource."""
+    if spec.get("ephemeralContainers"):
+        return [forbidden("spec.ephemeralContainers", "cannot be set on create")]
+    return []
+
+
+def validate_ephemeral_containers_update(new, old):
+    """ValidatePodEphemeralContainersUpdate: the new pod valid, a static pod refused, and
+    every existing ephemeral container still there, unchanged."""
+    if MIRROR_ANNOTATION in ((old.get("metadata") or {}).get("annotations") or {}):
+        return [forbidden("", "static pods do not support ephemeral containers")]
+    errs = validate_pod_spec(new.get("spec") or {})
+    new_by_name = {c.get("name"): c for c in (new.get("spec") or {}).get("ephemeralContainers") or []}
+    for oc in (old.get("spec") or {}).get("ephemeralContainers") or []:
+        name = oc.get("name")
+        if name not in new_by_name:
+            errs.append(forbidden("spec.ephemeralContainers",
+                                  f'existing ephemeral containers "{name}" may not be removed\n'))
+        elif new_by_name[name] != oc:
+            errs.append(forbidden("spec.ephemeralContainers",
+                                  f'existing ephemeral containers "{name}" may not be changed\n'))
     return errs
 
 
