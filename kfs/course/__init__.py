@@ -3,7 +3,8 @@
 - ``catch_up(stage)``: the first cell: the lab brought to the notebook's stage, an admin
   client, the nodes Ready (``kfs.course.catchup``);
 - ``wait(condition, timeout, what)``: a wait with a progress bar saying what is awaited
-  (``kfs.course.wait``); ``events(api, obj)``: the Events about one object;
+  (``kfs.course.waiting``); ``events(api, obj)``: the Events about one object
+  (``kfs.course.objects``);
 - ``architecture(highlight, stage)``: the picture of all components and who talks to whom
   (``kfs.course.architecture``);
 - the exercises: ``solution(fn)`` and the checks ``check_...`` (``kfs.course.exercise``,
@@ -12,15 +13,19 @@
   and each machine's containers side by side, kept current while other cells change the
   cluster (``kfs.viz.dashboard``); ``board.stop()`` ends it.
 """
-from kfs.course.architecture import architecture
-from kfs.course.catchup import catch_up
-from kfs.course.checks import check_fits_cpu, check_manage_replicas, check_registry_key
-from kfs.course.events import events
-from kfs.course.exercise import solution
-from kfs.course.wait import wait
+# name -> module: imported on first use, so that the `kfs` command (which names
+# `kfs course render`) does not load matplotlib for every component it starts
+_EXPORTS = {"architecture": "architecture", "catch_up": "catchup", "wait": "waiting",
+            "events": "objects", "solution": "exercise", "check_fits_cpu": "checks",
+            "check_manage_replicas": "checks", "check_registry_key": "checks"}
+__all__ = [*_EXPORTS, "dashboard"]
 
-__all__ = ["architecture", "catch_up", "check_fits_cpu", "check_manage_replicas",
-           "check_registry_key", "dashboard", "events", "solution", "wait"]
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'kfs.course' has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module(f"kfs.course.{_EXPORTS[name]}"), name)
 
 
 def dashboard(lab=None, interval=5.0):

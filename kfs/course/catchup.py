@@ -6,7 +6,7 @@ Ready, with a progress bar. It returns ``(lab, api)``; ``api`` is None before st
 ``apiserver``.
 """
 from kfs import meta
-from kfs.course.wait import wait
+from kfs.course.waiting import wait
 
 
 def nodes_ready(api, count):
