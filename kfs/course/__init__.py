@@ -6,7 +6,7 @@
   (``kfs.course.waiting``); ``events(api, obj)``: the Events about one object
   (``kfs.course.objects``);
 - ``architecture(highlight, stage)``: the picture of all components and who talks to whom
-  (``kfs.course.architecture``);
+  (``kfs.course.pictures``);
 - the exercises: ``solution(fn)`` and the checks ``check_...`` (``kfs.course.exercise``,
   ``kfs.course.checks``, the reference answers in ``kfs.course.solutions``);
 - ``dashboard()``: the instructor's dashboard: the lab's topology, its events as they come
@@ -15,7 +15,7 @@
 """
 # name -> module: imported on first use, so that the `kfs` command (which names
 # `kfs course render`) does not load matplotlib for every component it starts
-_EXPORTS = {"architecture": "architecture", "catch_up": "catchup", "wait": "waiting",
+_EXPORTS = {"architecture": "pictures", "catch_up": "catchup", "wait": "waiting",
             "events": "objects", "solution": "exercise", "check_fits_cpu": "checks",
             "check_manage_replicas": "checks", "check_registry_key": "checks"}
 __all__ = [*_EXPORTS, "dashboard"]

@@ -4,7 +4,7 @@ import pytest
 
 from kfs import course
 from kfs.course import exercise
-from kfs.course.architecture import running_at
+from kfs.course.pictures import running_at
 
 CHECKS = [("registry_key", course.check_registry_key, lambda p, ns, n: f"/{p}/{n}"),
           ("fits_cpu", course.check_fits_cpu, lambda pod, node, on: True),
@@ -69,7 +69,7 @@ def test_the_architecture_highlights_a_component_and_greys_what_a_stage_lacks():
     matplotlib.use("Agg")
     g = course.architecture("kube-scheduler", stage="scheduler")
     assert ("kube-apiserver", "etcd") in g.edges
-    assert course.architecture.__module__ == "kfs.course.architecture"
+    assert course.architecture.__module__ == "kfs.course.pictures"
     assert "kube-proxy" not in running_at("scheduler") and "kube-proxy" in running_at(None)
     with pytest.raises(ValueError, match="no component"):
         course.architecture("kube-nothing")
