@@ -4,7 +4,6 @@ Drawn with networkx and matplotlib from ``COMPONENTS`` and ``TALKS``: notebook 0
 whole; every later notebook redraws it with its own component highlighted, the components
 the lab does not run yet at that stage greyed out.
 """
-import matplotlib.pyplot as plt
 import networkx as nx
 
 from kfs.lab.stages import STAGES
@@ -57,7 +56,9 @@ def running_at(stage):
 
 def architecture(highlight=(), stage=None, title=None, ax=None):
     """Draw the components and who talks to whom; `highlight` (a name or names) in orange,
-    components not running at `stage` in grey. Returns the graph."""
+    components not running at `stage` in grey. Returns the matplotlib Figure (drawn outside
+    pyplot, as kfs.viz's pictures: a notebook shows it as a cell's value)."""
+    from kfs.viz.picture import figure
     highlight = {highlight} if isinstance(highlight, str) else set(highlight)
     unknown = highlight - set(COMPONENTS)
     if unknown:
@@ -65,23 +66,24 @@ def architecture(highlight=(), stage=None, title=None, ax=None):
     g, on = graph(), running_at(stage)
     pos = nx.get_node_attributes(g, "pos")
     if ax is None:
-        _, ax = plt.subplots(figsize=(10, 5), layout="constrained")
+        fig = figure(10, 5)
+        fig.set_layout_engine("constrained")
+        ax = fig.add_subplot()
     colors = ["#f5a623" if n in highlight else "#9ecae1" if n in on else "#eeeeee"
               for n in g]
     nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, node_size=2600,
                            edgecolors="#444444", node_shape="s")
     nx.draw_networkx_labels(g, pos, ax=ax, font_size=8,
-                            labels={n: n.replace("-", "-\n", 1) if len(n) > 12 else n for n in g})
+                            labels={n: n.replace("-", "-\n") if len(n) > 12 else n for n in g})
     live = [(a, b) for a, b in g.edges if a in on and b in on]
     nx.draw_networkx_edges(g, pos, ax=ax, edgelist=live, node_size=2600, arrowsize=14,
                            connectionstyle="arc3,rad=0.12", edge_color="#444444")
     nx.draw_networkx_edge_labels(g, pos, ax=ax, font_size=6, connectionstyle="arc3,rad=0.12",
                                  edge_labels={e: g.edges[e]["what"] for e in live})
     for n, (x, y) in pos.items():
-        ax.annotate(g.nodes[n]["where"], (x, y - 0.42), ha="center", fontsize=6, color="#666666")
+        ax.annotate(g.nodes[n]["where"], (x, y - 0.5), ha="center", fontsize=6, color="#666666")
     ax.set_title(title or ("the components, and who talks to whom" if stage is None else
                            f"at stage {stage}: the components, and who talks to whom"))
     ax.margins(0.08)
     ax.axis("off")
-    plt.show()
-    return g
+    return ax.figure

@@ -4,7 +4,7 @@ import pytest
 
 from kfs import course
 from kfs.course import exercise
-from kfs.course.pictures import running_at
+from kfs.course.pictures import graph, running_at
 
 CHECKS = [("registry_key", course.check_registry_key, lambda p, ns, n: f"/{p}/{n}"),
           ("fits_cpu", course.check_fits_cpu, lambda pod, node, on: True),
@@ -64,12 +64,12 @@ def test_wait_returns_the_value_and_names_what_it_waited_for_on_timeout():
         course.wait(lambda: False, 0.05, what="nothing", interval=0.01)
 
 
-def test_the_architecture_highlights_a_component_and_greys_what_a_stage_lacks():
-    import matplotlib
-    matplotlib.use("Agg")
-    g = course.architecture("kube-scheduler", stage="scheduler")
-    assert ("kube-apiserver", "etcd") in g.edges
-    assert course.architecture.__module__ == "kfs.course.pictures"
+def test_the_architecture_is_a_figure_outside_pyplot_with_who_talks_to_whom():
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    fig = course.architecture("kube-scheduler", stage="scheduler")
+    assert isinstance(fig, Figure) and plt.get_fignums() == []
+    assert ("kube-apiserver", "etcd") in graph().edges
     assert "kube-proxy" not in running_at("scheduler") and "kube-proxy" in running_at(None)
     with pytest.raises(ValueError, match="no component"):
         course.architecture("kube-nothing")

@@ -14,7 +14,7 @@ def notebook(path, *sources):
 
 def test_a_rendered_page_carries_the_picture_and_no_error(tmp_path):
     path = notebook(tmp_path / "00_tour.ipynb", "from kfs import course",
-                    "g = course.architecture('kube-apiserver')")
+                    "course.architecture('kube-apiserver')")
     page, errors = render.render(path, tmp_path / "out", timeout=120)
     html = page.read_text()
     assert page.name == "00_tour.html" and errors == []
