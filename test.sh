@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 python3 -m kfs.bootstrap
+export KFS_SOLUTIONS=1  # the notebooks' exercises run their reference answers (README)
 export KFS_LAB=${KFS_LAB:-kfst} KFS_LAB_SUBNET=${KFS_LAB_SUBNET:-192.168.57.0/24}
 trap '.venv/bin/kfs lab down >/dev/null 2>&1 || true' EXIT
 if [ $# -eq 0 ]; then

@@ -68,6 +68,11 @@ def build_parser():
         dest="images_command", required=True, metavar="COMMAND")
     images.add_parser("build", help="build the images, load them into running lab machines")
     sub.add_parser("demo", help="the main job: the lab up and the basic flow")
+    course = sub.add_parser("course", help="the course itself").add_subparsers(
+        dest="course_command", required=True, metavar="COMMAND")
+    from kfs.course import render
+    render.add_arguments(course.add_parser(
+        "render", help="execute the notebooks on the lab and write them as HTML pages"))
     for name in COMPONENTS:
         mod = component_module(name)
         if mod:
@@ -137,6 +142,9 @@ def main(argv=None):
             images_main(args)
         elif args.command == "demo":
             demo_main(args)
+        elif args.command == "course":
+            from kfs.course import render
+            return render.main(args)
         else:
             return component_module(args.command).main(args)
     except LabError as e:

@@ -1,9 +1,31 @@
-"""What the course adds around the components: for now, the instructor's dashboard.
+"""What the course adds around the components, shared by the notebooks.
 
-``kfs.course.dashboard()`` shows the lab's topology, its events as they come and each
-machine's containers side by side, kept current while other cells change the cluster
-(``kfs.viz.dashboard``); ``board.stop()`` ends it.
+- ``catch_up(stage)``: the first cell: the lab brought to the notebook's stage, an admin
+  client, the nodes Ready (``kfs.course.catchup``);
+- ``wait(condition, timeout, what)``: a wait with a progress bar saying what is awaited
+  (``kfs.course.waiting``); ``events(api, obj)``: the Events about one object
+  (``kfs.course.objects``);
+- ``architecture(highlight, stage)``: the picture of all components and who talks to whom
+  (``kfs.course.pictures``);
+- the exercises: ``solution(fn)`` and the checks ``check_...`` (``kfs.course.exercise``,
+  ``kfs.course.checks``, the reference answers in ``kfs.course.solutions``);
+- ``dashboard()``: the instructor's dashboard: the lab's topology, its events as they come
+  and each machine's containers side by side, kept current while other cells change the
+  cluster (``kfs.viz.dashboard``); ``board.stop()`` ends it.
 """
+# name -> module: imported on first use, so that the `kfs` command (which names
+# `kfs course render`) does not load matplotlib for every component it starts
+_EXPORTS = {"architecture": "pictures", "catch_up": "catchup", "wait": "waiting",
+            "events": "objects", "solution": "exercise", "check_fits_cpu": "checks",
+            "check_manage_replicas": "checks", "check_registry_key": "checks"}
+__all__ = [*_EXPORTS, "dashboard"]
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'kfs.course' has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module(f"kfs.course.{_EXPORTS[name]}"), name)
 
 
 def dashboard(lab=None, interval=5.0):

@@ -1,0 +1,89 @@
+"""The architecture picture: every component of the course and who talks to whom.
+
+Drawn with networkx and matplotlib from ``COMPONENTS`` and ``TALKS``: notebook 00 draws it
+whole; every later notebook redraws it with its own component highlighted, the components
+the lab does not run yet at that stage greyed out.
+"""
+import networkx as nx
+
+from kfs.lab.stages import STAGES
+
+# component -> (x, y, where it runs, the stage that starts it)
+COMPONENTS = {
+    "kubectl": (0.0, 3.0, "your shell", "apiserver"),
+    "etcd": (4.0, 3.0, "cp (or cp, node1, node2)", "apiserver"),
+    "kube-apiserver": (2.0, 3.0, "cp", "apiserver"),
+    "kube-scheduler": (1.0, 4.2, "cp", "scheduler"),
+    "kube-controller-manager": (3.0, 4.2, "cp", "controller-manager"),
+    "kubelet": (1.0, 1.6, "each node", "kubelet"),
+    "docker": (1.0, 0.4, "each machine", "machines"),
+    "kube-proxy": (2.3, 1.6, "each node", "proxy"),
+    "flanneld": (3.5, 1.6, "each node", "flannel"),
+    "dns": (4.6, 1.6, "a node (a pod)", "flannel"),
+}
+
+# (who, whom, what about)
+TALKS = [
+    ("kubectl", "kube-apiserver", "REST"),
+    ("kube-apiserver", "etcd", "gRPC: get, put, watch"),
+    ("kube-scheduler", "kube-apiserver", "watch pods, nodes; Binding"),
+    ("kube-controller-manager", "kube-apiserver", "watch, create, delete"),
+    ("kubelet", "kube-apiserver", "watch its pods; status"),
+    ("kube-apiserver", "kubelet", "logs, exec"),
+    ("kubelet", "docker", "containers"),
+    ("kube-proxy", "kube-apiserver", "watch Services"),
+    ("flanneld", "kube-apiserver", "its Node's podCIDR"),
+    ("dns", "kube-apiserver", "watch Services"),
+]
+
+
+def graph():
+    g = nx.DiGraph()
+    for name, (x, y, where, stage) in COMPONENTS.items():
+        g.add_node(name, pos=(x, y), where=where, stage=stage)
+    for a, b, what in TALKS:
+        g.add_edge(a, b, what=what)
+    return g
+
+
+def running_at(stage):
+    """The components the lab runs at `stage` (all of them when stage is None)."""
+    if stage is None:
+        return set(COMPONENTS)
+    reached = STAGES[:STAGES.index(stage) + 1]
+    return {n for n, c in COMPONENTS.items() if c[3] in reached}
+
+
+def architecture(highlight=(), stage=None, title=None, ax=None):
+    """Draw the components and who talks to whom; `highlight` (a name or names) in orange,
+    components not running at `stage` in grey. Returns the matplotlib Figure (drawn outside
+    pyplot, as kfs.viz's pictures: a notebook shows it as a cell's value)."""
+    from kfs.viz.picture import figure
+    highlight = {highlight} if isinstance(highlight, str) else set(highlight)
+    unknown = highlight - set(COMPONENTS)
+    if unknown:
+        raise ValueError(f"no component {sorted(unknown)}; components: {', '.join(COMPONENTS)}")
+    g, on = graph(), running_at(stage)
+    pos = nx.get_node_attributes(g, "pos")
+    if ax is None:
+        fig = figure(10, 5)
+        fig.set_layout_engine("constrained")
+        ax = fig.add_subplot()
+    colors = ["#f5a623" if n in highlight else "#9ecae1" if n in on else "#eeeeee"
+              for n in g]
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, node_size=2600,
+                           edgecolors="#444444", node_shape="s")
+    nx.draw_networkx_labels(g, pos, ax=ax, font_size=8,
+                            labels={n: n.replace("-", "-\n") if len(n) > 12 else n for n in g})
+    live = [(a, b) for a, b in g.edges if a in on and b in on]
+    nx.draw_networkx_edges(g, pos, ax=ax, edgelist=live, node_size=2600, arrowsize=14,
+                           connectionstyle="arc3,rad=0.12", edge_color="#444444")
+    nx.draw_networkx_edge_labels(g, pos, ax=ax, font_size=6, connectionstyle="arc3,rad=0.12",
+                                 edge_labels={e: g.edges[e]["what"] for e in live})
+    for n, (x, y) in pos.items():
+        ax.annotate(g.nodes[n]["where"], (x, y - 0.5), ha="center", fontsize=6, color="#666666")
+    ax.set_title(title or ("the components, and who talks to whom" if stage is None else
+                           f"at stage {stage}: the components, and who talks to whom"))
+    ax.margins(0.08)
+    ax.axis("off")
+    return ax.figure

@@ -1,0 +1,75 @@
+"""The exercises' checks: a wrong answer gets a sentence (never a traceback), the reference
+passes, and with KFS_SOLUTIONS=1 a notebook gets the reference instead of the blank."""
+import pytest
+
+from kfs import course
+from kfs.course import exercise
+from kfs.course.pictures import graph, running_at
+
+CHECKS = [("registry_key", course.check_registry_key, lambda p, ns, n: f"/{p}/{n}"),
+          ("fits_cpu", course.check_fits_cpu, lambda pod, node, on: True),
+          ("manage_replicas", course.check_manage_replicas, lambda n, ps: (n, []))]
+
+
+@pytest.fixture(autouse=True)
+def attendee(monkeypatch):
+    monkeypatch.delenv("KFS_SOLUTIONS", raising=False)
+
+
+@pytest.mark.parametrize("name,check,wrong", CHECKS, ids=[c[0] for c in CHECKS])
+def test_a_wrong_answer_fails_with_a_sentence_naming_the_case(name, check, wrong, capsys):
+    result = check(wrong)
+    assert not result.ok
+    assert "expected" in result.sentence and result.sentence.endswith(".")
+    assert capsys.readouterr().out.startswith("✘ ")
+
+
+@pytest.mark.parametrize("name,check,wrong", CHECKS, ids=[c[0] for c in CHECKS])
+def test_the_blank_and_a_crash_are_sentences_too(name, check, wrong):
+    def blank(*args):
+        ...
+
+    def crash(*args):
+        return {}["nothing"]
+
+    assert "not done yet" in check(blank).sentence
+    assert "raised KeyError" in check(crash).sentence
+
+
+@pytest.mark.parametrize("name,check,wrong", CHECKS, ids=[c[0] for c in CHECKS])
+def test_the_reference_solution_passes(name, check, wrong, capsys):
+    assert check(exercise.reference(name)).ok
+    assert capsys.readouterr().out.startswith("✔ ")
+
+
+def test_solution_is_the_blank_for_an_attendee_and_the_reference_under_KFS_SOLUTIONS(monkeypatch):
+    def fits_cpu(pod, node, pods_on_node):
+        ...
+
+    assert course.solution(fits_cpu) is fits_cpu
+    monkeypatch.setenv("KFS_SOLUTIONS", "1")
+    assert course.solution(fits_cpu) is exercise.reference("fits_cpu")
+
+
+def test_under_KFS_SOLUTIONS_a_failing_check_fails_the_run(monkeypatch):
+    monkeypatch.setenv("KFS_SOLUTIONS", "1")
+    with pytest.raises(AssertionError, match="reference solution fails"):
+        course.check_fits_cpu(lambda pod, node, on: True)
+
+
+def test_wait_returns_the_value_and_names_what_it_waited_for_on_timeout():
+    values = iter([0, 0, 7])
+    assert course.wait(lambda: next(values), 5, what="seven", interval=0.01) == 7
+    with pytest.raises(TimeoutError, match="waiting for nothing"):
+        course.wait(lambda: False, 0.05, what="nothing", interval=0.01)
+
+
+def test_the_architecture_is_a_figure_outside_pyplot_with_who_talks_to_whom():
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    fig = course.architecture("kube-scheduler", stage="scheduler")
+    assert isinstance(fig, Figure) and plt.get_fignums() == []
+    assert ("kube-apiserver", "etcd") in graph().edges
+    assert "kube-proxy" not in running_at("scheduler") and "kube-proxy" in running_at(None)
+    with pytest.raises(ValueError, match="no component"):
+        course.architecture("kube-nothing")
