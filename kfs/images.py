@@ -11,6 +11,15 @@ daemon, so ``load`` imports the tarballs into each (in well under a second).
 - ``kfs/echo:2``    the same, answering ``version=2 hostname=...``: what a rolling update
                     rolls out
 
+**Name resolution inside the images** (checked in ``tests/system/test_dns.py``): Debian's
+busybox-static is linked statically against glibc, whose ``files`` and ``dns`` NSS
+modules are built in, so ``wget``, ``ping`` and ``nc`` resolve names through
+``getaddrinfo``: ``/etc/hosts`` first, then the nameservers, search path and ``ndots`` of
+``/etc/resolv.conf`` (no ``nsswitch.conf`` or ``libnss_*.so`` needed). ``nslookup`` is
+busybox's own DNS client reading the same resolv.conf; it applies the search path only to
+names without a dot. Busybox 1.35's ``wget -T SECONDS`` crashes (SIGSEGV): bound a
+``wget`` with ``timeout 5 wget ...`` instead.
+
 What real Kubernetes does differently: pause is a few lines of C
 (``build/pause/linux/pause.c``) that reaps zombies too; ours is a shell loop, and our images
 are single-layer imports, not multi-layer images pulled from a registry.

@@ -99,13 +99,15 @@ class Kubelet:
 
     def __init__(self, runtime, node_name, node_ip, root_dir, config=None, recorder=None,
                  pause_image="kfs/pause:1", max_backoff=300.0, sync_frequency=1.0,
-                 status_writer=None, on_terminated=None, mirror_pods=None, clock=time.time):
+                 status_writer=None, on_terminated=None, mirror_pods=None, clock=time.time,
+                 dns_configurer=None):
         self.runtime, self.node_name, self.node_ip = runtime, node_name, node_ip
         self.root_dir, self.config, self.sync_frequency = root_dir, config, sync_frequency
         self.recorder = recorder or Recorder(host=node_name)
         self.probes = ProbeManager(runtime, self.recorder, on_change=self.wake_pod)
         self.runtime_manager = RuntimeManager(runtime, self.recorder, self.probes, node_ip,
-                                              root_dir, pause_image, max_backoff, clock)
+                                              root_dir, pause_image, max_backoff, clock,
+                                              dns_configurer)
         self.status = StatusManager(status_writer)
         self.on_terminated = on_terminated  # called with the pod after it was terminated
         self.mirror_pods = mirror_pods

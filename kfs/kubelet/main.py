@@ -3,7 +3,8 @@
 ``kfs kubelet`` wires the kubelet together from its flags (upstream's names) and runs it
 until SIGTERM: with ``--kubeconfig`` first the API server's side (``connect``: the client,
 the informer of this node's pods, the Node's status and Lease, mirror pods, the pod status
-writer, events), then the event recorder, the pod sources and the ``Kubelet`` built with
+writer, events), then the event recorder, the DNS configurer (``--cluster-dns``,
+``--cluster-domain``, ``--resolv-conf``), the pod sources and the ``Kubelet`` built with
 all of them. Stopping the kubelet leaves its pods running: a kubelet started again adopts
 them from Docker's labels.
 
@@ -60,6 +61,18 @@ def duration(text):
     return sum(float(n) * unit[u] for n, u in parts)
 
 
+def ip_list(text):
+    """"10.96.0.10" or "10.96.0.10,10.96.0.11" -> a list of addresses."""
+    import ipaddress
+    ips = [t.strip() for t in text.split(",") if t.strip()]
+    for ip in ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{ip!r} is not an IP address") from None
+    return ips
+
+
 def add_arguments(p):
     p.description = DESCRIPTION
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -99,6 +112,16 @@ def add_arguments(p):
     rt.add_argument("--hairpin-mode", choices=hairpin.MODES, default=hairpin.HAIRPIN_VETH,
                     help="put each pod's bridge port in hairpin mode, so that a pod reaches "
                     "itself through its Service (default: hairpin-veth)")
+    dns = p.add_argument_group("the pods' DNS (/etc/resolv.conf, /etc/hosts)")
+    dns.add_argument("--cluster-dns", type=ip_list, default=[], metavar="IP[,IP]",
+                     help="the cluster DNS server(s): the nameserver of pods with dnsPolicy "
+                          "ClusterFirst (default: none, they fall back to Default)")
+    dns.add_argument("--cluster-domain", default="", metavar="DOMAIN",
+                     help="the cluster's DNS domain: pods search <ns>.svc.DOMAIN svc.DOMAIN "
+                          "DOMAIN (e.g. cluster.local; default: none)")
+    dns.add_argument("--resolv-conf", default="/etc/resolv.conf", metavar="FILE",
+                     help="the machine's resolver file, the base of every pod's resolv.conf "
+                          "and all of dnsPolicy Default (default: /etc/resolv.conf; '': none)")
     node = p.add_argument_group("node (with --kubeconfig)")
     node.add_argument("--node-status-update-frequency", type=duration, default=10.0,
                       metavar="DURATION", help="how often the Node's status is posted "
@@ -214,19 +237,21 @@ def build_kubelet(args, runtime, api):
     """The event recorder, the merged pod sources and the Kubelet built with them (and with
     the API server's parts, if `api`)."""
     from kfs.kubelet import sources
+    from kfs.kubelet.dns import Configurer
     from kfs.kubelet.events import Recorder
     from kfs.kubelet.kubelet import Kubelet
     names = [s for s, on in ((sources.FILE, args.pod_manifest_path),
                              (sources.HTTP, args.manifest_url),
                              (sources.API, args.kubeconfig)) if on]
     recorder = Recorder(host=args.node_name, sink=api.event if api else None)
+    dns = Configurer(args.cluster_dns, args.cluster_domain, args.resolv_conf, recorder.event)
     return Kubelet(runtime, args.node_name, args.node_ip, args.root_dir,
                    sources.PodConfig(names, recorder), recorder,
                    pause_image=args.pod_infra_container_image, max_backoff=args.max_backoff,
                    sync_frequency=args.sync_frequency,
                    status_writer=api and api.status.write_status,
                    on_terminated=api and api.status.terminated,
-                   mirror_pods=api and api.mirrors)
+                   mirror_pods=api and api.mirrors, dns_configurer=dns)
 
 
 def start_sources(args, config, api):

@@ -1,7 +1,12 @@
 """From a pod's spec to what the runtime is asked for: sandbox and container configs.
 
-- ``sandbox_config``: the pause container's name, hostname (the pod's name), labels, host
-  ports (published on the sandbox, since it owns the network namespace);
+- ``sandbox_config``: the pause container's name, hostname (``spec.hostname`` or the pod's
+  name), labels, host ports (published on the sandbox, since it owns the network
+  namespace) and DNS config (``kfs.kubelet.dns``: the resolv.conf every container of the
+  pod shares);
+- ``ensure_hosts_file``: the pod's managed ``/etc/hosts`` (``<pod dir>/etc-hosts``:
+  localhost and the pod's own name, ``<hostname>.<subdomain>.<ns>.svc.<domain>`` first if
+  it has a subdomain, then ``hostAliases``), bind-mounted into each app container;
 - ``container_config``: command and args (``$(VAR)`` expanded), environment (values, and
   the downward API's ``fieldRef``), working dir, mounts of ``emptyDir`` and ``hostPath``
   volumes, CPU and memory limits turned into Docker's CPU shares, CPU quota and memory limit;
@@ -10,6 +15,7 @@
 
 Mirrors ``pkg/kubelet/kuberuntime/kuberuntime_sandbox.go`` (generatePodSandboxConfig),
 ``kuberuntime_container.go`` (generateContainerConfig), ``kubelet_pods.go`` (makeMounts,
+makeHostsMount, managedHostsFileContent, GeneratePodHostNameAndDomain,
 makeEnvironmentVariables), ``pkg/kubelet/volumemanager`` and the emptyDir / hostPath volume
 plugins, and ``pkg/apis/core/v1/helper/qos`` (qos_class).
 
@@ -38,14 +44,75 @@ def pod_labels(pod, container_name, kind):
             rt.GRACE_PERIOD: str(pod["spec"].get("terminationGracePeriodSeconds", 30))}
 
 
-def sandbox_config(pod, attempt):
+def sandbox_config(pod, attempt, dns_config=None, cluster_domain=""):
+    """The pause container's config; `dns_config` (a ``kfs.kubelet.dns.DNSConfig``) is what
+    its resolv.conf, shared by the pod's containers, will say."""
     labels = {**meta.labels(pod), **pod_labels(pod, rt.SANDBOX_NAME, "podsandbox")}
     ports = [(p["containerPort"], p.get("protocol", "TCP"), p["hostPort"], p.get("hostIP", ""))
              for c in pod["spec"]["containers"] for p in c.get("ports") or [] if p.get("hostPort")]
+    hostname, _ = pod_hostname_and_domain(pod, cluster_domain)
     return rt.SandboxConfig(
-        name=rt.container_name(rt.SANDBOX_NAME, pod, attempt),
-        hostname=pod["spec"].get("hostname") or pod["metadata"]["name"], labels=labels,
-        host_network=bool(pod["spec"].get("hostNetwork")), port_mappings=ports)
+        name=rt.container_name(rt.SANDBOX_NAME, pod, attempt), hostname=hostname,
+        labels=labels, host_network=bool(pod["spec"].get("hostNetwork")), port_mappings=ports,
+        dns_config=dns_config)
+
+
+# -- hostname and /etc/hosts --------------------------------------------------------------------
+
+HOSTS_HEADER = "# Kubernetes-managed hosts file.\n"
+HOSTS_HEADER_HOST_NETWORK = "# Kubernetes-managed hosts file (host network).\n"
+ETC_HOSTS = "/etc/hosts"
+
+
+def pod_hostname_and_domain(pod, cluster_domain=""):
+    """(hostname, domain): ``spec.hostname`` or the pod's name, cut to 63 characters; the
+    domain ``<subdomain>.<ns>.svc.<cluster domain>`` if ``spec.subdomain`` is set
+    (GeneratePodHostNameAndDomain)."""
+    spec, name = pod["spec"], pod["metadata"]["name"]
+    hostname = spec.get("hostname") or name
+    if len(hostname) > 63:
+        hostname = hostname[:63].rstrip("-.")
+    domain = ""
+    if spec.get("subdomain"):
+        ns = pod["metadata"].get("namespace") or "default"
+        domain = f"{spec['subdomain']}.{ns}.svc.{cluster_domain.strip('.')}"
+    return hostname, domain
+
+
+def hosts_file_content(pod_ips, hostname, domain, host_aliases=()):
+    """The managed /etc/hosts of a pod with its own network namespace: localhost, the
+    IPv6 names, and the pod's own name (with its FQDN first if it has a subdomain)."""
+    lines = [HOSTS_HEADER, "127.0.0.1\tlocalhost\n",
+             "::1\tlocalhost ip6-localhost ip6-loopback\n", "fe00::0\tip6-localnet\n",
+             "fe00::0\tip6-mcastprefix\n", "fe00::1\tip6-allnodes\n",
+             "fe00::2\tip6-allrouters\n"]
+    names = f"{hostname}.{domain}\t{hostname}" if domain else hostname
+    lines += [f"{ip}\t{names}\n" for ip in pod_ips]
+    return "".join(lines) + host_aliases_entries(host_aliases)
+
+
+def host_aliases_entries(host_aliases):
+    if not host_aliases:
+        return ""
+    return "\n# Entries added by HostAliases.\n" + "".join(
+        f"{a['ip']}\t{chr(9).join(a.get('hostnames') or [])}\n" for a in host_aliases)
+
+
+def ensure_hosts_file(pod, root_dir, pod_ips, cluster_domain, node_hosts=ETC_HOSTS):
+    """Write ``<pod dir>/etc-hosts`` (a hostNetwork pod's: the machine's own hosts file
+    with a header); return its path."""
+    path = pod_dir(root_dir, pod["metadata"]["uid"]) / "etc-hosts"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aliases = pod["spec"].get("hostAliases") or []
+    if pod["spec"].get("hostNetwork"):
+        text = HOSTS_HEADER_HOST_NETWORK + Path(node_hosts).read_text() + \
+            host_aliases_entries(aliases)
+    else:
+        text = hosts_file_content(pod_ips, *pod_hostname_and_domain(pod, cluster_domain),
+                                  aliases)
+    path.write_text(text)
+    path.chmod(0o644)
+    return path
 
 
 def container_hash(container):
@@ -53,7 +120,8 @@ def container_hash(container):
     return hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def container_config(pod, container, attempt, pod_ip, node_ip, root_dir, target_id=None):
+def container_config(pod, container, attempt, pod_ip, node_ip, root_dir, target_id=None,
+                     cluster_domain=""):
     """The runtime's config of `container`; `target_id` (an ephemeral container's target)
     is the container whose PID namespace it joins."""
     env = make_env(pod, container, pod_ip, node_ip)
@@ -74,7 +142,8 @@ def container_config(pod, container, attempt, pod_ip, node_ip, root_dir, target_
         command=[expand(a, env) for a in container["command"]] if "command" in container else None,
         args=[expand(a, env) for a in container["args"]] if "args" in container else None,
         env=env, working_dir=container.get("workingDir") or None,
-        mounts=make_mounts(pod, container, root_dir), cpu_shares=shares, nano_cpus=nano_cpus,
+        mounts=make_mounts(pod, container, root_dir, pod_ip, cluster_domain),
+        cpu_shares=shares, nano_cpus=nano_cpus,
         memory_limit=memory, tty=bool(container.get("tty")), stdin=bool(container.get("stdin")),
         pid_mode=f"container:{target_id}" if target_id else None)
 
@@ -162,7 +231,9 @@ def host_path(source):
     return path
 
 
-def make_mounts(pod, container, root_dir):
+def make_mounts(pod, container, root_dir, pod_ip="", cluster_domain=""):
+    """The container's volume mounts, and the pod's managed /etc/hosts once the pod has an
+    address (unless the container mounts something there itself)."""
     volumes = {v["name"]: v for v in pod["spec"].get("volumes") or []}
     mounts = []
     for m in container.get("volumeMounts") or []:
@@ -173,6 +244,9 @@ def make_mounts(pod, container, root_dir):
             path = path / m["subPath"]
             path.mkdir(parents=True, exist_ok=True)
         mounts.append((str(path), m["mountPath"], bool(m.get("readOnly"))))
+    if pod_ip and all(m[1] != ETC_HOSTS for m in mounts):
+        hosts = ensure_hosts_file(pod, root_dir, [pod_ip], cluster_domain)
+        mounts.append((str(hosts), ETC_HOSTS, False))
     return mounts
 
 

@@ -7,7 +7,9 @@ as ``pkg/kubelet/dockershim`` did until Kubernetes 1.24 (docker_sandbox.go,
 docker_container.go, naming.go, labels.go):
 
 - a **sandbox** is a ``kfs/pause:1`` container that owns the pod's network namespace (its
-  hostname is the pod's name, its IPC namespace is shareable); host ports are published on it;
+  hostname is the pod's name, its IPC namespace is shareable); host ports are published on
+  it; the resolv.conf Docker wrote for it is rewritten with the pod's DNS config, and every
+  app container joined to it gets that file (and its hostname) from Docker;
 - every **app container** joins it: ``--network container:<sandbox> --ipc container:<sandbox>``,
   so all containers of a pod share one IP and reach each other on ``localhost``;
 - every container carries **labels** naming its pod (``io.kubernetes.pod.namespace``,
@@ -105,6 +107,7 @@ class SandboxConfig:
     labels: dict
     host_network: bool = False
     port_mappings: list = field(default_factory=list)  # (containerPort, protocol, hostPort, hostIP)
+    dns_config: object = None   # kfs.kubelet.dns.DNSConfig: the sandbox's resolv.conf
 
 
 @dataclass
@@ -236,7 +239,9 @@ class DockerRuntime:
                        labels=config.labels, ipc_mode="shareable", detach=True, **options)
         try:
             self._call(c.start)
-        except ContainerRuntimeError:
+            if config.dns_config is not None:
+                self.rewrite_resolv_conf(c.id, config.dns_config)
+        except (ContainerRuntimeError, OSError):
             self.remove_container(c.id)
             raise
         if not config.host_network and self.hairpin_mode == hairpin.HAIRPIN_VETH:
@@ -244,6 +249,17 @@ class DockerRuntime:
             if pid:
                 hairpin.set_up_container_pid(pid)
         return c.id
+
+    def rewrite_resolv_conf(self, cid, dns_config):
+        """Overwrite the resolv.conf Docker made for the sandbox (dockershim's
+        rewriteResolvFile): the app containers, joined to its network, have the same file
+        bind-mounted, so one write serves the whole pod."""
+        from kfs.kubelet.dns import resolv_conf
+        text = resolv_conf(dns_config)
+        path = self._call(self.api.inspect_container, cid).get("ResolvConfPath")
+        if text and path:
+            with open(path, "w") as f:
+                f.write(text)
 
     def create_container(self, sandbox_id, config):
         options = dict(

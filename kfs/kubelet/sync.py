@@ -4,7 +4,8 @@ Each call looks at what runs (``runtime.list_containers(uid)``), decides what to
 (``compute_pod_actions``), and does it, in upstream's order:
 
 1. if the sandbox is missing or dead (or there are two), kill everything of the pod and
-   create a new sandbox (a pod whose ``restartPolicy`` is Never and whose containers have
+   create a new sandbox with the pod's DNS config (``kfs.kubelet.dns``) (a pod whose
+   ``restartPolicy`` is Never and whose containers have
    run gets no second sandbox: it is finished);
 2. kill containers whose spec changed or whose liveness (or startup) probe failed;
 3. start containers that should run: never started, or exited and allowed to restart by
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 
 from kfs.kubelet import podspec
 from kfs.kubelet.backoff import Backoff
+from kfs.kubelet.dns import Configurer
 from kfs.kubelet.reasons import ReasonCache
 from kfs.kubelet.runtime import ContainerRuntimeError
 
@@ -160,8 +162,9 @@ class RuntimeManager:
     wait). One per kubelet, shared by every pod worker; each pod's state is its own."""
 
     def __init__(self, runtime, recorder, probes, node_ip, root_dir, pause_image="kfs/pause:1",
-                 max_backoff=300.0, clock=time.time):
+                 max_backoff=300.0, clock=time.time, dns_configurer=None):
         self.runtime, self.recorder, self.probes = runtime, recorder, probes
+        self.dns = dns_configurer or Configurer(event=recorder.event)
         self.node_ip, self.root_dir, self.pause_image = node_ip, root_dir, pause_image
         self.backoff = Backoff(10.0, max_backoff, clock)       # container restarts
         self.pull_backoff = Backoff(10.0, max_backoff, clock)  # image pulls
@@ -188,9 +191,10 @@ class RuntimeManager:
             containers = self.runtime.list_containers(uid)
         if actions.create_sandbox:
             try:
-                config = podspec.sandbox_config(pod, actions.sandbox_attempt)
+                config = podspec.sandbox_config(pod, actions.sandbox_attempt,
+                                                self.dns.get_pod_dns(pod), self.dns.cluster_domain)
                 self.runtime.run_pod_sandbox(config, self.pause_image)
-            except ContainerRuntimeError as e:
+            except (ContainerRuntimeError, OSError) as e:
                 self.recorder.event(pod, "Warning", "FailedCreatePodSandBox",
                                     f"Failed to create pod sandbox: {e}")
                 return self.runtime.list_containers(uid)
@@ -263,7 +267,7 @@ class RuntimeManager:
         attempt = instances[0].attempt + 1 if instances else 0
         try:
             config = podspec.container_config(pod, spec, attempt, pod_ip, self.node_ip,
-                                              self.root_dir, target_id)
+                                              self.root_dir, target_id, self.dns.cluster_domain)
         except (podspec.ConfigError, OSError) as e:
             self.recorder.event(pod, "Warning", "Failed", f"Error: {e}")
             return "CreateContainerConfigError", str(e)

@@ -105,3 +105,18 @@ def test_events_about_a_static_pod_are_written_about_its_mirror_pod(api, kl):
     events = wait_for(lambda: [e for e in api.all("events") if e.get("reason") == "Started"],
                       5, what="the Started event in the API")
     assert events[0]["involvedObject"]["uid"] == mirror["metadata"]["uid"]
+
+
+def test_the_dns_flags_reach_the_kubelets_dns_configurer(tmp_path):
+    args = kubelet_args(tmp_path, "--cluster-dns", "10.96.0.10", "--cluster-domain",
+                        "cluster.local", "--resolv-conf", "")
+    kl = main.build_kubelet(args, FakeRuntime(), None)
+    dns = kl.runtime_manager.dns
+    assert (dns.cluster_dns, dns.cluster_domain, dns.resolv_conf) == (
+        ["10.96.0.10"], "cluster.local", "")
+
+
+def test_a_cluster_dns_that_is_no_address_is_refused_naming_it(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        kubelet_args(tmp_path, "--cluster-dns", "kube-dns")
+    assert "'kube-dns' is not an IP address" in capsys.readouterr().err

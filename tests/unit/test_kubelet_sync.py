@@ -2,6 +2,7 @@
 import pytest
 
 from kfs.kubelet import manifest, runtime as rt
+from kfs.kubelet.dns import Configurer
 from kfs.kubelet.events import ListRecorder
 from kfs.kubelet.fake_runtime import FakeClock, FakeRuntime
 from kfs.kubelet.kubelet import Kubelet
@@ -20,7 +21,7 @@ def make_pod(name="web", containers=None, restart_policy="Always", **spec):
 def kl(tmp_path):
     clock = FakeClock()
     k = Kubelet(FakeRuntime(clock), "node1", "192.168.56.11", tmp_path, recorder=ListRecorder(),
-                clock=clock)
+                clock=clock, dns_configurer=Configurer(["10.96.0.10"], "cluster.local", ""))
     k.clock_ = clock
     yield k
     k.stop()

@@ -7,7 +7,7 @@ and a negative grace period set to 1 may change; anything else is upstream's
 ``pod updates may not change fields other than ...``.
 
 Mirrors pkg/apis/core/validation/validation.go: ValidatePodSpec, validateContainers,
-validateContainerPorts, ValidateEnv, ValidateVolumeMounts, validateProbe/validateHandler,
+validateContainerPorts, validatePodDNSConfig, ValidateEnv, ValidateVolumeMounts, validateProbe/validateHandler,
 ValidateResourceRequirements, ValidateVolumes, ValidatePodTemplateSpec, ValidatePodUpdate.
 
 What real Kubernetes does differently: security contexts, affinity, topology spread,
@@ -20,9 +20,9 @@ import json
 
 from kfs import meta
 from kfs.apiserver.validation.fields import (
-    IS_NEGATIVE, _each, dns1123_label, dns1123_subdomain, duplicate, forbidden, invalid,
-    non_negative, not_found, not_supported, port_name, port_num, qualified_name, required,
-    validate_annotations, validate_labels)
+    INVALID_IP, IS_NEGATIVE, _each, dns1123_label, dns1123_subdomain, duplicate, forbidden,
+    invalid, is_ip, non_negative, not_found, not_supported, port_name, port_num, qualified_name,
+    required, validate_annotations, validate_labels)
 
 PROTOCOLS = ["SCTP", "TCP", "UDP"]
 RESTART_POLICIES = ["Always", "OnFailure", "Never"]
@@ -53,6 +53,7 @@ def validate_pod_spec(spec, path="spec"):
     errs += validate_ephemeral_containers(spec, volumes, f"{path}.ephemeralContainers")
     errs += _one_of(spec.get("restartPolicy"), RESTART_POLICIES, f"{path}.restartPolicy")
     errs += _one_of(spec.get("dnsPolicy"), DNS_POLICIES, f"{path}.dnsPolicy")
+    errs += validate_dns_config(spec.get("dnsConfig"), spec.get("dnsPolicy"), f"{path}.dnsConfig")
     errs += validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
     for f in ("nodeName", "serviceAccountName", "priorityClassName"):
         if spec.get(f):
@@ -65,6 +66,31 @@ def validate_pod_spec(spec, path="spec"):
         errs.append(invalid(f"{path}.activeDeadlineSeconds", ads, "must be between 1 and 2147483647, inclusive"))
     for i, t in enumerate(spec.get("tolerations") or []):
         errs += validate_toleration(t, f"{path}.tolerations[{i}]")
+    return errs
+
+
+def validate_dns_config(config, policy, path):
+    """validatePodDNSConfig: None needs a dnsConfig with a nameserver; at most 3 nameservers
+    (IP addresses), 32 search domains, options with names."""
+    if policy == "None" and not config:
+        return [required(path, "must provide `dnsConfig` when `dnsPolicy` is None")]
+    if policy == "None" and not config.get("nameservers"):
+        return [required(f"{path}.nameservers",
+                         "must provide at least one DNS nameserver when `dnsPolicy` is None")]
+    config, errs = config or {}, []
+    servers, searches = config.get("nameservers") or [], config.get("searches") or []
+    if len(servers) > 3:
+        errs.append(invalid(f"{path}.nameservers", servers, "must not have more than 3 nameservers"))
+    errs += [invalid(f"{path}.nameservers[{i}]", ns, INVALID_IP)
+             for i, ns in enumerate(servers) if not is_ip(ns)]
+    if len(searches) > 32:
+        errs.append(invalid(f"{path}.searches", searches, "must not have more than 32 search paths"))
+    for i, search in enumerate(searches):
+        if search != ".":
+            errs += _each(dns1123_subdomain(search.removesuffix(".")), f"{path}.searches[{i}]",
+                          search)
+    errs += [required(f"{path}.options[{i}]", "must not be empty")
+             for i, op in enumerate(config.get("options") or []) if not op.get("name")]
     return errs
 
 

@@ -19,7 +19,7 @@ import importlib
 from kfs.lab.errors import LabError
 
 STAGES = ["machines", "kubelet", "apiserver", "scheduler", "controller-manager", "proxy",
-          "flannel"]
+          "dns", "flannel"]
 
 
 # stage -> ("module:up_function", "module:down_function" or None). A stage's module is
@@ -33,6 +33,7 @@ REGISTRY = {
     "controller-manager": ("kfs.lab.stages.controller_manager:up",
                            "kfs.lab.stages.controller_manager:down"),
     "proxy": ("kfs.lab.stages.proxy:up", "kfs.lab.stages.proxy:down"),
+    "dns": ("kfs.lab.stages.dns:up", "kfs.lab.stages.dns:down"),
     "flannel": ("kfs.lab.stages.flannel:up", "kfs.lab.stages.flannel:down"),
 }
 

@@ -23,7 +23,7 @@ from kfs import pki
 from kfs.lab.errors import LabError
 
 PORT = 6443  # the API server's, on cp: every kubeconfig names https://<cp>:6443
-COMPONENTS = ("kube-scheduler", "kube-controller-manager", "kube-proxy", "flanneld")
+COMPONENTS = ("kube-scheduler", "kube-controller-manager", "kube-proxy", "flanneld", "kube-dns")
 
 
 def etcd_machines(lab):

@@ -3,7 +3,8 @@
 Each node machine runs ``kfs kubelet`` under the lab's supervisor, inside the machine's
 network namespace, with the manifest directory ``<machine dir>/manifests`` (what
 ``/etc/kubernetes/manifests`` is on a real node). At stage ``apiserver`` and later the same
-kubelet also gets ``--kubeconfig`` and serves the API server's pods. Going back below this
+kubelet also gets ``--kubeconfig`` and serves the API server's pods; from stage ``dns`` on,
+``--cluster-dns 10.96.0.10 --cluster-domain cluster.local`` (the ``dns`` stage's Service). Going back below this
 stage stops the kubelets and removes the pods they ran, leaving bare machines.
 
 Mirrors what kubeadm's node set-up and systemd's ``kubelet.service`` do on a real node.
@@ -16,6 +17,7 @@ import socket
 
 from kfs.kubelet import runtime as rt
 from kfs.lab import stages, supervisor
+from kfs.lab.stages import dns
 from kfs.lab.stages.credentials import ensure_credentials
 from kfs.util import wait_for
 
@@ -38,6 +40,8 @@ def kubelet_argv(lab, machine, target):
             "--root-dir", root_dir(machine), "--port", PORT, "--hairpin-mode", "hairpin-veth"]
     if stages.at_least("apiserver", target):
         argv += api_flags(lab, machine)
+    if stages.at_least("dns", target):  # the dns stage's Service
+        argv += ["--cluster-dns", dns.CLUSTER_IP, "--cluster-domain", dns.CLUSTER_DOMAIN]
     return [str(a) for a in argv]
 
 

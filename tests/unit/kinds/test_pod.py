@@ -189,6 +189,16 @@ def containers(**c):
      "spec.containers[0].livenessProbe.successThreshold", "FieldValueInvalid", "Invalid value: 2: must be 1"),
     (containers(readinessProbe={"httpGet": {"port": 0}}), "spec.containers[0].readinessProbe.httpGet.port",
      "FieldValueInvalid", "Invalid value: 0: must be between 1 and 65535, inclusive"),
+    (pod(dnsPolicy="None"), "spec.dnsConfig", "FieldValueRequired",
+     "Required value: must provide `dnsConfig` when `dnsPolicy` is None"),
+    (pod(dnsPolicy="None", dnsConfig={"searches": ["a.example"]}), "spec.dnsConfig.nameservers",
+     "FieldValueRequired", "Required value: must provide at least one DNS nameserver when "
+     "`dnsPolicy` is None"),
+    (pod(dnsConfig={"nameservers": ["dns.example"]}), "spec.dnsConfig.nameservers[0]",
+     "FieldValueInvalid", 'Invalid value: "dns.example": must be a valid IP address, '
+     "(e.g. 10.9.8.7 or 2001:db8::ffff)"),
+    (pod(dnsConfig={"options": [{"value": "2"}]}), "spec.dnsConfig.options[0]",
+     "FieldValueRequired", "Required value: must not be empty"),
 ])
 def test_pod_spec_errors_name_the_field_at_fault_as_upstream(obj, field, reason, message):
     assert (field, reason, message) in errors(obj)
