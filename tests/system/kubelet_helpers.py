@@ -57,9 +57,13 @@ def pod_status(machine, name):
 
 
 def wait_pod(machine, name, condition, timeout=60, what=None):
-    """Wait until condition(status of pod `name`) holds; return the status."""
+    """Wait until condition(status of pod `name`) holds; return the status. A kubelet that
+    drops the connection (one just restarted with other flags) is asked again."""
     def check():
-        st = pod_status(machine, name)
+        try:
+            st = pod_status(machine, name)
+        except requests.ConnectionError:
+            return None
         return st if st and condition(st) else None
     return wait_for(check, timeout, what=what or f"pod {name} on {machine.name}")
 
