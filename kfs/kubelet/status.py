@@ -14,14 +14,18 @@ into a ``PodStatus``:
   ready), Ready; ``podIP`` (the sandbox's address), ``hostIP``, ``startTime``, ``qosClass``.
 
 ``StatusManager`` keeps the latest status of every pod and hands each change to the
-writer it was built with; with an API server that is ``ApiStatusWriter.write_status``,
+writer it was built with, and writes a status again when the API server's copy says
+otherwise in what the kubelet owns (``needs_reconcile``: the node lifecycle controller marks
+the pods of a node it lost sight of not Ready, and when the kubelet is back, it must set
+them Ready again even though its own status never changed); with an API server that is ``ApiStatusWriter.write_status``,
 which patches ``pods/<name>/status`` (of the mirror pod, for a static pod). After a pod was
 terminated, ``ApiStatusWriter.terminated`` makes the final delete (grace period 0, with
 the pod's UID as precondition), which removes the pod from the API server.
 
 Mirrors ``pkg/kubelet/kubelet_pods.go`` (generateAPIPodStatus, getPhase,
 convertToAPIContainerStatuses), ``pkg/kubelet/status/generate.go`` and
-``status_manager.go`` (SetPodStatus, syncPod: the patch and the final delete).
+``status_manager.go`` (SetPodStatus, needsReconcile, syncPod: the patch and the final
+delete).
 
 What real Kubernetes does differently: statuses are written in batches by a status manager
 with a cache of versions, and pod resize and init-container states add more conditions.
@@ -165,9 +169,23 @@ def is_terminal(status):
     return (status or {}).get("phase") in ("Succeeded", "Failed")
 
 
+def needs_reconcile(pod, status):
+    """needsReconcile: does the API server's copy of `pod` (as the kubelet last received
+    it) disagree with `status` in what the kubelet owns, the phase and the conditions it
+    sets? A static pod's copy is its manifest: its mirror pod is written as it changes."""
+    if manifest.is_static(pod) or "status" not in pod:
+        return False
+    api = pod.get("status") or {}
+    if api.get("phase") != status.get("phase"):
+        return True
+    return any((meta.get_condition(api, c["type"]) or {}).get("status") != c.get("status")
+               for c in status.get("conditions") or [])
+
+
 class StatusManager:
     """The latest status of every pod the kubelet runs; `writer` (if any) is called with
-    (pod, status) until it succeeded for the pod's current status (with an API server)."""
+    (pod, status) until it succeeded for the pod's current status (with an API server),
+    and again when the API server's copy of the pod says otherwise (``needs_reconcile``)."""
 
     def __init__(self, writer=None):
         self.statuses = {}   # uid -> status
@@ -184,7 +202,8 @@ class StatusManager:
         with self.lock:
             changed = self.statuses.get(uid) != status
             self.statuses[uid] = status
-            pending = self.writer and self.written.get(uid) != status
+            pending = self.writer and (self.written.get(uid) != status
+                                       or needs_reconcile(pod, status))
         if pending:
             try:
                 self.writer(pod, status)

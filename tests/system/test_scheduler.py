@@ -18,9 +18,11 @@ quiet = dict(progress=lambda msg: None)
 @pytest.fixture(scope="module")
 def cluster(lab):
     from kfs.client import Client
+    since = meta.now()
     lab.up(stage="scheduler", scheduler_score_plugins=[], **quiet)
     client = Client.from_kubeconfig(lab.admin_kubeconfig)
-    wait_for(lambda: ready_nodes(client) >= 2, 60, what="node1 and node2 Ready")
+    wait_for(lambda: fresh_ready_nodes(client, since) >= 2, 60,
+             what="node1 and node2 Ready, as their kubelets report it now")
     yield client
     delete_test_pods(client)
 
@@ -33,6 +35,15 @@ def client(cluster):
 
 def ready_nodes(client):
     return sum(meta.condition_true(n, "Ready") for n in client.list("nodes")["items"])
+
+
+def fresh_ready_nodes(client, since):
+    """Nodes whose kubelet posted Ready since `since` (an RFC 3339 time): a Node's status
+    in etcd outlives its kubelet, and a Ready written by an earlier stage's kubelet says
+    nothing about the node now (nor about what the scheduler will see of it)."""
+    return sum(meta.condition_true(n, "Ready") and
+               meta.get_condition(n["status"], "Ready").get("lastHeartbeatTime", "") >= since
+               for n in client.list("nodes")["items"])
 
 
 def delete_test_pods(client):

@@ -73,3 +73,47 @@ def test_the_status_manager_retries_a_failed_write_until_it_succeeds():
     m.set(pod, {"phase": "Running"})
     m.set(pod, {"phase": "Running"})
     assert writes == [{"phase": "Running"}]
+
+
+def ready_status(ready):
+    return {"phase": "Running", "conditions": [
+        {"type": "Ready", "status": "True" if ready else "False"},
+        {"type": "ContainersReady", "status": "True" if ready else "False"}]}
+
+
+def api_pod(api_status):
+    return {"metadata": {"uid": "u", "name": "p", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}, "status": api_status}
+
+
+def test_a_status_the_api_server_shows_otherwise_is_written_again():
+    """The node lifecycle controller marked the pod not Ready while the kubelet was away;
+    the kubelet's own status never changed, but it must make the API server's true again."""
+    writes = []
+    m = status.StatusManager(lambda pod, st: writes.append(st))
+    m.set(api_pod({"phase": "Pending"}), ready_status(True))
+    m.set(api_pod(ready_status(True)), ready_status(True))   # our write came back: quiet
+    assert len(writes) == 1
+    marked = ready_status(False)  # what the node lifecycle controller wrote
+    m.set(api_pod(marked), ready_status(True))
+    assert writes == [ready_status(True), ready_status(True)]
+
+
+def test_fields_the_kubelet_does_not_own_do_not_cause_rewrites():
+    writes = []
+    m = status.StatusManager(lambda pod, st: writes.append(st))
+    api = dict(ready_status(True), qosClass="BestEffort", conditions=ready_status(True)[
+        "conditions"] + [{"type": "PodScheduled", "status": "True"}])
+    for _ in range(3):
+        m.set(api_pod(api), ready_status(True))
+    assert len(writes) == 1
+
+
+def test_a_static_pods_manifest_never_counts_as_the_api_servers_copy():
+    writes = []
+    m = status.StatusManager(lambda pod, st: writes.append(st))
+    pod = api_pod({"phase": "Pending"})
+    pod["metadata"]["annotations"] = {"kubernetes.io/config.source": "file"}
+    m.set(pod, ready_status(True))
+    m.set(pod, ready_status(True))
+    assert len(writes) == 1
