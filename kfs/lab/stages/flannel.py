@@ -163,12 +163,21 @@ def docker_running_with(machine, opts):
     return bip is None or bip in netns.addresses("docker0", machine.netns)
 
 
+def forget_removed_machines(lab):
+    """A removed node's Docker options go with it (a new node of that name starts plain)."""
+    opts = lab.state.get("docker_opts") or {}
+    for name in set(opts) - {m.name for m in lab.machines}:
+        del opts[name]
+        lab.save()
+
+
 # -- up and down -------------------------------------------------------------------------------
 
 def up(lab, target, progress):
     if not (lab.pki_dir / "flanneld-etcd-client.crt").exists():
         raise LabError("no flanneld etcd client certificate: the apiserver stage makes it "
                        "(kfs lab up --stage apiserver)")
+    forget_removed_machines(lab)
     put_config(lab, progress)
     for m in machines(lab):
         d = daemon(lab, m)
@@ -199,6 +208,7 @@ def leftovers(lab, machine):
 
 
 def down(lab, progress):
+    forget_removed_machines(lab)
     touched = [m for m in lab.machines if leftovers(lab, m)]
     for m in touched:
         pid = supervisor.stop(daemon(lab, m))
