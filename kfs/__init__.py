@@ -14,7 +14,7 @@ _EXPORTS = {
     "LabError": "kfs.lab.errors",
     "STAGES": "kfs.lab.stages",
 }
-_SUBMODULES = {"viz", "images", "lab", "versions"}
+_SUBMODULES = {"viz", "course", "images", "lab", "versions"}
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 

@@ -23,7 +23,9 @@ import platform
 from kfs import resources, versions
 
 SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-                     "binding": ["create"], "eviction": ["create"], "log": ["get"]}
+                     "binding": ["create"], "eviction": ["create"], "log": ["get"],
+                     "exec": ["create", "get"], "attach": ["create", "get"],
+                     "portforward": ["create", "get"]}
 
 
 def version():

@@ -10,6 +10,7 @@ the shape of its path and its method, as upstream's installer lays out the route
 | ``.../pods/p/status``, ``.../d/scale`` | get        |        | update | patch |                  |
 | a create subresource (``pods/p/binding``) |         | create |        |       |                  |
 | a connect subresource (``pods/p/log``) | get, proxied to the location the kind names (a kubelet) |
+| an upgrade one (``pods/p/exec``)       | get        | create | (a WebSocket relayed by ``proxy.py``) |
 
 Which subresources a resource has, and of which shape, its kind says
 (``kfs.apiserver.kinds``: `create_subresources`, `connect_subresources`, the Resource's
@@ -31,8 +32,8 @@ import aiohttp
 from aiohttp import web
 
 from kfs import resources
-from kfs.apiserver import (admission, errors, kinds, negotiation, rbac, registry as reg,
-                           watch)
+from kfs.apiserver import (admission, errors, kinds, negotiation, proxy, rbac,
+                           registry as reg, watch)
 
 
 def respond(request, obj, code=200, warnings=()):
@@ -100,6 +101,8 @@ def route(info, resource, kind, method):
         table = {"POST": create_subresource}
     elif sub in kind.connect_subresources:
         table = {"GET": connect}
+        if sub in kind.upgrade_subresources:
+            table["POST"] = connect
     elif sub:
         table = {"GET": get, "PUT": update, "PATCH": patch}
     elif name:
@@ -262,10 +265,17 @@ async def review(request, ctx, k, ns, info, user):
 
 
 async def connect(request, ctx, k, ns, info, user):
-    """A connect subresource (pods/log): stream from the location the kind names."""
+    """A connect subresource (pods/log, pods/exec): stream from the location the kind names,
+    upgraded (``proxy.py``) for the ones that need it."""
     url = await ctx.run(k.connect, ctx.registry, info.subresource, ns, info.name,
                         request.query)
-    return await _proxy(request, ctx, url)
+    if info.subresource not in k.upgrade_subresources:
+        return await _proxy(request, ctx, url)
+    if proxy.is_websocket(request):
+        return await proxy.websocket(request, url, ctx.kubelet_ssl)
+    if proxy.is_spdy(request):
+        return await proxy.spdy(request, url, ctx.kubelet_ssl)
+    raise errors.bad_request("Upgrade request required")
 
 
 async def _proxy(request, ctx, url):

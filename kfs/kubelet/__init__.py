@@ -19,7 +19,9 @@ Read it in this order:
   status writes and the final delete
 - ``probes.py``     liveness, readiness and startup probes
 - ``events.py``     the pod's story as Events (``kubectl describe pod``)
-- ``server.py``     the HTTPS API on :10250: /healthz, /pods, /containerLogs
+- ``server.py``     the HTTPS API on :10250: /healthz, /pods, /containerLogs, /exec,
+  /attach, /portForward (``streaming.py``: exec and attach over WebSockets;
+  ``portforward.py``: port-forward, with ``spdy.py`` for kubectl's SPDY-in-WebSocket)
 - ``node.py``       with an API server: Node registration, node status, Lease heartbeat
 - ``mirror.py``     with an API server: mirror pods of the static pods
 

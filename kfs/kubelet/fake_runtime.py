@@ -11,9 +11,11 @@ Mirrors ``pkg/kubelet/container/testing/fake_runtime.go``.
 import dataclasses
 import functools
 import itertools
+import socket
+import struct
 import threading
 
-from kfs.kubelet.runtime import Container, ContainerRuntimeError, NotFound
+from kfs.kubelet.runtime import Container, ContainerRuntimeError, NotFound, Stream
 
 
 class FakeClock:
@@ -44,6 +46,8 @@ class FakeRuntime:
         self.fail_start = {}           # image -> error message on start
         self.exec_results = {}         # (container name, tuple(command)) -> (code, output)
         self.logs_of = {}              # id -> bytes
+        self.exit_codes = {}           # exec id -> exit code, once its "process" ended
+        self.resizes = []              # (exec id or container id, width, height)
         self.calls = []
         self._ids = itertools.count(1)
         self._ips = itertools.count(2)
@@ -129,6 +133,62 @@ class FakeRuntime:
             return -1, f"No such container: {cid}"
         c = self.containers[cid]
         return self.exec_results.get((c.container_name, tuple(command)), (0, ""))
+
+    @locked
+    def exec(self, cid, command, stdin=False, tty=False):
+        """Like Docker's hijacked exec, over a socketpair: ``cat`` copies stdin to stdout
+        until stdin closes; any other command writes its `exec_results` entry (code,
+        stdout[, stderr]) and exits with its code. Output is framed as Docker frames it
+        unless `tty`."""
+        c = self._get(cid)
+        if not c.running:
+            raise ContainerRuntimeError(f"container {cid} is not running")
+        exec_id = f"exec-{next(self._ids)}"
+        self.calls.append(("exec", cid, tuple(command), stdin, tty))
+        ours, theirs = socket.socketpair()
+        result = self.exec_results.get((c.container_name, tuple(command)), (0, ""))
+        threading.Thread(target=self._process, args=(theirs, exec_id, list(command), result, tty),
+                         daemon=True).start()
+        return Stream(ours, not tty, exec_id, cid)
+
+    def _process(self, sock, exec_id, command, result, tty):
+        def write(kind, data):
+            data = data.encode() if isinstance(data, str) else data
+            if data:
+                sock.sendall(data if tty else struct.pack(">BxxxI", kind, len(data)) + data)
+        code = result[0]
+        try:
+            if command == ["cat"]:
+                while chunk := sock.recv(65536):
+                    write(1, chunk)
+            elif command == ["read-line"]:  # an attached `read line; echo $line`: one line
+                line = b""
+                while b"\n" not in line and (chunk := sock.recv(65536)):
+                    line += chunk
+                write(1, line)
+            else:
+                write(1, result[1])
+                if len(result) > 2:
+                    write(2, result[2])
+        except OSError:
+            code = 137
+        finally:
+            with self.lock:
+                self.exit_codes[exec_id] = code
+            sock.close()
+
+    def exec_exit_code(self, exec_id):
+        with self.lock:
+            return self.exit_codes.get(exec_id)
+
+    def attach(self, cid, stdin=False):
+        """An attach to a container whose process reads one line, echoes it and exits."""
+        stream = self.exec(cid, ["read-line"], stdin=True)
+        return Stream(stream.sock, True, None, cid)
+
+    @locked
+    def resize(self, stream, width, height):
+        self.resizes.append((stream.exec_id or stream.container_id, width, height))
 
     @locked
     def logs(self, cid, follow=False, tail=None):

@@ -21,6 +21,7 @@ What real Kubernetes does differently: the kubelet speaks gRPC CRI to containerd
 which create sandboxes natively (no pause *container* in Docker's view) and set up the pod
 network through CNI plugins instead of Docker's bridge; cgroups are arranged per QoS class.
 """
+import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -120,6 +121,18 @@ class ContainerConfig:
     memory_limit: int = 0       # bytes, 0: no limit
     tty: bool = False
     stdin: bool = False
+
+
+@dataclass
+class Stream:
+    """A process's stdio as one hijacked connection (what CRI's Exec and Attach hand the
+    streaming server): `sock` carries stdin one way and the output the other, each output
+    chunk behind Docker's 8-byte header unless `multiplexed` is False (a TTY: one raw
+    stream); `exec_id` names the exec (None for an attach)."""
+    sock: socket.socket
+    multiplexed: bool
+    exec_id: str = None
+    container_id: str = ""
 
 
 def container_name(container, pod, attempt):
@@ -310,3 +323,35 @@ class DockerRuntime:
         """The container's output (stdout and stderr) as an iterator of byte chunks."""
         return self._call(self.api.logs, cid, stream=True, follow=follow,
                           tail="all" if tail is None else int(tail))
+
+    def exec(self, cid, command, stdin=False, tty=False):
+        """Start `command` in the container (Docker's exec create + start, hijacked): a
+        `Stream`; stdin is closed by shutting the socket's write side."""
+        ex = self._call(self.api.exec_create, cid, command, stdin=stdin, tty=tty)
+        raw = self._call(self.api.exec_start, ex["Id"], tty=tty, socket=True)
+        return Stream(_raw_socket(raw), not tty, ex["Id"], cid)
+
+    def exec_exit_code(self, exec_id):
+        """The exit code of a finished exec (None while it runs)."""
+        state = self._call(self.api.exec_inspect, exec_id)
+        return None if state.get("Running") else state.get("ExitCode")
+
+    def attach(self, cid, stdin=False):
+        """The running container's own stdio (Docker's attach, hijacked)."""
+        tty = self._call(self.api.inspect_container, cid)["Config"].get("Tty", False)
+        params = {"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1}
+        raw = self._call(self.api.attach_socket, cid, params=params)
+        return Stream(_raw_socket(raw), not tty, None, cid)
+
+    def resize(self, stream, width, height):
+        """A TTY's new size (kubectl's SIGWINCH)."""
+        if stream.exec_id:
+            self._call(self.api.exec_resize, stream.exec_id, height=height, width=width)
+        else:
+            self._call(self.api.resize, stream.container_id, height=height, width=width)
+
+
+def _raw_socket(raw):
+    """The socket under what docker-py's ``socket=True`` returns (a SocketIO on a unix
+    socket, the socket itself elsewhere)."""
+    return getattr(raw, "_sock", raw)

@@ -1,11 +1,18 @@
-"""The kubelet's own HTTPS API on port 10250: /healthz, /pods, /containerLogs.
+"""The kubelet's own HTTPS API on port 10250: /healthz, /pods, /containerLogs, /exec, /attach,
+/portForward.
 
 - ``GET /healthz``: ``ok``;
 - ``GET /pods``: a ``PodList`` of the pods this kubelet runs, with their status (static
   pods included: it is how to see them with no API server);
 - ``GET /containerLogs/{namespace}/{pod}/{container}?follow=&tailLines=&previous=&timestamps=``:
   the container's output, streamed; the API server's ``pods/log`` proxies here, which is how
-  ``kubectl logs [-f] [--tail N]`` works.
+  ``kubectl logs [-f] [--tail N]`` works;
+- ``/exec/{namespace}/{pod}/{container}?command=...&input=1&output=1&error=1&tty=1`` and
+  ``/attach/...``: a WebSocket carrying a process's streams (``streaming.py``), what the API
+  server's ``pods/exec`` and ``pods/attach`` relay (``kubectl exec``, ``cp``, ``attach``);
+- ``/portForward/{namespace}/{pod}``: a WebSocket carrying TCP connections to the pod's
+  ports (``portforward.py``), what ``pods/portforward`` relays (``kubectl port-forward``).
+  Anything but a WebSocket upgrade on these three is a 400 that says so (no SPDY).
 
 With ``--client-ca-file`` every request must present a client certificate signed by that CA
 (the API server's kubelet-client certificate, or an admin's); anything else gets 401.
@@ -13,10 +20,12 @@ Without ``--tls-cert-file`` the kubelet makes itself a self-signed serving certi
 ``<root-dir>/pki``, as upstream does.
 
 Mirrors ``pkg/kubelet/server/server.go`` (and the x509 authenticator of
-``k8s.io/apiserver``), shrunk to three endpoints.
+``k8s.io/apiserver``), shrunk to six endpoints, and ``pkg/kubelet/cri/streaming/server.go``.
 
 What real Kubernetes does differently: authorization through SubjectAccessReviews, plus
-/exec, /attach, /portForward, /metrics, /stats, /configz and the read-only port.
+/metrics, /stats, /configz, /run and the read-only port; exec, attach and port-forward
+are served by the runtime's own streaming server (the kubelet redirects or proxies to it),
+over SPDY as well as WebSockets.
 """
 import asyncio
 import datetime
@@ -29,7 +38,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from kfs.kubelet import runtime as rt
+from kfs.kubelet import portforward, runtime as rt, streaming
 
 log = logging.getLogger("kubelet.server")
 
@@ -74,6 +83,11 @@ def ssl_context(cert, key, client_ca=None):
     return ctx
 
 
+NO_SPDY = ("this kubelet streams exec, attach and port-forward over WebSockets only "
+           "(v5.channel.k8s.io, v4.channel.k8s.io, SPDY/3.1+portforward.k8s.io): use kubectl "
+           ">= 1.31 or a WebSocket client\n")
+
+
 class KubeletServer:
     def __init__(self, kubelet, address="0.0.0.0", port=10250, cert=None, key=None,
                  client_ca=None):
@@ -92,6 +106,9 @@ class KubeletServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/pods", self.pods)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
+        for verb, handler in (("exec", self.exec), ("attach", self.attach)):
+            app.router.add_route("*", f"/{verb}/{{namespace}}/{{pod}}/{{container}}", handler)
+        app.router.add_route("*", "/portForward/{namespace}/{pod}", self.port_forward)
         return app
 
     @web.middleware
@@ -108,8 +125,8 @@ class KubeletServer:
                 "items": self.kubelet.running_pods()}
         return web.json_response(body, dumps=lambda o: json.dumps(o, indent=1))
 
-    def find_container(self, namespace, pod_name, container, previous):
-        """(container id or None, error message)."""
+    def find_container(self, namespace, pod_name, container, previous, running=False):
+        """(container id or None, error message); `running`: only a running one will do."""
         pods = [p for p in self.kubelet.running_pods()
                 if p["metadata"]["name"] == pod_name
                 and p["metadata"].get("namespace", "default") == namespace]
@@ -127,6 +144,8 @@ class KubeletServer:
                 return None, (f"container {container} is not valid for pod {pod_name}: "
                               f"choose one of: [{' '.join(names)}]")
             return None, f"container {container} in pod {pod_name} has not started yet"
+        if running and not instances[0].running:
+            return None, f"container {container} in pod {pod_name} is not running"
         return instances[0].id, None
 
     async def container_logs(self, request):
@@ -168,6 +187,49 @@ class KubeletServer:
             if close:
                 close()
         return response
+
+    async def exec(self, request):
+        """/exec/{namespace}/{pod}/{container}?command=...: a process in the container."""
+        return await self.stream(request, lambda cid, o: self.kubelet.runtime.exec(
+            cid, o.command, stdin=o.stdin, tty=o.tty), needs_command=True)
+
+    async def attach(self, request):
+        """/attach/{namespace}/{pod}/{container}: the container's own stdio."""
+        return await self.stream(request, lambda cid, o: self.kubelet.runtime.attach(
+            cid, stdin=o.stdin), needs_command=False)
+
+    async def stream(self, request, start, needs_command):
+        if request.method not in ("GET", "POST"):
+            return web.Response(status=405, text="method not allowed\n")
+        try:
+            opts = streaming.new_options(request.query, needs_command)
+        except streaming.OptionsError as e:
+            return web.Response(status=400, text=f"{e}\n")
+        m = request.match_info
+        cid, error = self.find_container(m["namespace"], m["pod"], m["container"], False,
+                                         running=True)
+        if error:
+            return web.Response(status=404, text=error + "\n")
+        if not streaming.is_websocket(request):  # checked last: the API server asks plainly why
+            return web.Response(status=400, text=NO_SPDY)
+        loop = asyncio.get_running_loop()
+        try:
+            stream = await loop.run_in_executor(None, start, cid, opts)
+        except rt.ContainerRuntimeError as e:
+            return web.Response(status=500, text=f"{e}\n")
+        return await streaming.serve(request, self.kubelet.runtime, stream, opts)
+
+    async def port_forward(self, request):
+        """/portForward/{namespace}/{pod}: TCP connections to the pod's ports."""
+        m = request.match_info
+        pods = [p for p in self.kubelet.running_pods()
+                if p["metadata"]["name"] == m["pod"]
+                and p["metadata"].get("namespace", "default") == m["namespace"]]
+        if not pods:
+            return web.Response(status=404, text=f"pod {m['namespace']}/{m['pod']} not found\n")
+        if not streaming.is_websocket(request):
+            return web.Response(status=400, text=NO_SPDY)
+        return await portforward.serve(request, pods[0])
 
     # -- running in a thread of its own ----------------------------------------------------
 

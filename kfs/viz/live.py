@@ -55,10 +55,8 @@ class LiveImage:
         import ipywidgets
         self.snapshot, self.render = snapshot, render
         self.interval, self.settle = interval, settle
-        # no `tooltip` on an Image: ipywidgets 8.1's front end then fails to draw it at all
-        self.image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
+        self.image = self.make_display(ipywidgets)
         self.caption = ipywidgets.HTML(layout=ipywidgets.Layout(max_width="100%"))
-        self.image.add_class("kfs-live-image")
         self.caption.add_class("kfs-live-caption")
         # at its own size (a VBox would stretch it to the cell's width), never wider
         self.widget = ipywidgets.VBox([self.image, self.caption],
@@ -68,6 +66,12 @@ class LiveImage:
         self._changed, self._stopped = threading.Event(), threading.Event()
         self._lock = threading.Lock()
         self._thread = None
+
+    def make_display(self, ipywidgets):
+        # no `tooltip` on an Image: ipywidgets 8.1's front end then fails to draw it at all
+        image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
+        image.add_class("kfs-live-image")
+        return image
 
     def changed(self, *_):
         """Something the picture shows may have changed: redraw soon (any thread)."""
@@ -132,6 +136,17 @@ class LiveImage:
     def _ipython_display_(self):
         from IPython.display import display
         display(self.widget)
+
+
+class LiveHTML(LiveImage):
+    """A LiveImage whose picture is HTML (a table, a list of events): `render(payload,
+    number)` returns ``(html, text)``. Its widget is an ``ipywidgets.HTML`` with class
+    ``kfs-live-html``, synced the same way."""
+
+    def make_display(self, ipywidgets):
+        widget = ipywidgets.HTML(layout=ipywidgets.Layout(max_width="100%"))
+        widget.add_class("kfs-live-html")
+        return widget
 
 
 def stop_all():

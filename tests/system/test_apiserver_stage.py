@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from kfs import meta
-from kfs.client import Client
+from kfs.client import ApiError, Client
 from kfs.lab import supervisor
 from kfs.lab.stages import apiserver as stage
 from kfs.util import wait_for
@@ -96,3 +96,28 @@ def test_three_etcd_members_keep_serving_when_one_dies(lab, cluster):
         assert len(json.loads(out)) == 2
     finally:
         lab.up(stage="apiserver", etcd_members=1, **quiet)
+
+
+def test_changing_the_etcd_members_keeps_every_object_and_its_resource_version(lab, cluster):
+    client = Client.from_kubeconfig(lab.admin_kubeconfig)
+    name = "kept-across-members"
+    try:
+        client.delete("namespaces", name)
+    except ApiError:
+        pass
+    wait_for(lambda: name not in {meta.name(n) for n in client.list("namespaces")["items"]},
+             60, what=f"an earlier run's namespace {name} gone")
+    made = client.create({"apiVersion": "v1", "kind": "Namespace",
+                          "metadata": {"name": name, "labels": {"k": "v"}}})
+    messages = []
+    try:
+        lab.up(stage="apiserver", etcd_members=3, progress=messages.append)
+        assert any("restored from a snapshot" in m for m in messages), messages
+        there = Client.from_kubeconfig(lab.admin_kubeconfig).get("namespaces", name)
+        assert there["metadata"]["resourceVersion"] == made["metadata"]["resourceVersion"]
+    finally:
+        lab.up(stage="apiserver", etcd_members=1, **quiet)
+    back = Client.from_kubeconfig(lab.admin_kubeconfig).get("namespaces", name)
+    assert back["metadata"]["labels"]["k"] == "v"
+    assert back["metadata"]["uid"] == made["metadata"]["uid"]
+    client.delete("namespaces", name)

@@ -60,6 +60,7 @@ class Kind:
     create_subresources = ()  # POST .../<name>/<sub> (pods/binding)
     also_accepts = ()        # other apiVersions a body of this kind may come in (AcceptsGroupVersion)
     connect_subresources = ()  # GET .../<name>/<sub>, proxied to a kubelet (pods/log)
+    upgrade_subresources = ()  # ... of those, upgraded to a stream, GET or POST (pods/exec)
 
     def __init__(self, server=None):
         """`server` (a `ServerConfig`) is given only inside the API server, for the storage
@@ -257,11 +258,13 @@ class ServerConfig:
 
 
 def with_rules():
-    """(apiVersion, kind) of every served kind and of the kinds its subresources take."""
+    """(apiVersion, kind) of every served kind and of the kinds its subresources take (a
+    connect subresource takes none: PodExecOptions are query parameters, not a body)."""
     served = {(r.api_version, r.kind) for r in resources.RESOURCES}
     taken = {(f"{group}/{version}" if group else version, kind)
-             for r in resources.RESOURCES for kind, group, version in r.subresources.values()
-             if kind}
+             for r in resources.RESOURCES
+             for sub, (kind, group, version) in r.subresources.items()
+             if kind and sub not in _kind_class(r.api_version, r.kind).connect_subresources}
     return sorted(served | taken)
 
 

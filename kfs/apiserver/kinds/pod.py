@@ -14,12 +14,16 @@
 - **storage**: graceful deletion (a pod bound to a node only gets a deletionTimestamp; its
   kubelet deletes it for good), ``pods/binding`` (the scheduler's decision),
   ``pods/eviction`` (a delete its PodDisruptionBudget allows, ``kinds/eviction.py``) and
-  ``pods/log`` (proxied to the kubelet of the pod's node).
+  ``pods/log`` (proxied to the kubelet of the pod's node), ``pods/exec``, ``pods/attach``
+  and ``pods/portforward`` (checked here: the pod bound and not finished, the container
+  named exists; then upgraded and relayed to the kubelet by ``proxy.py``).
 
 Mirrors pkg/apis/core/v1/defaults.go (SetDefaults_Pod, _PodSpec, _Container, _Probe,
 _HTTPGetAction, _Volume), pkg/apis/core/helper/qos (GetPodQOS), pkg/registry/core/pod/
 strategy.go (PrepareForCreate, podStatusStrategy, CheckGracefulDelete, GetAttrs),
-pkg/registry/core/pod/storage/storage.go (BindingREST) and rest/log.go (LogREST),
+pkg/registry/core/pod/storage/storage.go (BindingREST), rest/log.go (LogREST) and
+rest/subresources.go (ExecREST, AttachREST, PortForwardREST with strategy.go's
+ExecLocation, AttachLocation, PortForwardLocation),
 pkg/printers/internalversion/printers.go (printPod); ``priority`` and
 ``preemptionPolicy`` come from the Priority admission plugin.
 
@@ -27,7 +31,8 @@ What real Kubernetes does differently: defaulters are generated and also reach e
 nested struct kfs does not use; admission plugins add more (the ServiceAccount plugin
 mounts a token volume, DefaultTolerationSeconds adds not-ready/unreachable tolerations);
 binding goes through a NodeRestriction-aware admission, and log, exec, attach and
-port-forward share one "connect" mechanism with the kubelet's address from the Node.
+port-forward share one "connect" mechanism with the kubelet's address from the Node;
+ephemeral containers can be exec'd into too.
 """
 from urllib.parse import urlencode
 
@@ -322,7 +327,8 @@ class Pod(Kind):
     field_defaults = {"spec.hostNetwork": "false"}
     returns_deleted = True
     create_subresources = ("binding", "eviction")
-    connect_subresources = ("log",)
+    connect_subresources = ("log", "exec", "attach", "portforward")
+    upgrade_subresources = ("exec", "attach", "portforward")
 
     def default(self, pod):
         spec = pod.setdefault("spec", {})
@@ -379,12 +385,44 @@ class Pod(Kind):
                                     lambda pod: assign(pod, binding, self.resource), dry_run)
 
     def connect(self, registry, subresource, namespace, name, query):
-        """pods/log: the kubelet's /containerLogs URL for the pod's container."""
+        """The kubelet URL for pods/log (/containerLogs), pods/exec (/exec), pods/attach
+        (/attach), pods/portforward (/portForward), checked first (400 naming the problem)."""
         pod = registry.get(self.resource, namespace, name)
-        container = log_container(pod, query)
         location = kubelet_location(registry, pod)
-        params = urlencode({k: query[k] for k in LOG_PARAMS if k in query})
-        return f"{location}/containerLogs/{namespace}/{name}/{container}?{params}"
+        if subresource == "log":
+            container = log_container(pod, query)
+            params = urlencode({k: query[k] for k in LOG_PARAMS if k in query})
+            return f"{location}/containerLogs/{namespace}/{name}/{container}?{params}"
+        running(pod, subresource)
+        if subresource == "portforward":
+            params = urlencode([("port", p) for p in _getall(query, "ports")])
+            return f"{location}/portForward/{namespace}/{name}?{params}"
+        container = log_container(pod, query)
+        return f"{location}/{subresource}/{namespace}/{name}/{container}?{stream_params(query)}"
+
+
+def _getall(query, key):
+    values = query.getall(key, []) if hasattr(query, "getall") else [query.get(key)]
+    return [v for v in values if v]
+
+
+def running(pod, subresource):
+    """ExecREST/AttachREST refuse a pod that has finished (400)."""
+    phase = (pod.get("status") or {}).get("phase")
+    if phase in ("Succeeded", "Failed"):
+        verb = {"exec": "exec into", "attach": "attach to"}.get(subresource, "port-forward to")
+        raise errors.bad_request(f"cannot {verb} a container in a completed pod; current "
+                                 f"phase is {phase}")
+
+
+def stream_params(query):
+    """PodExecOptions/PodAttachOptions as the kubelet's streaming server reads them."""
+    params = [(kubelet, "1") for api, kubelet in STREAM_FLAGS
+              if (query.get(api) or "").lower() in ("1", "true")]
+    return urlencode(params + [("command", c) for c in _getall(query, "command")])
+
+
+STREAM_FLAGS = (("stdin", "input"), ("stdout", "output"), ("stderr", "error"), ("tty", "tty"))
 
 
 KIND = Pod

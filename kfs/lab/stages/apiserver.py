@@ -16,7 +16,9 @@ What kubeadm's ``init`` does on a control-plane machine, in the same order:
 
 Each is a process under ``kfs.lab.supervisor`` with its command line on view
 (``kfs lab status``, ``<machine>/<name>.cmd``), logging to ``<machine>/<name>.log``.
-``down`` stops them; etcd's data stays until ``kfs lab down``.
+``down`` stops them; etcd's data stays until ``kfs lab down``. Changing the number of etcd
+members (1 -> 3 or back) keeps the data: the new members are restored from a snapshot of
+the old ones (``move_etcd_data``).
 
 Mirrors kubeadm's ``init`` phases (certs, kubeconfig, etcd, control-plane) with static
 pods replaced by supervised processes.
@@ -28,6 +30,7 @@ API server next to each etcd member behind a load balancer.
 import requests
 
 from kfs.lab import supervisor
+from kfs.lab.errors import LabError
 from kfs.lab.stages import kubelet
 from kfs.lab.stages.credentials import (PORT, ensure_credentials, etcd_machines, server_url,
                                         token_path)
@@ -82,12 +85,10 @@ def etcd_healthy(lab, machine):
 def etcd_up(lab, progress):
     members = etcd_machines(lab)
     cluster = [m.name for m in members]
-    fresh = lab.state.get("etcd_cluster") not in (None, cluster)
-    if fresh:
-        progress(f"etcd members change to {', '.join(cluster)}: starting a new, empty cluster")
-        for m in lab.machines:
-            supervisor.stop(etcd_daemon(lab, m))
-            _remove(m.dir / "etcd")
+    before = lab.state.get("etcd_cluster")
+    moved = before not in (None, cluster)
+    kept = moved and move_etcd_data(lab, [m for m in lab.machines if m.name in before],
+                                    members, progress)
     lab.state["etcd_cluster"] = cluster
     lab.save()
     for m in lab.machines:
@@ -103,7 +104,52 @@ def etcd_up(lab, progress):
             return etcd_healthy(lab, m)
         wait_for(healthy, timeout=60, interval=0.5, what=f"etcd on {m.name}")
         progress(f"etcd   {m.name:6} pid {supervisor.pid_of(d)}  https://{m.ip}:{ETCD_PORT}")
-    return fresh
+    return moved, moved and not kept
+
+
+def move_etcd_data(lab, old, new, progress):
+    """The etcd members change (1 -> 3 or back): a member set is fixed when a cluster is
+    born, so the new members start a new cluster, restored from a snapshot of the old one
+    (``etcdctl snapshot save``, then ``snapshot restore`` per new member): every object and
+    its resourceVersion carry over. Without a running old cluster to read, the new one
+    starts empty, and says so. True if the data was kept."""
+    names = ", ".join(m.name for m in new)
+    snapshot = lab.dir / "etcd-move.db"
+    snapshot.unlink(missing_ok=True)
+    saved = bool(old) and save_snapshot(lab, old, snapshot)
+    for m in lab.machines:
+        supervisor.stop(etcd_daemon(lab, m))
+        _remove(m.dir / "etcd")
+    if not saved:
+        progress(f"etcd members change to {names}: the old members are not running, so the "
+                 "new cluster starts empty")
+        return False
+    progress(f"etcd members change to {names}: a new cluster, restored from a snapshot of "
+             "the old one (every object kept)")
+    cluster = ",".join(f"{m.name}=https://{m.ip}:{PEER_PORT}" for m in new)
+    for m in new:
+        r = m.run(["etcdctl", "snapshot", "restore", str(snapshot), "--name", m.name,
+                   "--data-dir", str(m.dir / "etcd"), "--initial-cluster", cluster,
+                   "--initial-cluster-token", f"kfs-{lab.name}",
+                   "--initial-advertise-peer-urls", f"https://{m.ip}:{PEER_PORT}"],
+                  capture_output=True, text=True, env={"ETCDCTL_API": "3"}, timeout=60)
+        if r.returncode != 0:
+            raise LabError(f"restoring etcd's snapshot on {m.name} failed: "
+                           f"{(r.stderr or r.stdout).strip()}")
+    snapshot.unlink(missing_ok=True)
+    return True
+
+
+def save_snapshot(lab, members, path):
+    """``etcdctl snapshot save`` from the first running member; False if none answers."""
+    for m in members:
+        if supervisor.pid_of(etcd_daemon(lab, m)) is None or not etcd_healthy(lab, m):
+            continue
+        r = m.run(["etcdctl", "snapshot", "save", str(path)], capture_output=True, text=True,
+                  env=etcdctl_env(lab, f"https://127.0.0.1:{ETCD_PORT}"), timeout=60)
+        if r.returncode == 0:
+            return True
+    return False
 
 
 def _remove(path):
@@ -150,9 +196,9 @@ def ready(lab):
 
 def up(lab, target, progress):
     ensure_credentials(lab)
-    fresh = etcd_up(lab, progress)
+    moved, emptied = etcd_up(lab, progress)
     d = apiserver_daemon(lab, apiserver_argv(lab))
-    if fresh:
+    if moved:  # a new etcd cluster behind it
         supervisor.stop(d)
     pid = supervisor.ensure(d)
 
@@ -163,7 +209,7 @@ def up(lab, target, progress):
     wait_for(serving, timeout=60, interval=0.2, what="the API server's /readyz")
     progress(f"apiserver cp   pid {pid}  {server_url(lab)}  "
              f"(export KUBECONFIG={lab.admin_kubeconfig})")
-    if fresh:
+    if emptied:
         restart_kubelets(lab, target, progress)
 
 
