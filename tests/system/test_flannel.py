@@ -5,7 +5,8 @@ kernels and their pods.
 Two pods (``kfs/echo:1``, answering ``hostname=... ip=... client=...``) are made at stage
 ``proxy``, one per node, before flannel runs: both get 172.17.0.2, the talk's problem.
 Then the lab goes to stage ``flannel`` and the same pods get new addresses in their node's
-subnet; commands run in the pods' containers with ``docker exec`` (through the Docker SDK).
+subnet; commands run in the pods' containers with ``docker exec`` (through the Docker SDK),
+and once through the API server with ``kubectl exec``.
 The last test goes back to stage ``proxy`` and checks that everything flannel made is gone.
 """
 import ipaddress
@@ -173,6 +174,16 @@ def test_a_pod_on_node1_reaches_a_pod_on_node2_by_its_ip_and_back(cluster, lab):
         assert code == 0 and " 0% packet loss" in out, out
         answer = wget(lab, src, f"http://{ips[dst]}:8080/cgi-bin/index.cgi")
         assert (answer["hostname"], answer["ip"]) == (f"echo-{dst}", ips[dst])
+
+
+def test_kubectl_exec_in_a_node1_pod_gets_the_node2_pods_answer_by_its_ip(cluster, lab):
+    from kfs.kubectl import kubectl
+    client = cluster[0]
+    ips = {n: wait_pod_ip(client, n, lambda ip: ip in NETWORK) for n in NODES}
+    for src, dst in (("node1", "node2"), ("node2", "node1")):
+        out = kubectl("exec", f"echo-{src}", "--", "wget", "-qO-",
+                      f"http://{ips[dst]}:8080/cgi-bin/index.cgi", lab=lab, show=False)
+        assert f"hostname=echo-{dst} ip={ips[dst]} client={ips[src]}" in out
 
 
 def test_the_other_pod_sees_the_pods_own_address_as_source(cluster, lab):
