@@ -1,5 +1,6 @@
 """Service addresses: a ClusterIP from ``--service-cluster-ip-range`` and NodePorts from
-``--service-node-port-range``, each allocated exactly once, cluster-wide.
+``--service-node-port-range`` (plus a ``healthCheckNodePort`` for a LoadBalancer with
+``externalTrafficPolicy: Local``), each allocated exactly once, cluster-wide.
 
 A Service's ClusterIP is a virtual address (nothing answers on it until kube-proxy writes
 iptables rules for it), but it must be unique. Each allocation is claimed in etcd with a
@@ -24,6 +25,11 @@ from kfs.apiserver.validation import fields
 IP_PREFIX = "/registry/ipaddresses/"
 PORT_PREFIX = "/registry/servicenodeports/"
 NEEDS_NODE_PORT = ("NodePort", "LoadBalancer")
+
+
+def needs_health_check_node_port(spec):
+    """``service.NeedsHealthCheck``: a LoadBalancer whose external traffic stays local."""
+    return spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
 
 
 class Allocator:
@@ -115,6 +121,12 @@ class Allocator:
                     p["nodePort"] = self.allocate_port(p.get("nodePort"),
                                                        f"spec.ports[{i}].nodePort")
                     ports.append(p["nodePort"])
+            hc, old_hc = spec.get("healthCheckNodePort"), old_spec.get("healthCheckNodePort")
+            if not needs_health_check_node_port(spec):
+                spec.pop("healthCheckNodePort", None)
+            elif not hc or hc != old_hc:   # allocHealthCheckNodePort
+                spec["healthCheckNodePort"] = self.allocate_port(hc, "spec.healthCheckNodePort")
+                ports.append(spec["healthCheckNodePort"])
         except _Invalid as e:
             self.release(ips, ports)
             raise invalid_status(svc, e.cause) from None
@@ -135,9 +147,12 @@ class Allocator:
         if old_spec.get("clusterIP") != spec.get("clusterIP"):
             self.release_ip(old_spec.get("clusterIP"))
         now = {p.get("nodePort") for p in spec.get("ports") or []}
+        now.add(spec.get("healthCheckNodePort"))
         for p in old_spec.get("ports") or []:
             if p.get("nodePort") and p["nodePort"] not in now:
                 self.release_port(p["nodePort"])
+        if old_spec.get("healthCheckNodePort") not in now:
+            self.release_port(old_spec.get("healthCheckNodePort"))
 
 
 class _Invalid(Exception):

@@ -22,7 +22,10 @@ what ``kubectl describe service`` prints as ``Endpoints:``.
 4. endpoints with the same address type and ports are packed, sorted, 100 to a slice;
    existing slices with those ports are reused and updated only if they differ, the
    rest are created (``generateName: <service>-``) or deleted. A Service without
-   endpoints keeps one empty placeholder slice, as upstream does.
+   endpoints keeps one empty placeholder slice, as upstream does. Each slice written
+   carries ``endpoints.kubernetes.io/last-change-trigger-time``, the time of the change
+   it reflects (``trigger_time_tracker``), from which kube-proxy measures its network
+   programming latency.
 
 What real Kubernetes does differently: the reconciler minimises churn (it fills the
 emptiest existing slice and only repacks when slices fall below a fill ratio), endpoints
@@ -39,6 +42,8 @@ from kfs.controllers import controller_utils as cu
 from kfs.controllers.endpoints import (HEADLESS_LABEL, endpoint_address, resolved_ports,
                                       services_selecting, should_be_in_endpoints)
 from kfs.controllers.manager import Controller
+from kfs.controllers.trigger_time_tracker import ANNOTATION as TRIGGER_TIME_ANNOTATION
+from kfs.controllers.trigger_time_tracker import TriggerTimeTracker
 
 log = logging.getLogger("kfs.controllers.endpointslice")
 
@@ -57,6 +62,7 @@ class EndpointSliceController(Controller):
         super().__init__(client, informers, recorder)
         self.workers, self.max_per_slice = workers, max_endpoints_per_slice
         self.written = {}   # service key -> {slice name: resourceVersion written, None: deleted}
+        self.trigger_time_tracker = TriggerTimeTracker()
         self.svc_informer = informers["services"].add_handler(self.on_service)
         self.pod_informer = informers["pods"].add_handler(self.on_pod)
         self.slice_informer = informers["endpointslices"].add_handler(self.on_slice)
@@ -81,19 +87,22 @@ class EndpointSliceController(Controller):
         spec = (svc or {}).get("spec") or {}
         if svc is None or spec.get("type") == "ExternalName" or spec.get("selector") is None:
             self.written.pop(key, None)
+            self.trigger_time_tracker.delete_service(*meta.split_key(key))
             return None
         if self.cache_is_stale(key):
             self.queue.add_after(key, STALE_RETRY)
             return None
         pods = self.pod_informer.list(namespace=meta.namespace(svc))
         desired = desired_slices(svc, pods, self.max_per_slice)
+        trigger_time = self.trigger_time_tracker.compute(
+            meta.namespace(svc), svc, [p for p in pods if meta.selects(spec["selector"], p)])
         existing = sorted(self.owned_slices(svc), key=meta.name)
         written = self.written.setdefault(key, {})
         for address_type, ports, endpoints in desired:
             current = next((s for s in existing if same_shape(s, address_type, ports)), None)
             if current is not None:
                 existing.remove(current)
-            wrote = self.write(svc, current, address_type, ports, endpoints)
+            wrote = self.write(svc, current, address_type, ports, endpoints, trigger_time)
             if wrote is not None:
                 written[meta.name(wrote)] = wrote["metadata"]["resourceVersion"]
         for stale in existing:
@@ -120,7 +129,7 @@ class EndpointSliceController(Controller):
                 if service_name(s) == meta.name(svc)
                 and meta.labels(s).get(MANAGED_BY_LABEL) == MANAGED_BY]
 
-    def write(self, svc, current, address_type, ports, endpoints):
+    def write(self, svc, current, address_type, ports, endpoints, trigger_time=None):
         """Create or update one slice; returns what was written, or None if nothing was."""
         labels = slice_labels(svc)
         if current is not None and meta.labels(current) == labels \
@@ -132,12 +141,16 @@ class EndpointSliceController(Controller):
                                 "namespace": meta.namespace(svc), "labels": labels,
                                 "ownerReferences": [meta.owner_reference(svc)]},
                    "addressType": address_type, "endpoints": endpoints, "ports": ports}
-            wrote = self.client.create(eps)
         else:
             eps = copy.deepcopy(current)
             eps["metadata"]["labels"] = labels
             eps["endpoints"] = endpoints
-            wrote = self.client.replace(eps)
+        annotations = {k: v for k, v in (eps["metadata"].get("annotations") or {}).items()
+                       if k != TRIGGER_TIME_ANNOTATION}   # no new trigger time: none (upstream)
+        if trigger_time:
+            annotations[TRIGGER_TIME_ANNOTATION] = trigger_time
+        eps["metadata"]["annotations"] = annotations
+        wrote = self.client.create(eps) if current is None else self.client.replace(eps)
         log.info("%s: slice %s with %d endpoints (%d ready)", meta.key(svc), meta.name(wrote),
                  len(endpoints), sum(bool(e["conditions"].get("ready")) for e in endpoints))
         return wrote

@@ -28,6 +28,7 @@ import sys
 import threading
 from dataclasses import dataclass
 
+from kfs.kubelet import hairpin
 from kfs.util import setup_logging
 
 DESCRIPTION = """\
@@ -95,6 +96,9 @@ def add_arguments(p):
     rt.add_argument("--max-backoff", type=duration, default=300.0, metavar="DURATION",
                     help="the cap of the crash-loop and image-pull back-off, which starts at "
                          "10s and doubles (default: 300s)")
+    rt.add_argument("--hairpin-mode", choices=hairpin.MODES, default=hairpin.HAIRPIN_VETH,
+                    help="put each pod's bridge port in hairpin mode, so that a pod reaches "
+                    "itself through its Service (default: hairpin-veth)")
     node = p.add_argument_group("node (with --kubeconfig)")
     node.add_argument("--node-status-update-frequency", type=duration, default=10.0,
                       metavar="DURATION", help="how often the Node's status is posted "
@@ -127,7 +131,7 @@ def main(args):
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         return fail("--tls-cert-file and --tls-private-key-file go together")
     try:
-        runtime = DockerRuntime(args.container_runtime_endpoint)
+        runtime = DockerRuntime(args.container_runtime_endpoint, hairpin_mode=args.hairpin_mode)
         version = runtime.version()
     except (ContainerRuntimeError, Exception) as e:
         return fail(f"cannot reach Docker at {args.container_runtime_endpoint}: {e} "

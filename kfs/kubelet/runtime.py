@@ -26,6 +26,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from kfs.kubelet import hairpin
+
 POD_NAME = "io.kubernetes.pod.name"
 POD_NAMESPACE = "io.kubernetes.pod.namespace"
 POD_UID = "io.kubernetes.pod.uid"
@@ -165,10 +167,10 @@ def split_image(image):
 class DockerRuntime:
     """The runtime interface over one Docker daemon (``unix:///.../docker.sock``)."""
 
-    def __init__(self, endpoint, timeout=120, version=None):
+    def __init__(self, endpoint, timeout=120, hairpin_mode="none", version=None):
         """`version`: the Docker API version to speak (None: ask the daemon, which must be up)."""
         import docker
-        self.endpoint = endpoint
+        self.endpoint, self.hairpin_mode = endpoint, hairpin_mode
         self.client = docker.DockerClient(base_url=endpoint, timeout=timeout, max_pool_size=64,
                                           version=version)
         self.api = self.client.api
@@ -245,6 +247,10 @@ class DockerRuntime:
         except ContainerRuntimeError:
             self.remove_container(c.id)
             raise
+        if not config.host_network and self.hairpin_mode == hairpin.HAIRPIN_VETH:
+            pid = self._call(self.api.inspect_container, c.id)["State"].get("Pid")
+            if pid:
+                hairpin.set_up_container_pid(pid)
         return c.id
 
     def create_container(self, sandbox_id, config):

@@ -4,6 +4,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 
 from kfs.lab import netns, supervisor
@@ -117,7 +118,11 @@ def test_unknown_stage_or_machine_is_a_one_line_error_not_a_traceback(lab):
 
 
 def mounts_under(path):
-    return [l for l in open("/proc/self/mountinfo") if f" {path}" in l]
+    """Mount points at `path` or below it (not at a sibling whose name starts the same,
+    such as another lab's /var/lib/kfs/lab-kfsd2)."""
+    path = Path(path)
+    return [l for l in open("/proc/self/mountinfo")
+            if Path(l.split()[4]) == path or path in Path(l.split()[4]).parents]
 
 
 def test_down_removes_namespaces_bridge_daemons_rules_and_state_and_nothing_else():

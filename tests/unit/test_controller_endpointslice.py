@@ -162,3 +162,40 @@ def test_a_deleted_slice_is_written_again():
     api.delete("endpointslices", meta.name(eps), "default")
     c.drain()
     assert [addresses(s) for s in slices(api)] == [["10.0.0.1"]]
+
+
+TRIGGER = "endpoints.kubernetes.io/last-change-trigger-time"
+
+
+def test_a_slice_carries_the_time_of_the_change_it_reflects_as_its_trigger_time_annotation():
+    a = pod("a", ip="172.17.0.2", ready_for=60)
+    api, c = setup(service(), a)
+    c.reconcile("default/web")
+    [eps] = slices(api)
+    assert eps["metadata"]["annotations"][TRIGGER] == \
+        a["status"]["conditions"][0]["lastTransitionTime"]     # older than the Service
+    b = pod("b", ip="172.17.0.3", ready_for=5)
+    api.create(b)
+    c.reconcile("default/web")
+    [eps] = slices(api)
+    assert eps["metadata"]["annotations"][TRIGGER] == \
+        b["status"]["conditions"][0]["lastTransitionTime"]     # the one change since
+
+
+def test_an_unchanged_service_is_not_written_again_for_its_trigger_time():
+    api, c = setup(service(), pod("a", ip="172.17.0.2"))
+    c.reconcile("default/web")
+    [before] = slices(api)
+    c.reconcile("default/web")
+    [after] = slices(api)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_a_change_without_a_new_trigger_time_drops_the_old_annotation():
+    api, c = setup(service(), pod("a", ip="172.17.0.2"), pod("b", ip="172.17.0.3"))
+    c.reconcile("default/web")
+    api.delete("pods", "b", "default")      # gone: no Ready transition to date it by
+    c.reconcile("default/web")
+    [eps] = slices(api)
+    assert addresses(eps) == ["172.17.0.2"]
+    assert TRIGGER not in (eps["metadata"].get("annotations") or {})

@@ -93,14 +93,26 @@ def test_a_machines_mac_follows_from_its_address_so_a_recreated_machine_keeps_it
 
 def test_each_stage_of_kfs_today_has_its_module_in_kfs_lab_stages():
     assert stages.available() == ["machines", "kubelet", "apiserver", "scheduler",
-                                  "controller-manager", "flannel"]
+                                  "controller-manager", "proxy", "flannel"]
     for stage in stages.available():
         up, down = stages.REGISTRY[stage]
         assert up.startswith("kfs.lab.stages.") and stages._resolve(up)
         assert down is None or stages._resolve(down)
 
 
-def test_the_stages_to_come_are_not_part_of_kfs_yet(lab):
-    with pytest.raises(LabError, match="stage 'proxy' is not part of kfs yet; available: "
-                                       "machines, kubelet, apiserver, scheduler, controller-"):
-        stages.bring_to(lab, "proxy", progress=print)
+def test_the_stages_to_come_are_not_part_of_kfs_yet(lab, monkeypatch):
+    monkeypatch.setitem(stages.REGISTRY, "flannel", ("kfs.lab.stages.no_such_stage:up", None))
+    with pytest.raises(LabError, match="stage 'flannel' is not part of kfs yet; available: "
+                                       "machines, kubelet, apiserver, scheduler, controller-"
+                                       "manager, proxy"):
+        stages.bring_to(lab, "flannel", progress=print)
+
+
+def test_the_proxy_runs_on_cp_and_each_node_with_upstreams_flags(lab):
+    from kfs.lab.stages import proxy
+    assert [m.name for m in proxy.machines(lab)] == ["cp", "node1", "node2"]
+    argv = proxy.daemon(lab, lab.machine("node1"), "proxy").argv
+    assert argv[1:] == ["proxy", "--kubeconfig", str(lab.kubeconfig("kube-proxy")),
+                        "--hostname-override", "node1", "--cluster-cidr", "172.17.0.0/16",
+                        "--nodeport-addresses", "192.168.56.0/24"]
+    assert "10.244.0.0/16" in proxy.daemon(lab, lab.machine("node1"), "flannel").argv

@@ -35,7 +35,7 @@ def kubelet_argv(lab, machine, target):
             "--node-name", machine.name, "--node-ip", machine.ip,
             "--pod-manifest-path", manifest_dir(machine), "--file-check-frequency", "1s",
             "--container-runtime-endpoint", machine.docker_host,
-            "--root-dir", root_dir(machine), "--port", PORT]
+            "--root-dir", root_dir(machine), "--port", PORT, "--hairpin-mode", "hairpin-veth"]
     if stages.at_least("apiserver", target):
         argv += api_flags(lab, machine)
     return [str(a) for a in argv]

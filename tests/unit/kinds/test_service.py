@@ -126,3 +126,44 @@ def test_a_services_name_is_a_dns_1035_label():
 def test_services_have_upstreams_columns_with_wide_ones_at_priority_1():
     assert column_names("services") == (["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age"],
                                         ["Selector"])
+
+
+class KeyStore:
+    """The two calls the allocator makes of kfs.storage, in a set."""
+
+    def __init__(self):
+        self.keys = set()
+
+    def create_key(self, key, value=b""):
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        return True
+
+    def delete_key(self, key):
+        self.keys.discard(key)
+
+
+def test_a_local_load_balancer_gets_a_health_check_node_port_released_when_it_goes_cluster():
+    from kfs.apiserver.allocator import PORT_PREFIX, Allocator
+    store = KeyStore()
+    a = Allocator(store)
+    svc = {"metadata": {"name": "web"}, "spec": {
+        "type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 80}]}}
+    a.allocate(svc)
+    hc, np = svc["spec"]["healthCheckNodePort"], svc["spec"]["ports"][0]["nodePort"]
+    assert 30000 <= hc <= 32767 and hc != np
+    assert store.keys >= {PORT_PREFIX + str(hc), PORT_PREFIX + str(np)}
+    new = {"metadata": {"name": "web"}, "spec": {**svc["spec"], "externalTrafficPolicy": "Cluster"}}
+    a.allocate(new, svc)
+    a.release_unused(new, svc)
+    assert "healthCheckNodePort" not in new["spec"]
+    assert PORT_PREFIX + str(hc) not in store.keys and PORT_PREFIX + str(np) in store.keys
+
+
+def test_a_node_port_service_gets_no_health_check_node_port():
+    from kfs.apiserver.allocator import Allocator
+    svc = {"metadata": {"name": "web"}, "spec": {
+        "type": "NodePort", "externalTrafficPolicy": "Local", "ports": [{"port": 80}]}}
+    Allocator(KeyStore()).allocate(svc)
+    assert "healthCheckNodePort" not in svc["spec"]
