@@ -25,6 +25,7 @@ SYSTEM_PACKAGES = {
     "curl": "curl",  # reaching NodePorts and the API server from the host; the tests use it
     "chromium": "chromium",  # the browser tier: JupyterLab in headless Chromium (playwright)
     "iperf3": "iperf3",  # pod-to-pod throughput: bench/pod_network.py, notebook 06
+    "tcpdump": "tcpdump",  # the vxlan packets on the lab bridge: notebook 06, its system test
     "python3-venv": None,  # checked by trying `python3 -m venv --help`
 }
 

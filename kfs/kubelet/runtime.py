@@ -171,22 +171,31 @@ def split_image(image):
 class DockerRuntime:
     """The runtime interface over one Docker daemon (``unix:///.../docker.sock``)."""
 
-    def __init__(self, endpoint, timeout=120, hairpin_mode="none"):
+    def __init__(self, endpoint, timeout=120, hairpin_mode="none", version=None):
+        """`version`: the Docker API version to speak (None: ask the daemon, which must be up)."""
         import docker
         self.endpoint, self.hairpin_mode = endpoint, hairpin_mode
-        self.client = docker.DockerClient(base_url=endpoint, timeout=timeout, max_pool_size=64)
+        self.client = docker.DockerClient(base_url=endpoint, timeout=timeout, max_pool_size=64,
+                                          version=version)
         self.api = self.client.api
         self._inspected = {}  # (id, state) -> Container: a container's facts change with its state
         self._lock = threading.Lock()
 
     def _call(self, fn, *args, **kwargs):
+        """Docker's answer, its errors as ContainerRuntimeError: a Docker that is down or
+        restarting (its socket gone, the connection cut) too, so that the sync loop and the
+        pod workers carry on and try again, as the kubelet does while its runtime is down."""
         import docker.errors
+        import requests
         try:
             return fn(*args, **kwargs)
         except docker.errors.NotFound as e:
             raise NotFound(e.explanation or str(e)) from None
         except docker.errors.APIError as e:
             raise ContainerRuntimeError(e.explanation or str(e)) from None
+        except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
+            raise ContainerRuntimeError(f"cannot reach the container runtime at "
+                                        f"{self.endpoint}: {e}") from None
 
     def version(self):
         return self._call(self.api.version)

@@ -158,14 +158,16 @@ class Lab:
             self.state = {}
 
     def status(self):
-        """One row per machine: address, namespace, daemons and components with PIDs."""
+        """One row per machine: address, namespace, daemons and components with PIDs, and
+        the pod subnet flanneld leased it (None before stage ``flannel``)."""
+        from kfs.lab.stages import flannel
         rows = []
         for m in self.machines:
             daemons = {d.name: supervisor.pid_of(d) for d in
                        [m.containerd(), m.dockerd(), *m.components()]}
             rows.append({"machine": m.name, "address": m.ip,
                          "netns": m.netns if netns.netns_exists(m.netns) else None,
-                         "daemons": daemons})
+                         "daemons": daemons, "subnet": flannel.subnet(m)})
         return rows
 
 

@@ -14,7 +14,12 @@ def print_status(lab=None):
         return
     print(f"lab {lab.name!r}  stage {lab.stage or '-'}  network {lab.bridge} "
           f"{lab.host_ip}/{lab.subnet.prefixlen}  state {lab.dir}")
-    print(f"{'MACHINE':8} {'ADDRESS':15} {'NETNS':12} DAEMONS (PID)")
-    for row in lab.status():
+    rows = lab.status()
+    subnets = any(row["subnet"] for row in rows)  # the pod subnet column, from stage flannel
+    print(f"{'MACHINE':8} {'ADDRESS':15} {'NETNS':12} " + (f"{'POD SUBNET':15} " if subnets else "")
+          + "DAEMONS (PID)")
+    for row in rows:
         daemons = "  ".join(f"{n} {p or 'DEAD'}" for n, p in row["daemons"].items())
-        print(f"{row['machine']:8} {row['address']:15} {row['netns'] or 'MISSING':12} {daemons}")
+        subnet = f"{row['subnet'] or '-':15} " if subnets else ""
+        print(f"{row['machine']:8} {row['address']:15} {row['netns'] or 'MISSING':12} {subnet}"
+              f"{daemons}")
