@@ -50,6 +50,13 @@ echo "$REQUEST_METHOD $REQUEST_URI from $REMOTE_ADDR" >&2
 PAUSE_CMD = 'trap "exit 0" TERM INT; sleep 2147483647 & wait'
 ECHO_CMD = 'trap "exit 0" TERM INT; httpd -f -p 0.0.0.0:8080 -h /www & wait'
 
+
+def echo_command(port=8080):
+    """The echo image's command on another port: for an echo in a machine's own network,
+    where 8080 may be taken (on cp, by kfs dns's health endpoint, as CoreDNS's)."""
+    return ["/bin/sh", "-c", ECHO_CMD.replace(":8080 ", f":{port} ")]
+
+
 IMAGES = {
     versions.PAUSE_IMAGE: {"files": {}, "changes": [
         f"CMD {json.dumps(['/bin/sh', '-c', PAUSE_CMD])}"]},

@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from kfs import meta
+from kfs import images, meta
 from kfs.kubelet import runtime as rt
 from kfs.lab import netns, supervisor
 from kfs.lab.stages import flannel
@@ -195,13 +195,13 @@ def test_the_other_pod_sees_the_pods_own_address_as_source(cluster, lab):
 
 def test_pods_reach_addresses_outside_the_cluster_masqueraded(cluster, lab):
     cp = lab.machine("cp")
-    server = cp.docker().containers.run("kfs/echo:1", detach=True, network_mode="host",
-                                        name="flannel-test-outside")
-    try:
-        wait_for(lambda: exec_in(lab, "node1", "wget", "-qO-", f"http://{cp.ip}:8080/",
+    server = cp.docker().containers.run("kfs/echo:1", images.echo_command(18080), detach=True,
+                                        network_mode="host", name="flannel-test-outside")
+    try:   # on cp's own network: 8080 is kfs dns's health port there
+        wait_for(lambda: exec_in(lab, "node1", "wget", "-qO-", f"http://{cp.ip}:18080/",
                                  timeout=2)[0] == 0, 30,
                  interval=0.5, what="the echo server on cp")
-        answer = wget(lab, "node1", f"http://{cp.ip}:8080/cgi-bin/index.cgi")
+        answer = wget(lab, "node1", f"http://{cp.ip}:18080/cgi-bin/index.cgi")
         assert answer["client"] == lab.machine("node1").ip   # the node's address, not the pod's
     finally:
         server.remove(force=True)
