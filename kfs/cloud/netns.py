@@ -20,6 +20,7 @@ in the forwarder); clouds offer L4 and L7 kinds chosen by Service annotations; t
 ``ipMode`` VIP/Proxy distinction says whether kube-proxy also routes the address itself.
 """
 import ipaddress
+import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -48,6 +49,23 @@ class Inventory:
 
     def instances(self):  # pragma: no cover - the protocol
         raise NotImplementedError
+
+
+class FileInventory(Inventory):
+    """The inventory as a JSON file the lab keeps: ``{"machines": [{"name", "address", "zone",
+    "region", "running", "instance_type"}, ...]}``, read on every question (the lab rewrites
+    it when it adds, stops or removes a machine)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def instances(self):
+        try:
+            with open(self.path) as f:
+                machines = json.load(f).get("machines") or []
+        except (OSError, ValueError) as e:
+            raise cloud.CloudError(f"the lab's inventory {self.path}: {e}") from None
+        return [LabInstance(**m) for m in machines]
 
 
 class Forwarder:
@@ -226,4 +244,22 @@ def _address_range(first, last):
     return [str(a + i) for i in range(int(z) - int(a) + 1)]
 
 
-cloud.register_cloud_provider("netns", NetnsCloud)
+def new_cloud(cloud_config=None, **kwargs):
+    """The provider from ``--cloud-config FILE`` (JSON: ``lab``, ``subnet``, optional ``pool``
+    [first, last], and the ``machines`` of FileInventory), or from keyword arguments."""
+    if cloud_config is None:
+        return NetnsCloud(**kwargs)
+    try:
+        with open(cloud_config) as f:
+            config = json.load(f)
+        lab = config["lab"]
+    except (OSError, ValueError, KeyError) as e:
+        why = e.strerror if isinstance(e, OSError) else f"no {e}" if isinstance(e, KeyError) \
+            else str(e)
+        raise ValueError(f"--cloud-config {cloud_config}: {why}; the netns provider wants JSON "
+                         '{"lab": ..., "subnet": ..., "machines": [...]}') from None
+    return NetnsCloud(lab, FileInventory(cloud_config), subnet=config.get("subnet",
+                      "192.168.56.0/24"), pool=config.get("pool"), **kwargs)
+
+
+cloud.register_cloud_provider("netns", new_cloud)

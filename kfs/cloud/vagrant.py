@@ -19,6 +19,7 @@ only when a controller asks). Load balancers are the netns provider's (``kfs.clo
 and arrive for Vagrant with the lab stage that runs the forwarder on a VM.
 """
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -173,4 +174,21 @@ def _loopback(host):
         return host == "localhost"
 
 
-cloud.register_cloud_provider("vagrant", VagrantCloud)
+def new_cloud(cloud_config=None, **kwargs):
+    """The provider from ``--cloud-config FILE`` (JSON with VagrantCloud's arguments:
+    ``lab``, ``directory`` (where the Vagrantfile is), ``vagrant``, ``subnet``, ``region``,
+    ``zones``), or from keyword arguments."""
+    config = {}
+    if cloud_config is not None:
+        try:
+            with open(cloud_config) as f:
+                config = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"--cloud-config {cloud_config}: {e}") from None
+    try:
+        return VagrantCloud(**{**config, **kwargs})
+    except TypeError as e:
+        raise ValueError(f"--cloud-config {cloud_config}: {e}") from None
+
+
+cloud.register_cloud_provider("vagrant", new_cloud)
