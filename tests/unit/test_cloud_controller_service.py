@@ -122,3 +122,21 @@ def test_an_exhausted_pool_leaves_the_service_pending_with_a_warning_and_a_retry
     api.create(lb_service("second"))
     assert c.reconcile("default/second") == 5.0
     assert ingress(api, "second") == [] and ingress(api, "first") == ["192.168.56.200"]
+
+
+def test_the_controllers_own_status_write_does_not_ensure_the_balancer_again():
+    api, c, fwd = setup(*NODES, lb_service())
+    c.drain()
+    assert [call for call in fwd.calls if call[0] == "ensure"] == [
+        ("ensure", cloud.default_load_balancer_name(api.get("services", "web", "default")))]
+
+
+def test_a_port_change_ensures_the_balancer_with_the_new_ports():
+    api, c, fwd = setup(*NODES, lb_service())
+    c.drain()
+    svc = api.get("services", "web", "default")
+    svc["spec"]["ports"][0].update(port=8080, nodePort=30081)
+    api.replace(svc)
+    c.drain()
+    assert served(fwd, api)["ports"] == [{"protocol": "TCP", "port": 8080, "nodePort": 30081}]
+    assert ingress(api) == ["192.168.56.200"]

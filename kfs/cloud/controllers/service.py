@@ -58,6 +58,15 @@ def node_included(node):
                    for t in node.get("spec", {}).get("taints") or [])
 
 
+def needs_update(old, new):
+    """needsUpdate, shrunk: what the load balancer is made of changed (not, say, the status
+    this controller just wrote)."""
+    o, n = old["metadata"], new["metadata"]
+    return (old.get("spec") != new.get("spec")
+            or o.get("deletionTimestamp") != n.get("deletionTimestamp")
+            or o.get("annotations") != n.get("annotations") or o.get("uid") != n.get("uid"))
+
+
 class ServiceController(Controller):
     name = "service"
 
@@ -76,7 +85,9 @@ class ServiceController(Controller):
     # -- handlers -------------------------------------------------------------------------------
 
     def on_service(self, kind, service, old):
-        if kind != "DELETED" and (wants_load_balancer(service) or has_finalizer(service)):
+        if kind == "DELETED" or not (wants_load_balancer(service) or has_finalizer(service)):
+            return
+        if old is None or needs_update(old, service):
             self.enqueue(service)
 
     def on_node(self, kind, node, old):
