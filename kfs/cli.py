@@ -19,6 +19,7 @@ COMPONENTS = {
     "kubelet": "kfs.kubelet.main",
     "scheduler": "kfs.scheduler.main",
     "controller-manager": "kfs.controllers.main",
+    "cloud-controller-manager": "kfs.cloud.main",
     "proxy": "kfs.proxy.main",
     "flanneld": "kfs.flannel.main",
     "dns": "kfs.dns.main",

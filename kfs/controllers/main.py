@@ -47,21 +47,23 @@ def duration(text):
     return float(m[1]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m[2]]
 
 
-def enabled_controllers(spec):
-    """Upstream's --controllers syntax: "*" all, "name" one, "-name" not that one."""
+def enabled_controllers(spec, controllers=None):
+    """Upstream's --controllers syntax: "*" all, "name" one, "-name" not that one.
+    `controllers`: {name: upstream's long name} (default: this binary's CONTROLLERS)."""
+    controllers = controllers or CONTROLLERS
     wanted = set()
-    aliases = {**{k: k for k in CONTROLLERS}, **{v: k for k, v in CONTROLLERS.items()}}
+    aliases = {**{k: k for k in controllers}, **{v: k for k, v in controllers.items()}}
     for item in filter(None, (s.strip() for s in spec.split(","))):
         negate = item.startswith("-")
         name = item.lstrip("-")
         if name == "*":
-            wanted |= set(CONTROLLERS)
+            wanted |= set(controllers)
             continue
         if name not in aliases:
             raise ValueError(f"--controllers: unknown controller {name!r}; known: "
-                             f"{', '.join(CONTROLLERS)} (or *)")
+                             f"{', '.join(controllers)} (or *)")
         (wanted.discard if negate else wanted.add)(aliases[name])
-    return [n for n in CONTROLLERS if n in wanted]
+    return [n for n in controllers if n in wanted]
 
 
 def add_arguments(parser):

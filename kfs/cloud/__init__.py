@@ -1,0 +1,8 @@
+"""The cloud provider and the cloud-controller-manager: Kubernetes asking its IaaS.
+
+``kfs.cloud.cloud`` is the interface (``k8s.io/cloud-provider/cloud.go``) and the registry
+of providers by name (``plugins.go``); ``kfs.cloud.netns`` and ``kfs.cloud.vagrant`` are the
+two labs behind it; ``kfs.cloud.controllers`` are the cloud-controller-manager's loops
+(``k8s.io/cloud-provider/controllers/{node,nodelifecycle,service}``) and ``kfs.cloud.main``
+the ``kfs cloud-controller-manager`` command.
+"""
