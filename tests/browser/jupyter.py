@@ -146,7 +146,8 @@ STATE = """([path, i]) => {
   const nb = window.__kfs[path], cell = nb.widget.content.widgets[i];
   return {done: nb.done[i], outputs: cell.model.toJSON().outputs || [],
           images: cell.node.querySelectorAll('.jp-OutputArea img').length,
-          widgets: cell.node.querySelectorAll('.jp-OutputArea .jupyter-widgets').length};
+          widgets: cell.node.querySelectorAll('.jp-OutputArea .jupyter-widgets').length,
+          live: cell.node.querySelectorAll('.jp-OutputArea img.kfs-live-image').length};
 }"""
 
 # Records every picture a live view's <img> shows: each new src (a blob: URL ipywidgets
