@@ -26,6 +26,7 @@ SYSTEM_PACKAGES = {
     "chromium": "chromium",  # the browser tier: JupyterLab in headless Chromium (playwright)
     "iperf3": "iperf3",  # pod-to-pod throughput: bench/pod_network.py, notebook 06
     "tcpdump": "tcpdump",  # the vxlan packets on the lab bridge: notebook 06, its system test
+    "vagrant": "vagrant",  # labs/Vagrantfile: the tests run `vagrant validate` (CI boots no VM)
     "python3-venv": None,  # checked by trying `python3 -m venv --help`
 }
 
