@@ -19,7 +19,7 @@ COMPONENTS = {
     "docker": (1.0, 0.4, "each machine", "machines"),
     "kube-proxy": (2.3, 1.6, "each node", "proxy"),
     "flanneld": (3.5, 1.6, "each node", "flannel"),
-    "dns": (4.6, 1.6, "a node (a pod)", "flannel"),
+    "dns": (4.6, 1.6, "cp", "dns"),
 }
 
 # (who, whom, what about)
@@ -33,7 +33,7 @@ TALKS = [
     ("kubelet", "docker", "containers"),
     ("kube-proxy", "kube-apiserver", "watch Services"),
     ("flanneld", "kube-apiserver", "its Node's podCIDR"),
-    ("dns", "kube-apiserver", "watch Services"),
+    ("dns", "kube-apiserver", "watch Services, EndpointSlices"),
 ]
 
 
