@@ -97,13 +97,13 @@ def path(hops, title="", ax=None):
     if not hops:
         raise ValueError("path() needs at least one hop")
     if ax is None:
-        fig = figure(min(3.2 * len(hops), 14), 2.4)
+        fig = figure(min(3.4 * len(hops), 15), 2.4)
         ax = fig.add_subplot()
     for i, (box, _) in enumerate(hops):
-        ax.text(i, 0, box, ha="center", va="center", fontsize=8, wrap=True,
+        ax.text(i, 0, box, ha="center", va="center", fontsize=8,
                 bbox=dict(boxstyle="round,pad=0.5", fc="#dbe9f6", ec="#5b8db8"))
     for i, (_, arrow) in enumerate(hops[:-1]):
-        ax.annotate("", (i + 0.62, 0), (i + 0.38, 0),
+        ax.annotate("", (i + 0.6, 0), (i + 0.4, 0),
                     arrowprops=dict(arrowstyle="->", color="#444444", lw=1.5))
         ax.text(i + 0.5, 0.22, arrow, ha="center", va="bottom", fontsize=7, color="#444444")
     ax.set_xlim(-0.6, len(hops) - 0.4)
