@@ -86,30 +86,28 @@ def machine_facts(lab):
     return {m.name: (docker_bridge(m), components(m)) for m in lab.machines}
 
 
-def from_api(lab):
-    """(pods, nodes) as the API server sees them, or (None, None) when it has none."""
+def api_lists(lab, *plurals):
+    """The objects of each resource in `plurals`, as the API server lists them, or a None
+    for each when the lab has no API server (or it is down)."""
     if not lab.admin_kubeconfig.exists():
-        return None, None
+        return (None,) * len(plurals)
     try:
         from kfs.client import Client
         client = Client.from_kubeconfig(lab.admin_kubeconfig)
         client.timeout = 3
-        return client.list("pods")["items"], client.list("nodes")["items"]
-    except Exception:  # API server down: fall back to what Docker runs
-        return None, None
+        return tuple(client.list(p)["items"] for p in plurals)
+    except Exception:  # API server down: fall back to what Docker runs, no Services
+        return (None,) * len(plurals)
+
+
+def from_api(lab):
+    """(pods, nodes) as the API server sees them, or (None, None) when it has none."""
+    return api_lists(lab, "pods", "nodes")
 
 
 def services_from_api(lab):
     """(Services, EndpointSlices) as the API server sees them, or (None, None)."""
-    if not lab.admin_kubeconfig.exists():
-        return None, None
-    try:
-        from kfs.client import Client
-        client = Client.from_kubeconfig(lab.admin_kubeconfig)
-        client.timeout = 3
-        return client.list("services")["items"], client.list("endpointslices")["items"]
-    except Exception:  # API server down: no Services in the picture
-        return None, None
+    return api_lists(lab, "services", "endpointslices")
 
 
 def pods_from_api(lab):
