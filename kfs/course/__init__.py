@@ -5,8 +5,8 @@
 - ``wait(condition, timeout, what)``: a wait with a progress bar saying what is awaited
   (``kfs.course.waiting``); ``events(api, obj)``: the Events about one object
   (``kfs.course.objects``);
-- ``architecture(highlight, stage)``: the picture of all components and who talks to whom
-  (``kfs.course.pictures``);
+- ``architecture(highlight, stage)``: the picture of all components and who talks to whom;
+  ``path(hops)``: one packet's or query's way, box to box (``kfs.course.pictures``);
 - the exercises: ``solution(fn)`` and the checks ``check_...`` (``kfs.course.exercise``,
   ``kfs.course.checks``, the reference answers in ``kfs.course.solutions``);
 - ``dashboard()``: the instructor's dashboard: the lab's topology, its events as they come
