@@ -2,13 +2,23 @@
 
     .venv/bin/python bench/dns.py [--services 20] [--seconds 1] [--concurrency 4] [--rounds 3]
     .venv/bin/python bench/dns.py --target HOST:PORT --name web.default.svc.cluster.local ...
+    KFS_LAB=... .venv/bin/python bench/dns.py --lab      # from a pod, the lab at stage dns
 
 By default it starts etcd and ``kfs apiserver`` on loopback (``kfs.apiserver.local``),
 creates ``--services`` Services (and one headless Service with three ready endpoints), and
 starts ``kfs dns`` as its own process on a free port of 127.0.0.1, fed by that control
 plane through its watch, with no upstream. With ``--target`` it measures a kfs dns that
-already runs there instead (the lab's ``10.96.0.10`` seen from a pod is the stage's
-variant of this benchmark, which comes with the stage), asking for the ``--name``s given.
+already runs there instead, asking for the ``--name``s given.
+
+With ``--lab`` (the lab ``KFS_LAB`` names, at stage ``dns`` or later) the queries come
+**from a pod**: a busybox pod on node1, the load generator run in its network namespace
+(``nsenter --net=/proc/<pause pid>/ns/net``, this script with ``--measure-only``), asking
+``10.96.0.10`` — node1's kube-proxy DNATs it to ``kfs dns`` on cp, as every pod's query
+goes. The static server then runs in cp's network namespace on another port, behind a
+Service of its own (``bench-static-dns``, no selector, an EndpointSlice naming cp), so its
+queries take the same path: pod, ClusterIP, DNAT, cp. The mix is the ``kubernetes``
+Service, kube-dns itself and ``--services`` Services made in namespace ``bench`` (deleted
+at the end, with the pod and the static Service).
 
 Then, in the same run:
 
@@ -29,6 +39,7 @@ generator shares the two cores with the servers, so the absolute numbers are the
 machine's, the ratio is the result. Everything is stopped by PID at the end.
 """
 import argparse
+import json
 import shutil
 import socket
 import subprocess
@@ -178,19 +189,30 @@ def run(args, target, queries, workdir):
     static_address = ("127.0.0.1", free_port())
     static = start_static(zone, static_address[1])
     servers = {"kfs dns": target, "static dnslib zoneresolver": static_address}
-    rounds = {label: [] for label in servers}
     try:
         wait_for(lambda: _answers(static_address, queries[0]), 15, what="the static server")
-        for address in servers.values():
-            load(address, queries, 0.2, args.concurrency, 500)  # warm-up
-        for _ in range(args.rounds):  # taking turns, so a busy moment hits both alike
-            for label, address in servers.items():
-                rounds[label].append(measure(address, queries, args))
+        rounds = take_turns(servers, lambda address: measure(address, queries, args), args.rounds)
     finally:
         static.terminate()
         static.wait(15)
+    report(rounds, servers, queries, args, "UDP on loopback")
+
+
+def take_turns(servers, one_round, count):
+    """{label: [round, ...]}: a warm-up each, then `count` rounds, the servers taking turns
+    so that a busy moment of the machine hits both alike."""
+    rounds = {label: [] for label in servers}
+    for address in servers.values():
+        one_round(address)  # warm-up
+    for _ in range(count):
+        for label, address in servers.items():
+            rounds[label].append(one_round(address))
+    return rounds
+
+
+def report(rounds, servers, queries, args, where_from):
     print(f"{len(queries)} queries in the mix, {args.concurrency} clients, {args.seconds:g} s "
-          f"of load per round, {args.rounds} rounds taking turns (medians), UDP on loopback")
+          f"of load per round, {args.rounds} rounds taking turns (medians), {where_from}")
     result = []
     for label, rs in rounds.items():
         qps, p50, p99 = (median([r[i] for r in rs]) for i in range(3))
@@ -210,6 +232,107 @@ def _answers(address, query):
         return False
 
 
+# -- from a pod in the lab ------------------------------------------------------------------------
+
+STATIC_SERVICE = "bench-static-dns"
+CLIENT_POD = "bench-dns-client"
+
+
+def lab_run(args, workdir):
+    from kfs.lab import Lab
+    from kfs.lab.stages import dns as dns_stage
+    lab = Lab()
+    api = Client.from_kubeconfig(lab.admin_kubeconfig)
+    cp, node1 = lab.machine("cp"), lab.machine("node1")
+    queries = lab_queries(api, args.services)
+    direct = (cp.ip, dns_stage.DNS_PORT)   # the zone: kfs dns's own answers, asked directly
+    wait_for(lambda: all(_answers(direct, q) for q in queries), 30, what="kfs dns to know them")
+    zone = zone_file(direct, queries, workdir / "static.zone")
+    port = free_port()
+    static = subprocess.Popen(["nsenter", f"--net=/run/netns/{cp.netns}", "--", sys.executable,
+                               "-m", "dnslib.zoneresolver", "--zone", str(zone), "--address", cp.ip,
+                               "--port", str(port), "--log=-request,-reply,-truncated,-error"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+    try:
+        static_ip = static_service(api, cp.ip, port)
+        pid = client_pod(api, node1)
+        servers = {"kfs dns": (dns_stage.CLUSTER_IP, 53), "static dnslib zoneresolver": (static_ip, 53)}
+        for address in servers.values():
+            wait_for(lambda: in_pod(pid, address, queries, args, 0.1, 20)[3] > 0, 30,
+                     what=f"an answer from {address[0]} in the pod")
+        rounds = take_turns(servers, lambda a: in_pod(pid, a, queries, args, args.seconds,
+                                                      args.max_queries), args.rounds)
+    finally:
+        static.terminate()
+        static.wait(15)
+        for kind, name, ns in (("pods", CLIENT_POD, "default"), ("services", STATIC_SERVICE, "default"),
+                               ("endpointslices", STATIC_SERVICE, "default"), ("namespaces", NS, None)):
+            try:
+                api.delete(kind, name, ns, **({"grace_period_seconds": 0} if kind == "pods" else {}))
+            except Exception as e:  # noqa: BLE001 - best effort, say what stays
+                print(f"(could not delete {kind} {name}: {e})")
+    report(rounds, servers, queries, args,
+           f"UDP from a pod on node1 through kube-proxy to cp ({cp.ip})")
+
+
+def lab_queries(api, count):
+    try:
+        api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    except Exception:  # noqa: BLE001 - a previous run's namespace
+        pass
+    for i in range(count):
+        try:
+            api.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"svc{i}"},
+                        "spec": {"ports": [{"name": "http", "port": 80}]}}, namespace=NS)
+        except Exception:  # noqa: BLE001 - already there
+            pass
+    return [(n, "A") for n in ["kubernetes.default.svc.cluster.local",
+                               "kube-dns.kube-system.svc.cluster.local",
+                               *(f"svc{i}.{NS}.svc.cluster.local" for i in range(count))]]
+
+
+def static_service(api, ip, port):
+    """The static server's Service (no selector) and EndpointSlice; its ClusterIP."""
+    api.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": STATIC_SERVICE},
+                "spec": {"ports": [{"name": "dns", "port": 53, "protocol": "UDP",
+                                    "targetPort": port}]}}, namespace="default")
+    api.create({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": STATIC_SERVICE,
+                             "labels": {"kubernetes.io/service-name": STATIC_SERVICE,
+                                        "endpointslice.kubernetes.io/managed-by": "bench"}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}],
+                "ports": [{"name": "dns", "port": port, "protocol": "UDP"}]}, namespace="default")
+    return api.get("services", STATIC_SERVICE, "default")["spec"]["clusterIP"]
+
+
+def client_pod(api, node):
+    """A busybox pod on `node`; the PID of its sandbox (the pod's network namespace)."""
+    api.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": CLIENT_POD},
+                "spec": {"nodeSelector": {"kubernetes.io/hostname": node.name},
+                         "terminationGracePeriodSeconds": 1,
+                         "containers": [{"name": "sh", "image": "kfs/busybox:1", "command":
+                                         ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]}]}},
+               namespace="default")
+    wait_for(lambda: api.get("pods", CLIENT_POD, "default")["status"].get("phase") == "Running",
+             60, what="the client pod to run")
+    [pause] = node.docker().containers.list(filters={"label": [
+        f"io.kubernetes.pod.name={CLIENT_POD}", "io.kubernetes.container.name=POD"]})
+    return pause.attrs["State"]["Pid"]
+
+
+def in_pod(pid, address, queries, args, seconds, max_queries):
+    """One round of load run in the pod's network namespace: measure()'s tuple."""
+    out = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "--", sys.executable, __file__,
+                          "--measure-only", f"{address[0]}:{address[1]}",
+                          "--seconds", str(seconds), "--concurrency", str(args.concurrency),
+                          "--max-queries", str(max_queries),
+                          *(a for n, _ in queries for a in ("--name", n))],
+                         capture_output=True, text=True, timeout=seconds + 60, check=True)
+    return tuple(json.loads(out.stdout))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", type=host_port, metavar="HOST:PORT",
@@ -221,9 +344,19 @@ def main():
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--max-queries", type=int, default=200_000, help="per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--lab", action="store_true",
+                        help="from a pod of the lab KFS_LAB names (at stage dns or later)")
+    parser.add_argument("--measure-only", type=host_port, metavar="HOST:PORT",
+                        help=argparse.SUPPRESS)  # --lab's load generator, in the pod
     args = parser.parse_args()
+    if args.measure_only:
+        print(json.dumps(measure(args.measure_only, [(n, "A") for n in args.name], args)))
+        return
     workdir = Path(tempfile.mkdtemp(prefix="kfs-bench-dns-"))
     try:
+        if args.lab:
+            lab_run(args, workdir)
+            return
         if args.target:
             queries = [(n, "A") for n in args.name or ["kubernetes.default.svc.cluster.local"]]
             run(args, args.target, queries, workdir)

@@ -5,8 +5,8 @@
 - ``wait(condition, timeout, what)``: a wait with a progress bar saying what is awaited
   (``kfs.course.waiting``); ``events(api, obj)``: the Events about one object
   (``kfs.course.objects``);
-- ``architecture(highlight, stage)``: the picture of all components and who talks to whom
-  (``kfs.course.pictures``);
+- ``architecture(highlight, stage)``: the picture of all components and who talks to whom;
+  ``path(hops)``: one packet's or query's way, box to box (``kfs.course.pictures``);
 - the exercises: ``solution(fn)`` and the checks ``check_...`` (``kfs.course.exercise``,
   ``kfs.course.checks``, the reference answers in ``kfs.course.solutions``);
 - ``dashboard()``: the instructor's dashboard: the lab's topology, its events as they come
@@ -17,7 +17,9 @@
 # `kfs course render`) does not load matplotlib for every component it starts
 _EXPORTS = {"architecture": "pictures", "catch_up": "catchup", "wait": "waiting",
             "events": "objects", "solution": "exercise", "check_fits_cpu": "checks",
-            "check_manage_replicas": "checks", "check_registry_key": "checks"}
+            "check_manage_replicas": "checks", "check_registry_key": "checks",
+            "check_restart_backoff": "checks", "check_statistic_probabilities": "checks",
+            "check_first_free_subnet": "checks", "path": "pictures"}
 __all__ = [*_EXPORTS, "dashboard"]
 
 

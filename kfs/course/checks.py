@@ -70,3 +70,60 @@ def check_manage_replicas(manage_replicas):
     return run_cases(manage_replicas, cases,
                      lambda n, ps: f"{n} replicas wanted, pods {[p['metadata']['name'] for p in ps]}",
                      "manage_replicas closes the gap as the ReplicaSet controller does.")
+
+
+def _normalized(fn, normalize):
+    """`fn` with its answer normalized for comparison (a blank's None or ... left alone)."""
+    def call(*args):
+        value = fn(*args)
+        return value if value is None or value is Ellipsis else normalize(value)
+    return call
+
+
+def check_restart_backoff(restart_backoff):
+    """Notebook 01: `restart_backoff(deaths)`: seconds before a container that died `deaths`
+    times in a row is started again."""
+    cases = [((1,), 0, "The first death is restarted at once."),
+             ((2,), 10, "The second waits the initial back-off: 10 s."),
+             ((3,), 20, "Each further death doubles the wait: 10, 20, 40 ..."),
+             ((5,), 80, "Doubling: 10 × 2^(deaths − 2)."),
+             ((7,), 300, "The wait is capped at 300 s (upstream's MaxContainerBackOff, 5 min)."),
+             ((30,), 300, "Still the cap, however many deaths.")]
+    return run_cases(_normalized(restart_backoff, float), cases,
+                     lambda deaths: f"a container that died {deaths} time(s)",
+                     "restart_backoff waits as the kubelet's crash-loop back-off does.")
+
+
+def check_statistic_probabilities(statistic_probabilities):
+    """Notebook 05: `statistic_probabilities(n)`: the --probability of each rule of a
+    KUBE-SVC chain with n endpoints (n − 1 rules with one; the last endpoint takes the rest)."""
+    cases = [((1,), [], "One endpoint needs no statistic rule: the last rule takes the rest."),
+             ((2,), [0.5], "Two endpoints: the first rule takes half, the last the rest."),
+             ((4,), [0.25, 0.333333, 0.5],
+              "Rule i sees only what the rules before it left: 1 / (endpoints left)."),
+             ((3,), [0.333333, 0.5], "n − 1 rules, each 1 / (n − i) for i = 0, 1, ..."),
+             ((10,), [round(1 / (10 - i), 6) for i in range(9)],
+              "Each endpoint gets 1/n overall: p_i × (what is left) = 1/n.")]
+    return run_cases(_normalized(statistic_probabilities, lambda ps: [round(p, 6) for p in ps]),
+                     cases, lambda n: f"a Service with {n} endpoint(s)",
+                     "every endpoint is picked with probability 1/n, as kube-proxy's "
+                     "statistic rules do.")
+
+
+def check_first_free_subnet(first_free_subnet):
+    """Notebook 06: `first_free_subnet(network, taken)`: the first /24 of `network` a new
+    node may lease (flannel skips the network's first /24), None when all are taken."""
+    cases = [(("10.244.0.0/16", []), "10.244.1.0/24",
+              "flannel leaves the first /24 out (SubnetMin is the network's second subnet)."),
+             (("10.244.0.0/16", ["10.244.1.0/24", "10.244.2.0/24"]), "10.244.3.0/24",
+              "Skip the subnets already leased."),
+             (("10.244.0.0/16", ["10.244.1.0/24", "10.244.3.0/24"]), "10.244.2.0/24",
+              "A subnet freed in the middle is free again: take the first free one."),
+             (("10.244.0.0/16", ["10.244.1.0/24", "10.244.2.0/23"]), "10.244.4.0/24",
+              "A taken /23 covers two /24s: check overlaps (ipaddress's .overlaps)."),
+             (("10.200.0.0/22", ["10.200.1.0/24", "10.200.2.0/24", "10.200.3.0/24"]), None,
+              "When every /24 is leased, return None (flanneld: out of subnets).")]
+    return run_cases(_normalized(first_free_subnet, str), cases,
+                     lambda network, taken: f"network {network} with {taken or 'nothing'} taken",
+                     "first_free_subnet leases as flanneld does (upstream picks at random "
+                     "among the first free ones).")

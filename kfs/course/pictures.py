@@ -19,7 +19,7 @@ COMPONENTS = {
     "docker": (1.0, 0.4, "each machine", "machines"),
     "kube-proxy": (2.3, 1.6, "each node", "proxy"),
     "flanneld": (3.5, 1.6, "each node", "flannel"),
-    "dns": (4.6, 1.6, "a node (a pod)", "flannel"),
+    "dns": (4.6, 1.6, "cp", "dns"),
 }
 
 # (who, whom, what about)
@@ -33,7 +33,7 @@ TALKS = [
     ("kubelet", "docker", "containers"),
     ("kube-proxy", "kube-apiserver", "watch Services"),
     ("flanneld", "kube-apiserver", "its Node's podCIDR"),
-    ("dns", "kube-apiserver", "watch Services"),
+    ("dns", "kube-apiserver", "watch Services, EndpointSlices"),
 ]
 
 
@@ -85,5 +85,29 @@ def architecture(highlight=(), stage=None, title=None, ax=None):
     ax.set_title(title or ("the components, and who talks to whom" if stage is None else
                            f"at stage {stage}: the components, and who talks to whom"))
     ax.margins(0.08)
+    ax.axis("off")
+    return ax.figure
+
+
+def path(hops, title="", ax=None):
+    """Draw one packet's (or query's) way as boxes left to right: `hops` is a list of
+    (box text, text on the arrow to the next box); the last arrow text is ignored.
+    Returns the matplotlib Figure (outside pyplot, as ``architecture``)."""
+    from kfs.viz.picture import figure
+    if not hops:
+        raise ValueError("path() needs at least one hop")
+    if ax is None:
+        fig = figure(min(3.4 * len(hops), 15), 2.4)
+        ax = fig.add_subplot()
+    for i, (box, _) in enumerate(hops):
+        ax.text(i, 0, box, ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round,pad=0.5", fc="#dbe9f6", ec="#5b8db8"))
+    for i, (_, arrow) in enumerate(hops[:-1]):
+        ax.annotate("", (i + 0.6, 0), (i + 0.4, 0),
+                    arrowprops=dict(arrowstyle="->", color="#444444", lw=1.5))
+        ax.text(i + 0.5, 0.22, arrow, ha="center", va="bottom", fontsize=7, color="#444444")
+    ax.set_xlim(-0.6, len(hops) - 0.4)
+    ax.set_ylim(-0.6, 0.8)
+    ax.set_title(title, fontsize=10)
     ax.axis("off")
     return ax.figure

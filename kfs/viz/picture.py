@@ -4,8 +4,12 @@
 ("network", "machine", "pod", ...) and a ``label``; ``draw(graph)`` lays it out and returns
 a matplotlib Figure; ``topology(lab)`` does both. Pods and nodes come from the API server
 when the lab has one, else from each machine's Docker (the kubelet labels every container
-with its pod). Later stages add node kinds (services, subnets, tunnels) and a style for
-each to ``STYLES``.
+with its pod). Services (from the API server, or given) are boxes in a row under the
+machines, with their ClusterIP and ports (``80:30185/TCP`` for a NodePort, as ``kubectl get
+svc`` writes them) and a line to each endpoint of their EndpointSlices: the pod that has
+the address, or the machine (the ``kubernetes`` Service's endpoint is the API server on cp);
+a dotted line for an endpoint that is not ready. Later stages may add node kinds (subnets,
+tunnels) and a style for each to ``STYLES``.
 
 The layout is measured, not guessed: every box is its label's text plus a pad (matplotlib
 sizes a text's box to the text), and boxes are placed from their measured sizes: the
@@ -41,7 +45,9 @@ STYLES = {  # kind -> box face colour
     "pod": "#e4f2d8",
     "pod-pending": "#f6f1c7",
     "pod-failed": "#f6cfcf",
+    "service": "#e6dcf5",
 }
+ENDPOINT_COLOUR = "#7b5ea7"
 FONT = dict(fontsize=8, family="monospace")
 PAD = 0.4           # a box's padding around its text, in font sizes
 DPI = 100
@@ -80,17 +86,28 @@ def machine_facts(lab):
     return {m.name: (docker_bridge(m), components(m)) for m in lab.machines}
 
 
-def from_api(lab):
-    """(pods, nodes) as the API server sees them, or (None, None) when it has none."""
+def api_lists(lab, *plurals):
+    """The objects of each resource in `plurals`, as the API server lists them, or a None
+    for each when the lab has no API server (or it is down)."""
     if not lab.admin_kubeconfig.exists():
-        return None, None
+        return (None,) * len(plurals)
     try:
         from kfs.client import Client
         client = Client.from_kubeconfig(lab.admin_kubeconfig)
         client.timeout = 3
-        return client.list("pods")["items"], client.list("nodes")["items"]
-    except Exception:  # API server down: fall back to what Docker runs
-        return None, None
+        return tuple(client.list(p)["items"] for p in plurals)
+    except Exception:  # API server down: fall back to what Docker runs, no Services
+        return (None,) * len(plurals)
+
+
+def from_api(lab):
+    """(pods, nodes) as the API server sees them, or (None, None) when it has none."""
+    return api_lists(lab, "pods", "nodes")
+
+
+def services_from_api(lab):
+    """(Services, EndpointSlices) as the API server sees them, or (None, None)."""
+    return api_lists(lab, "services", "endpointslices")
 
 
 def pods_from_api(lab):
@@ -138,14 +155,18 @@ def node_ready(node):
     return "Unknown"
 
 
-def graph(lab=None, pods=None, nodes=None, facts=None):
+def graph(lab=None, pods=None, nodes=None, facts=None, services=None, slices=None):
     """The lab as a graph. `pods` and `nodes` override where Pods and Nodes come from (lists
-    of objects), `facts` the machines' bridges and components (``machine_facts``)."""
+    of objects), `facts` the machines' bridges and components (``machine_facts``),
+    `services` and `slices` the Services and EndpointSlices (read from the API server only
+    when the pods are too)."""
     from kfs.lab.lab import Lab
     lab = lab or Lab()
     if pods is None:
         pods, listed = from_api(lab)
         nodes = listed if nodes is None else nodes
+        if services is None and pods is not None:
+            services, slices = services_from_api(lab)
     if pods is None:
         pods = [p for m in lab.nodes for p in pods_from_docker(m)]
     facts = facts or machine_facts(lab)
@@ -170,7 +191,49 @@ def graph(lab=None, pods=None, nodes=None, facts=None):
         g.add_node(pid, kind=pod_kind(pod), label=f"{pod['metadata']['name']}\n"
                    f"{status.get('podIP') or '-'}\n{pod_phase(pod)}")
         g.add_edge(node if node in g else "network", pid)
+    add_services(g, lab, services or [], slices or [], pods)
     return g
+
+
+def service_label(svc):
+    """``svc default/web``, its ClusterIP, its ports as ``kubectl get svc`` shows them."""
+    m, spec = svc["metadata"], svc.get("spec", {})
+    ports = ",".join(f"{p['port']}{':' + str(p['nodePort']) if p.get('nodePort') else ''}"
+                     f"/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or [])
+    ip = spec.get("clusterIP") or "-"
+    return f"svc {m.get('namespace', 'default')}/{m['name']}\n" \
+           f"{'headless' if ip == 'None' else ip}\n{ports or '-'}"
+
+
+def add_services(g, lab, services, slices, pods):
+    """A box per Service, an edge (kind "endpoint") to each of its endpoints' pod or machine."""
+    by_ip = {(p["metadata"].get("namespace"), p.get("status", {}).get("podIP")):
+             f"pod/{p['metadata'].get('namespace')}/{p['metadata']['name']}" for p in pods}
+    machines = {m.ip: m.name for m in lab.machines}
+    for svc in sorted(services, key=lambda s: (s["metadata"].get("namespace", ""), s["metadata"]["name"])):
+        ns, name = svc["metadata"].get("namespace", "default"), svc["metadata"]["name"]
+        sid = f"svc/{ns}/{name}"
+        g.add_node(sid, kind="service", label=service_label(svc))
+        for sl in slices:
+            if sl["metadata"].get("namespace", "default") != ns or \
+                    sl["metadata"].get("labels", {}).get("kubernetes.io/service-name") != name:
+                continue
+            for ep in sl.get("endpoints") or []:
+                ready = ep.get("conditions", {}).get("ready") is not False
+                for target in endpoint_targets(g, ep, ns, by_ip, machines):
+                    g.add_edge(sid, target, kind="endpoint", ready=ready)
+
+
+def endpoint_targets(g, ep, ns, by_ip, machines):
+    ref = ep.get("targetRef") or {}
+    if ref.get("kind") == "Pod" and f"pod/{ref.get('namespace', ns)}/{ref.get('name')}" in g:
+        return [f"pod/{ref.get('namespace', ns)}/{ref['name']}"]
+    found = [by_ip.get((ns, a)) or machines.get(a) for a in ep.get("addresses") or []]
+    return [t for t in found if t in g]
+
+
+def is_service(g, n):
+    return g.nodes[n].get("kind") == "service"
 
 
 def describe(g):
@@ -182,13 +245,17 @@ def describe(g):
             shown = [f"{g.nodes[i]['label'].splitlines()[0]} ({g.nodes[i]['label'].splitlines()[-1]})"
                      for i in items]
             lines.append(f"{head[0]}: {', '.join(shown) if shown else 'no pods'}")
+    for svc in (n for n in g if is_service(g, n)):
+        label = g.nodes[svc]["label"].splitlines()
+        ends = [g.nodes[t]["label"].splitlines()[0].split()[0] for t in g.successors(svc)]
+        lines.append(f"{label[0]} {label[1]} {label[2]} -> {', '.join(ends) or 'no endpoints'}")
     return "\n".join(lines)
 
 
 # -- where each box goes ---------------------------------------------------------------
 
 def roots(g):
-    return [n for n in g if g.in_degree(n) == 0]
+    return [n for n in g if g.in_degree(n) == 0 and not is_service(g, n)]
 
 
 def columns(g, root):
@@ -232,7 +299,28 @@ def layout(g, sizes=None, max_width=MAX_WIDTH - 2 * MARGIN):
             c.place(pos, left, max(root_h, loose.height) + ROW_GAP)
             left += c.width + COLUMN_GAP
         x += span + COLUMN_GAP
+    place_services(g, pos, size, max(max_width, x - COLUMN_GAP))
     return {n: (px, -py) for n, (px, py) in pos.items()}
+
+
+def place_services(g, pos, size, width):
+    """The Services in rows under everything else, each as near as the row allows to the
+    middle of its endpoints (fewer crossing lines), wrapping at `width`."""
+    services = [n for n in g if is_service(g, n)]
+    if not services:
+        return
+    bottom = max((py + size(n)[1] / 2 for n, (_, py) in pos.items()), default=0.0)
+    def middle(s):
+        xs = [pos[t][0] for t in g.successors(s) if t in pos]
+        return sum(xs) / len(xs) if xs else width
+    x, y, row_h = 0.0, bottom + ROW_GAP, 0.0
+    for s in sorted(services, key=middle):
+        w, h = size(s)
+        if x > 0 and x + w > width:
+            x, y, row_h = 0.0, y + row_h + GAP, 0.0
+        left = max(x, min(middle(s) - w / 2, width - w))   # under its endpoints if there is room
+        pos[s] = (left + w / 2, y + h / 2)
+        x, row_h = left + w + COLUMN_GAP, max(row_h, h)
 
 
 class Column:
@@ -327,6 +415,7 @@ def draw(g, ax=None, title=None):
     if own:  # the figure fits the picture (text sizes are in points: they stay as measured)
         fig.set_size_inches(width, height)
     draw_frames_and_edges(g, ax, texts, sizes)
+    draw_endpoints(g, ax, texts, sizes)
     ax.set_xlim(0, width)
     ax.set_ylim(-height, 0)
     ax.axis("off")
@@ -362,6 +451,16 @@ def draw_frames_and_edges(g, ax, texts, sizes):
             else:
                 line = [rx1, x0], [(ry0 + ry1) / 2, (ry0 + ry1) / 2]
             ax.plot(*line, color="#777777", lw=1, zorder=0.5, ls=style)  # behind the frames
+
+
+def draw_endpoints(g, ax, texts, sizes):
+    """A line from each Service's box up to each of its endpoints (dotted: not ready)."""
+    for s, t, data in g.edges(data=True):
+        if data.get("kind") != "endpoint":
+            continue
+        (sx, sy), (tx, ty) = texts[s].get_position(), texts[t].get_position()
+        ax.plot([sx, tx], [sy + sizes[s][1] / 2, ty - sizes[t][1] / 2], color=ENDPOINT_COLOUR,
+                lw=0.9, zorder=2, ls="-" if data.get("ready", True) else ":")  # over the frames
 
 
 def topology(lab=None, ax=None, title=None, pods=None):

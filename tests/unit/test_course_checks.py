@@ -8,7 +8,12 @@ from kfs.course.pictures import graph, running_at
 
 CHECKS = [("registry_key", course.check_registry_key, lambda p, ns, n: f"/{p}/{n}"),
           ("fits_cpu", course.check_fits_cpu, lambda pod, node, on: True),
-          ("manage_replicas", course.check_manage_replicas, lambda n, ps: (n, []))]
+          ("manage_replicas", course.check_manage_replicas, lambda n, ps: (n, [])),
+          ("restart_backoff", course.check_restart_backoff, lambda deaths: 10 * 2 ** deaths),
+          ("statistic_probabilities", course.check_statistic_probabilities,
+           lambda n: [1 / n] * (n - 1)),
+          ("first_free_subnet", course.check_first_free_subnet,
+           lambda network, taken: "10.244.0.0/24")]
 
 
 @pytest.fixture(autouse=True)
@@ -73,3 +78,31 @@ def test_the_architecture_is_a_figure_outside_pyplot_with_who_talks_to_whom():
     assert "kube-proxy" not in running_at("scheduler") and "kube-proxy" in running_at(None)
     with pytest.raises(ValueError, match="no component"):
         course.architecture("kube-nothing")
+
+
+def test_the_wrong_probabilities_are_told_what_each_rule_sees(capsys):
+    # the classic mistake: 1/n on every rule gives the first endpoint more than its share
+    result = course.check_statistic_probabilities(lambda n: [1 / n] * (n - 1))
+    assert "a Service with 4 endpoint(s)" in result.sentence
+    assert "1 / (endpoints left)" in result.sentence
+
+
+def test_a_subnet_overlapping_a_taken_one_is_refused():
+    def first_fit_by_name(network, taken):      # compares strings, misses the /23
+        import ipaddress
+        for s in list(ipaddress.ip_network(network).subnets(new_prefix=24))[1:]:
+            if str(s) not in taken:
+                return str(s)
+
+    result = course.check_first_free_subnet(first_fit_by_name)
+    assert not result.ok and "overlaps" in result.sentence
+
+
+def test_a_path_is_a_figure_with_one_box_per_hop_and_the_arrows_named():
+    import matplotlib.pyplot as plt
+    fig = course.path([("pod", "UDP 53"), ("10.96.0.10", "DNAT"), ("kfs dns", "")], "a query")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert {"pod", "10.96.0.10", "kfs dns", "UDP 53", "DNAT"} <= set(texts)
+    assert plt.get_fignums() == []
+    with pytest.raises(ValueError):
+        course.path([])

@@ -172,3 +172,69 @@ def test_a_figure_is_drawn_outside_pyplot_so_no_cell_shows_it_by_accident(tmp_pa
     lab.state["nodes"] = 1
     viz.topology(lab)
     assert plt.get_fignums() == []
+
+
+# -- Services: boxes under the machines, a line to each endpoint ---------------------------
+
+def services_and_slices(ips):
+    web = {"metadata": {"name": "web", "namespace": "default"},
+           "spec": {"type": "NodePort", "clusterIP": "10.96.7.7",
+                    "ports": [{"port": 80, "nodePort": 30185, "protocol": "TCP"}]}}
+    kubernetes = {"metadata": {"name": "kubernetes", "namespace": "default"},
+                  "spec": {"clusterIP": "10.96.0.1", "ports": [{"port": 443, "protocol": "TCP"}]}}
+    slices = [{"metadata": {"name": "web-abc", "namespace": "default",
+                            "labels": {"kubernetes.io/service-name": "web"}},
+               "endpoints": [{"addresses": [ips[0]], "conditions": {"ready": True},
+                              "targetRef": {"kind": "Pod", "name": "echo-5d8f9c7b6d-x0000"}},
+                             {"addresses": [ips[1]], "conditions": {"ready": False}}]},
+              {"metadata": {"name": "kubernetes", "namespace": "default",
+                            "labels": {"kubernetes.io/service-name": "kubernetes"}},
+               "endpoints": [{"addresses": ["192.168.56.10"]}]}]
+    return [web, kubernetes], slices
+
+
+def lab_with_services(tmp_path, pods=3):
+    g = busy_lab(tmp_path, nodes=2, pods=pods, pending=0)
+    lab = Lab(name="kfs", subnet="192.168.56.0/24", home=tmp_path)
+    lab.state.update(nodes=2)
+    objs = [{"metadata": {"name": g.nodes[n]["label"].split()[0], "namespace": "default"},
+             "spec": {"nodeName": next(iter(g.predecessors(n)))},
+             "status": {"phase": "Running", "podIP": g.nodes[n]["label"].split()[1]}}
+            for n in g if n.startswith("pod/")]
+    services, slices = services_and_slices([objs[0]["status"]["podIP"], objs[1]["status"]["podIP"]])
+    facts = {m.name: ("docker0 10.244.1.1/24", ["kubelet"]) for m in lab.machines}
+    return viz.graph(lab, pods=objs, nodes=[], facts=facts, services=services, slices=slices)
+
+
+def test_a_service_is_drawn_with_its_cluster_ip_and_node_port_and_lines_to_its_endpoints(tmp_path):
+    g = lab_with_services(tmp_path)
+    assert g.nodes["svc/default/web"]["label"].splitlines() == [
+        "svc default/web", "10.96.7.7", "80:30185/TCP"]
+    web = {t: d["ready"] for _, t, d in g.out_edges("svc/default/web", data=True)}
+    assert web == {"pod/default/echo-5d8f9c7b6d-x0000": True,     # by its targetRef
+                   "pod/default/echo-5d8f9c7b6d-x0001": False}    # by its address, not ready
+    assert list(g.successors("svc/default/kubernetes")) == ["cp"]  # the API server's machine
+    assert "svc default/web 10.96.7.7 80:30185/TCP -> echo-5d8f9c7b6d-x0000, " \
+           "echo-5d8f9c7b6d-x0001" in viz.describe(g)
+
+
+def test_services_sit_under_every_pod_and_overlap_no_box(tmp_path):
+    g = lab_with_services(tmp_path, pods=8)
+    pos = viz.layout(g, {n: (1.6, 0.5) for n in g})
+    lowest_pod = min(y for n, (_, y) in pos.items() if n.startswith("pod/"))
+    assert all(pos[s][1] < lowest_pod for s in g if s.startswith("svc/"))
+    fig = viz.draw(g, title="services")
+    boxes = drawn_boxes(fig)
+    assert len(boxes) == len(g)
+    for i, (label, _, box) in enumerate(boxes):
+        for other, _, other_box in boxes[i + 1:]:
+            assert not box.overlaps(other_box), f"{label!r} overlaps {other!r}"
+    assert fig.get_size_inches()[0] <= viz.picture.MAX_WIDTH
+    assert viz.describe(g).splitlines()[1].startswith("node1: echo-5d8f9c7b6d-x0000")
+    dotted = [line for line in fig.axes[0].lines if line.get_linestyle() == ":"]
+    assert len(dotted) == 1, "the endpoint that is not ready"
+
+
+def test_a_picture_without_services_has_no_service_boxes(tmp_path):
+    g = busy_lab(tmp_path, nodes=1, pods=1, pending=0)
+    assert not [n for n in g if n.startswith("svc/")]
