@@ -132,31 +132,53 @@ def load_or_make_key(path):
 
 def request_certificate(client, name, request_pem, signer, usages, stop=None, timeout=None):
     """Create the CSR `name` (or find it, made by an earlier try) and wait for its
-    certificate: the PEM bytes. BootstrapError if it is denied or failed."""
-    try:
-        client.create(csr_object(name, request_pem, signer, usages))
-        log.info("created CertificateSigningRequest %s (%s), waiting for it to be approved "
-                 "and signed", name, signer)
-    except ApiError as e:
-        if e.code != 409:
-            raise BootstrapError(f"cannot create CertificateSigningRequest {name}: {e}") from e
-        log.info("CertificateSigningRequest %s already exists, waiting for it", name)
+    certificate: the PEM bytes (None if stopped first). BootstrapError if it is denied or
+    failed, or the API server refuses the request; an API server that does not answer
+    (yet) is asked again."""
     deadline = time.monotonic() + timeout if timeout else None
+    created = False
     while True:
-        csr = client.get("certificatesigningrequests", name)
-        status = csr.get("status") or {}
-        for c in status.get("conditions") or []:
-            if c.get("type") in ("Denied", "Failed") and c.get("status", "True") == "True":
-                raise BootstrapError(f"CertificateSigningRequest {name} is {c['type']}: "
-                                     f"{c.get('reason', '')} {c.get('message', '')}".strip())
-        if status.get("certificate"):
-            return base64.b64decode(status["certificate"])
+        try:
+            if not created:
+                created = _create(client, name, request_pem, signer, usages)
+            pem = _certificate(client.get("certificatesigningrequests", name), name)
+            if pem:
+                return pem
+        except ApiError as e:
+            if e.code not in TRANSIENT and e.code < 500:
+                raise BootstrapError(f"CertificateSigningRequest {name}: {e}") from e
+            log.info("the API server did not answer (%s); asking again", e)
         if deadline and time.monotonic() > deadline:
             raise TimeoutError(f"CertificateSigningRequest {name} was not signed in {timeout}s")
         if stop is not None and stop.wait(POLL):
             return None
         if stop is None:
             time.sleep(POLL)
+
+
+TRANSIENT = (0, 429)   # no answer at all; too many requests
+
+
+def _create(client, name, request_pem, signer, usages):
+    try:
+        client.create(csr_object(name, request_pem, signer, usages))
+        log.info("created CertificateSigningRequest %s (%s), waiting for it to be approved "
+                 "and signed", name, signer)
+    except ApiError as e:
+        if e.code != 409:
+            raise
+        log.info("CertificateSigningRequest %s already exists, waiting for it", name)
+    return True
+
+
+def _certificate(csr, name):
+    """The issued PEM, None while pending; BootstrapError once Denied or Failed."""
+    status = csr.get("status") or {}
+    for c in status.get("conditions") or []:
+        if c.get("type") in ("Denied", "Failed") and c.get("status", "True") == "True":
+            raise BootstrapError(f"CertificateSigningRequest {name} is {c['type']}: "
+                                 f"{c.get('reason', '')} {c.get('message', '')}".strip())
+    return base64.b64decode(status["certificate"]) if status.get("certificate") else None
 
 
 def store_pair(cert_dir, prefix, cert_pem, key):

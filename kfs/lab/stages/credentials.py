@@ -36,6 +36,12 @@ def etcd_machines(lab):
     return [lab.machine(n) for n in ("cp", "node1", "node2")]
 
 
+def own_nodes(lab):
+    """The nodes the lab made certificates for: not those added with add-node, whose
+    kubelets ask for their own (``join.py``)."""
+    return [m for m in lab.nodes if not m.joined]
+
+
 def server_url(lab):
     return f"https://{lab.machine('cp').ip}:{PORT}"
 
@@ -52,7 +58,7 @@ def ensure_credentials(lab):
     """
     cp = lab.machine("cp")
     p = pki.ensure_pki(lab.pki_dir, [cp.ip], server_names=["cp"],
-                       nodes={m.name: m.ip for m in lab.nodes},
+                       nodes={m.name: m.ip for m in own_nodes(lab)},
                        etcd_members={m.name: m.ip for m in etcd_machines(lab)})
     server = server_url(lab)
     pki.write_kubeconfig(lab.admin_kubeconfig, server, p.ca, "kubernetes-admin",
@@ -60,7 +66,7 @@ def ensure_credentials(lab):
     for name in COMPONENTS:
         pki.write_kubeconfig(lab.kubeconfig(name), server, p.ca, name, p.cert(name),
                              p.key(name))
-    for m in lab.nodes:
+    for m in own_nodes(lab):
         pki.write_kubeconfig(lab.kubeconfig(f"kubelet-{m.name}"), server, p.ca,
                              f"system:node:{m.name}", p.cert(f"kubelet-{m.name}"),
                              p.key(f"kubelet-{m.name}"))
