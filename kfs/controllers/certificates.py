@@ -22,6 +22,7 @@ import binascii
 
 from kfs import meta, pki
 
+TYPE_META = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest"}
 KUBELET_CLIENT = "kubernetes.io/kube-apiserver-client-kubelet"
 KUBELET_SERVING = "kubernetes.io/kubelet-serving"
 APISERVER_CLIENT = "kubernetes.io/kube-apiserver-client"

@@ -110,7 +110,7 @@ class SARApprover(Controller):
         return bool((answer.get("status") or {}).get("allowed"))
 
     def approve(self, csr, message):
-        new = {**csr, "status": dict(csr.get("status") or {})}
+        new = {**csr, **certs.TYPE_META, "status": dict(csr.get("status") or {})}
         new["status"]["conditions"] = [*(new["status"].get("conditions") or []),
                                        certs.condition("Approved", "AutoApproved", message)]
         self.client.replace(new, subresource="approval")  # a conflict: the queue retries

@@ -78,7 +78,7 @@ class CSRSigningController(Controller):
             return self.fail(csr, problem)
         pem = pki.sign_csr(x509_request, self.ca_cert_file, self.ca_key_file,
                            spec.get("usages") or [], duration(csr, self.signing_duration))
-        new = {**csr, "status": {**(csr.get("status") or {}),
+        new = {**csr, **certs.TYPE_META, "status": {**(csr.get("status") or {}),
                                  "certificate": base64.b64encode(pem).decode()}}
         self.client.replace(new, subresource="status")
         log.info("%s: signed for %s (%s, %ds)", key, spec.get("username"), spec["signerName"],
@@ -96,5 +96,5 @@ class CSRSigningController(Controller):
         status = dict(csr.get("status") or {})
         status["conditions"] = [*(status.get("conditions") or []),
                                 certs.condition("Failed", "SignerValidationFailure", message)]
-        self.client.replace({**csr, "status": status}, subresource="status")
+        self.client.replace({**csr, **certs.TYPE_META, "status": status}, subresource="status")
         return None

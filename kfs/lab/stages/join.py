@@ -168,6 +168,6 @@ def approve_serving_csrs(machine, client, progress):
         status["conditions"] = [*(status.get("conditions") or []), certs.condition(
             "Approved", APPROVED_BY, f"kfs lab: the names and addresses are machine "
             f"{machine.name}'s")]
-        client.replace({**csr, "status": status}, subresource="approval")
+        client.replace({**csr, **certs.TYPE_META, "status": status}, subresource="approval")
         progress(f"approved {meta.name(csr)}: {machine.name}'s serving certificate "
                  f"({machine.ip}, {machine.name})")
