@@ -167,10 +167,14 @@ def remove_node(lab, name, progress=print, timeout=JOIN_TIMEOUT):
         client = join.admin(lab)
         if node_exists(client, name):
             drain(lab, name, progress)
+        token = join.token_of(m)        # the machine's files go with it
         progress(f"removing machine {name}")
         remove_machine(m)
         delete_node(lab, client, name, progress, timeout)
         cleanup_after(lab, m, client, progress, timeout)
+        secret = join.remove_token(token, client)
+        if secret:
+            progress(f"deleted the bootstrap token Secret kube-system/{secret}")
         lab.state["joined"].pop(name, None)
         (lab.state.get("docker_opts") or {}).pop(name, None)
         lab.save()
@@ -202,7 +206,7 @@ def delete_node(lab, client, name, progress, timeout):
 
 def cleanup_after(lab, machine, client, progress, timeout):
     """What a gone Node leaves: its Lease (the garbage collector deletes it: the Node owns
-    it), its flannel subnet lease, its bootstrap token."""
+    it) and its flannel subnet lease."""
     def lease_gone():
         try:
             client.get("leases", machine.name, "kube-node-lease")
@@ -214,6 +218,3 @@ def cleanup_after(lab, machine, client, progress, timeout):
     if stages.at_least("flannel", lab.stage):
         for key in flannel.release_lease(lab, machine):
             progress(f"flannel: etcdctl del {key}")
-    secret = join.remove_token(machine, client)
-    if secret:
-        progress(f"deleted the bootstrap token Secret kube-system/{secret}")

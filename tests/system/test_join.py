@@ -72,9 +72,10 @@ def kubectl(lab, *argv):
     return run(*argv, lab=lab, show=False)
 
 
-def csrs_of(client, username_prefix):
+def csrs_of(client, username):
+    """The CSRs `username` made (earlier joins of a node of the same name made some too)."""
     return [c for c in client.list("certificatesigningrequests")["items"]
-            if c["spec"].get("username", "").startswith(username_prefix)]
+            if c["spec"].get("username") == username]
 
 
 def test_the_lab_made_no_certificate_for_the_joined_node(joined, lab):
@@ -88,8 +89,9 @@ def test_the_lab_made_no_certificate_for_the_joined_node(joined, lab):
 
 def test_its_client_csr_was_approved_by_the_controller_manager_and_signed(joined, lab):
     client, machine, _ = joined
-    (csr,) = [c for c in csrs_of(client, "system:bootstrap:")
-              if c["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet"]
+    token_id = join.token_of(machine).split(".")[0]
+    (csr,) = csrs_of(client, f"system:bootstrap:{token_id}")
+    assert csr["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet"
     approved = [c for c in csr["status"]["conditions"] if c["type"] == "Approved"]
     assert approved[0]["reason"] == "AutoApproved"
     cert = x509.load_pem_x509_certificate(base64.b64decode(csr["status"]["certificate"]))
@@ -104,8 +106,10 @@ def test_its_client_csr_was_approved_by_the_controller_manager_and_signed(joined
 
 def test_its_serving_csr_names_the_machine_and_was_approved_by_the_lab(joined):
     client, machine, _ = joined
-    (csr,) = [c for c in csrs_of(client, f"system:node:{machine.name}")
-              if c["spec"]["signerName"] == "kubernetes.io/kubelet-serving"]
+    serving = join.serving_cert(machine).read_bytes()
+    (csr,) = [c for c in csrs_of(client, f"system:node:{machine.name}")   # this join's
+              if c["spec"]["signerName"] == "kubernetes.io/kubelet-serving"
+              and base64.b64decode(c["status"].get("certificate", "")) in serving]
     assert [c["reason"] for c in csr["status"]["conditions"]] == [join.APPROVED_BY]
     cert = x509.load_pem_x509_certificate(base64.b64decode(csr["status"]["certificate"]))
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -139,7 +143,7 @@ def test_the_pod_on_the_joined_node_reaches_the_pod_on_node1_over_flannel(joined
 
 def test_remove_node_leaves_no_pod_node_lease_or_route_behind(joined, lab):
     client, machine, ips = joined
-    subnet = flannel.subnet(machine)
+    subnet, token = flannel.subnet(machine), join.token_of(machine)
     nodes.remove_node(lab, machine.name, **quiet)
     assert machine.name not in lab.joined and machine.name not in [m.name for m in lab.machines]
     assert not netns.netns_exists(machine.netns)
@@ -149,6 +153,8 @@ def test_remove_node_leaves_no_pod_node_lease_or_route_behind(joined, lab):
     assert machine.name not in [meta.name(le) for le in
                                 client.list("leases", "kube-node-lease")["items"]]
     assert not [v for v in flannel.leases(lab).values() if v.get("PublicIP") == machine.ip]
+    assert f"bootstrap-token-{token.split('.')[0]}" not in [
+        meta.name(s) for s in client.list("secrets", "kube-system")["items"]]
     network = str(ipaddress.ip_interface(subnet).network)
 
     def routes_gone():

@@ -110,8 +110,8 @@ def ensure_bootstrap(lab, machine, client, progress):
              f"{authn.bootstrap_secret_name(token_id)}, {bootstrap_kubeconfig(machine)}")
 
 
-def remove_token(machine, client):
-    token = token_of(machine)
+def remove_token(token, client):
+    """Delete the Secret of `token` (``<id>.<secret>``); its name, or None."""
     if not token:
         return None
     name = authn.bootstrap_secret_name(token.split(".")[0])
