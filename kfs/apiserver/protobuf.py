@@ -169,6 +169,8 @@ ZERO_IS_UNSET = {"generation", "hostPort", "minReadySeconds", "nodePort",
                  "healthCheckNodePort", "observedGeneration"}
 RAW = ("k8s.io.apimachinery.pkg.runtime.RawExtension",
        "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1")
+# named []string types: a message of one repeated string in protobuf, a list in JSON
+STRING_LISTS = ("k8s.io.api.certificates.v1.ExtraValue",)
 
 
 def schema():
@@ -225,6 +227,8 @@ def decode_message(type_name, data):
     """A protobuf message as the JSON Go would write: unset scalars ("" and false) left out."""
     if type_name in TIME_TYPES + (QUANTITY, INT_OR_STRING) + RAW:
         return _special(type_name, data)
+    if type_name in STRING_LISTS:
+        return [v.decode() for v in fields(data).get(1, [])]
     spec = schema().get(type_name)
     if spec is None:
         raise ProtobufError(f"no protobuf schema for {type_name}")
