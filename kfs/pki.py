@@ -39,8 +39,13 @@ static token file (``--token-auth-file``), and the ``ssl`` contexts servers and 
 Mirrors kubeadm's ``cmd/kubeadm/app/phases/certs`` and ``phases/kubeconfig``; the token
 file format is ``staging/src/k8s.io/apiserver/plugin/pkg/authenticator/token/tokenfile``.
 
-What real Kubernetes does differently: kubelets get their certificates through the
-certificates API (a CSR approved and signed by the controller manager, then rotated);
+Also here, for TLS bootstrapping: bootstrap tokens (``new_bootstrap_token``), a key and a
+CERTIFICATE REQUEST for it (``make_csr``), reading one (``parse_csr``, ``csr_identity``)
+and signing one with the CA (``sign_csr``, the controller manager's csrsigning).
+
+What real Kubernetes does differently: every kubelet gets its certificates through the
+certificates API (a CSR approved and signed by the controller manager, then rotated; in
+the lab only the nodes ``kfs lab add-node`` adds do);
 kubeadm adds a front-proxy CA and a service-account signing key; certificates live in
 /etc/kubernetes/pki on each machine rather than in one directory.
 """

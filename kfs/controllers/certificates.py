@@ -62,25 +62,27 @@ def condition(type_, reason, message):
 def validate_kubelet_client(x509_request, usages):
     """None if this is a kubelet client request, else why not (ValidateKubeletClientCSR)."""
     cn, orgs, ips, dns = pki.csr_identity(x509_request)
-    if orgs != [NODES_GROUP]:
-        return f"subject organization is not {NODES_GROUP}"
-    if not cn.startswith(NODE_PREFIX):
-        return f'subject common name does not begin with "{NODE_PREFIX}"'
-    if ips or dns:
-        return "DNS or IP subjectAltNames are not allowed"
-    return _usages(usages, CLIENT_USAGES, "client auth")
+    problem = _node_subject(cn, orgs)
+    if not problem and (ips or dns):
+        problem = "DNS or IP subjectAltNames are not allowed"
+    return problem or _usages(usages, CLIENT_USAGES, "client auth")
 
 
 def validate_kubelet_serving(x509_request, usages):
     """None if this is a kubelet serving request, else why not (ValidateKubeletServingCSR)."""
     cn, orgs, ips, dns = pki.csr_identity(x509_request)
+    problem = _node_subject(cn, orgs)
+    if not problem and not ips and not dns:
+        problem = "DNS or IP subjectAltName is required"
+    return problem or _usages(usages, SERVING_USAGES, "server auth")
+
+
+def _node_subject(cn, orgs):
     if orgs != [NODES_GROUP]:
         return f"subject organization is not {NODES_GROUP}"
     if not cn.startswith(NODE_PREFIX):
         return f'subject common name does not begin with "{NODE_PREFIX}"'
-    if not ips and not dns:
-        return "DNS or IP subjectAltName is required"
-    return _usages(usages, SERVING_USAGES, "server auth")
+    return None
 
 
 def _usages(usages, allowed, required):

@@ -21,6 +21,7 @@ from kfs.lab.stages import flannel, join, kubelet
 from kfs.util import wait_for
 
 LABEL = {"test": "join"}
+PODS = ("echo-joined", "echo-node1")
 quiet = dict(progress=lambda msg: None)
 NETWORK = ipaddress.ip_network(flannel.NETWORK)
 
@@ -44,10 +45,12 @@ def running_ip(client, name, timeout=120):
 
 
 def delete_test_pods(client):
-    for p in client.list("pods", "default", label_selector=LABEL)["items"]:
-        client.delete("pods", meta.name(p), "default", grace_period_seconds=0)
+    """The two echo pods, deleted at once (the Node may be gone: nobody waits for them)."""
+    left = client.list("pods", "default", label_selector=LABEL)["items"]
+    for name in {meta.name(p) for p in left} & set(PODS):
+        client.delete("pods", name, "default", grace_period_seconds=0)
     wait_for(lambda: not client.list("pods", "default", label_selector=LABEL)["items"], 60,
-             what="the test pods to be gone")
+             what=f"pods {', '.join(PODS)} to be gone")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +63,7 @@ def joined(lab):
     machine = nodes.add_node(lab, **quiet)
     client.create(echo_pod("echo-joined", machine.name))
     client.create(echo_pod("echo-node1", "node1"))
-    ips = {n: running_ip(client, n) for n in ("echo-joined", "echo-node1")}
+    ips = {n: running_ip(client, n) for n in PODS}
     yield client, machine, ips
     delete_test_pods(client)
     if machine.name in lab.joined:

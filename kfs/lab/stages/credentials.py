@@ -14,10 +14,13 @@ kubeconfig), and keeps what is still right.
 Mirrors kubeadm's ``init`` phases ``certs`` and ``kubeconfig``
 (``cmd/kubeadm/app/phases/certs``, ``cmd/kubeadm/app/phases/kubeconfig``).
 
+Nodes added by ``kfs lab add-node`` get none of this: their kubelets ask for their own
+certificates with a bootstrap token (``join.py``).
+
 What real Kubernetes does differently: kubeadm writes ``/etc/kubernetes/pki`` and
-``/etc/kubernetes/*.conf`` on the control-plane machine only; a node joins with a bootstrap
-token and its kubelet asks the API server for its certificates (a CertificateSigningRequest,
-TLS bootstrapping) instead of being handed them.
+``/etc/kubernetes/*.conf`` on the control-plane machine only; every node joins with a
+bootstrap token and its kubelet asks the API server for its certificates (a
+CertificateSigningRequest, TLS bootstrapping) instead of being handed them.
 """
 from kfs import pki
 from kfs.lab.errors import LabError
