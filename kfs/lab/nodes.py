@@ -38,6 +38,7 @@ cloud-init script) at first boot; the cluster-autoscaler or Karpenter adds and r
 nodes by demand, draining them first the same way.
 """
 import re
+from contextlib import contextmanager
 
 from kfs.client import ApiError
 from kfs.lab import stages, supervisor
@@ -49,6 +50,16 @@ from kfs.util import wait_for
 NEEDS = "controller-manager"   # the stage whose controller manager signs the certificates
 NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 JOIN_TIMEOUT = 120.0
+
+
+@contextmanager
+def api_answers(lab):
+    """An API server that does not answer (or refuses) is a one-line error, not a traceback."""
+    try:
+        yield
+    except ApiError as e:
+        raise LabError(f"the API server: {e} (is the lab up? kfs lab up; logs: kfs lab logs "
+                       f"apiserver)") from None
 
 
 def has_cloud_controller_manager(stage):
@@ -110,7 +121,7 @@ def node_ready(client, name):
 def add_node(lab, name=None, progress=print, timeout=JOIN_TIMEOUT):
     """Create a machine and join it to the cluster (see the module); returns the machine."""
     check_host()
-    with lab.locked():
+    with lab.locked(), api_answers(lab):
         check_can_join(lab)
         name = name or next_name(lab)
         check_name(lab, name)
@@ -156,7 +167,7 @@ def wait_for_join(lab, machine, client, progress, timeout):
 def remove_node(lab, name, progress=print, timeout=JOIN_TIMEOUT):
     """Drain the node, delete its machine, then its Node (see the module)."""
     check_host()
-    with lab.locked():
+    with lab.locked(), api_answers(lab):
         if name not in lab.joined:
             added = ", ".join(lab.joined) or "none"
             own = [m.name for m in lab.machines if not m.joined]
