@@ -121,6 +121,7 @@ def node_ready(client, name):
 def add_node(lab, name=None, progress=print, timeout=JOIN_TIMEOUT):
     """Create a machine and join it to the cluster (see the module); returns the machine."""
     check_host()
+    check_can_join(lab)               # before the lock, which would make the lab's directory
     with lab.locked(), api_answers(lab):
         check_can_join(lab)
         name = name or next_name(lab)
@@ -167,6 +168,8 @@ def wait_for_join(lab, machine, client, progress, timeout):
 def remove_node(lab, name, progress=print, timeout=JOIN_TIMEOUT):
     """Drain the node, delete its machine, then its Node (see the module)."""
     check_host()
+    if not lab.exists:
+        raise LabError(f"no lab {lab.name!r}, so no node {name!r} to remove")
     with lab.locked(), api_answers(lab):
         if name not in lab.joined:
             added = ", ".join(lab.joined) or "none"

@@ -60,6 +60,9 @@ def test_the_lab_keeps_added_nodes_stage_and_addresses(lab):
 
 def test_remove_node_refuses_the_labs_own_machines_and_unknown_names(lab, monkeypatch):
     monkeypatch.setattr(nodes, "check_host", lambda: None)
+    with pytest.raises(LabError, match="no lab 'kfs'"):
+        nodes.remove_node(lab, "node3")
+    lab.save()
     with pytest.raises(LabError, match="node1 is one of the lab's own machines"):
         nodes.remove_node(lab, "node1")
     with pytest.raises(LabError, match="no node 'nope' was added with add-node"):
