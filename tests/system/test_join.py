@@ -16,7 +16,7 @@ import pytest
 from cryptography import x509
 
 from kfs import images, meta
-from kfs.lab import netns, nodes
+from kfs.lab import netns, nodes, supervisor
 from kfs.lab.stages import flannel, join, kubelet
 from kfs.util import wait_for
 
@@ -142,6 +142,20 @@ def test_the_pod_on_the_joined_node_reaches_the_pod_on_node1_over_flannel(joined
     out = kubectl(lab, "exec", "echo-joined", "--", "wget", "-qO-",
                   f"http://{ips['echo-node1']}:8080/cgi-bin/index.cgi")
     assert f"hostname=echo-node1 ip={ips['echo-node1']} client={ips['echo-joined']}" in out
+
+
+def test_up_keeps_the_added_node_and_status_lists_it(joined, lab, capsys):
+    from kfs.lab.status import print_status
+    client, machine, ips = joined
+    pid = supervisor.pid_of(kubelet.daemon(lab, machine))
+    lab.up(**quiet)
+    assert supervisor.pid_of(kubelet.daemon(lab, machine)) == pid
+    assert nodes.node_ready(client, machine.name)
+    print_status(lab)
+    out = capsys.readouterr().out
+    assert f"added by kfs lab add-node (joined with a bootstrap token): {machine.name}" in out
+    assert any(line.startswith(machine.name) and "kubelet" in line and "flanneld" in line
+               for line in out.splitlines())
 
 
 def test_remove_node_leaves_no_pod_node_lease_or_route_behind(joined, lab):
