@@ -246,8 +246,8 @@ def decode_message(type_name, data):
                 e = fields(entry)
                 key = e.get(1, [b""])[-1].decode()
                 val = e.get(2, [b""])[-1]
-                out[name][key] = (val.decode() if inner == "s" else
-                                  decode_message(inner, val))
+                out[name][key] = (val.decode() if inner == "s" else _scalar("y", val)
+                                  if inner == "y" else decode_message(inner, val))
             continue
         if code == "m":
             items = [decode_message(inner, v) for v in values]
@@ -321,9 +321,9 @@ def generate(binary, roots):
             code = ("*" if f.label == 3 else "") + _CODES[f.type]
             if type_name in entries:
                 value = entries[type_name].field[1]
-                inner = "s" if value.type == 9 else value.type_name.lstrip(".")
+                inner = {9: "s", 12: "y"}.get(value.type) or value.type_name.lstrip(".")
                 spec[str(f.number)] = [f.name, "M", inner]
-                type_name = inner if inner != "s" else ""
+                type_name = inner if inner not in ("s", "y") else ""
             elif f.type == 11:
                 spec[str(f.number)] = [f.name, code, type_name]
             else:

@@ -103,3 +103,13 @@ def test_an_expired_or_wrong_bootstrap_token_is_unauthorized(kubectl, cp, tmp_pa
         env = {"KUBECONFIG": str(bootstrap_kubeconfig(cp, tmp_path, token))}
         r = kubectl.run("get", "csr", check=False, env=env)
         assert "Unauthorized" in r.stderr
+
+
+def test_kubectl_create_secret_stores_base64_data_and_get_counts_its_keys(kubectl, ns):
+    kubectl("create", "secret", "generic", "s", "-n", ns, "--from-literal=user=alice",
+            "--from-literal=password=s3cret")   # sent as protobuf
+    data = json.loads(kubectl("get", "secret", "s", "-n", ns, "-o", "json"))["data"]
+    assert base64.b64decode(data["password"]) == b"s3cret"
+    header, line = kubectl("get", "secret", "s", "-n", ns).splitlines()[:2]
+    assert header.split() == ["NAME", "TYPE", "DATA", "AGE"]
+    assert line.split()[:3] == ["s", "Opaque", "2"]
