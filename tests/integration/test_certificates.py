@@ -40,6 +40,12 @@ def test_get_csr_prints_upstreams_columns_and_the_requester(kubectl):
         "kubernetes.io/kube-apiserver-client-kubelet", "kubernetes-admin", "60m", "Pending"]
 
 
+def test_a_csr_created_by_server_side_apply_names_its_requester_too(kubectl):
+    name = f"csr-{uuid.uuid4().hex[:8]}"
+    kubectl("apply", "--server-side", "-f", "-", input=csr_manifest(name))
+    assert row(kubectl, name)[1][3] == "kubernetes-admin"
+
+
 def test_kubectl_certificate_approve_and_deny_set_the_condition(kubectl):
     approve, deny = (f"csr-{uuid.uuid4().hex[:8]}" for _ in range(2))
     for name in (approve, deny):
