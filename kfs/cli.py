@@ -48,6 +48,12 @@ def lab_commands(sub):
     up.add_argument("--etcd-members", type=int, choices=(1, 3),
                     help="etcd on cp only (1, the default) or on cp, node1 and node2 (3)")
     lab.add_parser("down", help="remove everything the lab created")
+    add = lab.add_parser("add-node", help="a new machine whose kubelet joins with a bootstrap "
+                         "token (TLS bootstrapping: its CSR approved and signed)")
+    add.add_argument("name", nargs="?", help="its name (default: the next nodeN)")
+    rm = lab.add_parser("remove-node", help="drain a node added with add-node, delete its "
+                        "machine and its Node")
+    rm.add_argument("name")
     lab.add_parser("status", help="machines, addresses, daemons and their PIDs")
     lab.add_parser("kubeconfig", help="print the path of the admin kubeconfig "
                    "(export KUBECONFIG=$(kfs lab kubeconfig))")
@@ -99,6 +105,14 @@ def lab_main(args):
         print(f"lab {lab.name!r} is down")
     elif cmd == "status":
         print_status(lab)
+    elif cmd == "add-node":
+        from kfs.lab.nodes import add_node
+        m = add_node(lab, args.name)
+        print(f"node {m.name} ({m.ip}) joined the cluster")
+    elif cmd == "remove-node":
+        from kfs.lab.nodes import remove_node
+        remove_node(lab, args.name)
+        print(f"node {args.name} removed")
     elif cmd == "exec":
         argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         m = lab.machine(args.machine)

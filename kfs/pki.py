@@ -39,8 +39,13 @@ static token file (``--token-auth-file``), and the ``ssl`` contexts servers and 
 Mirrors kubeadm's ``cmd/kubeadm/app/phases/certs`` and ``phases/kubeconfig``; the token
 file format is ``staging/src/k8s.io/apiserver/plugin/pkg/authenticator/token/tokenfile``.
 
-What real Kubernetes does differently: kubelets get their certificates through the
-certificates API (a CSR approved and signed by the controller manager, then rotated);
+Also here, for TLS bootstrapping: bootstrap tokens (``new_bootstrap_token``), a key and a
+CERTIFICATE REQUEST for it (``make_csr``), reading one (``parse_csr``, ``csr_identity``)
+and signing one with the CA (``sign_csr``, the controller manager's csrsigning).
+
+What real Kubernetes does differently: every kubelet gets its certificates through the
+certificates API (a CSR approved and signed by the controller manager, then rotated; in
+the lab only the nodes ``kfs lab add-node`` adds do);
 kubeadm adds a front-proxy CA and a service-account signing key; certificates live in
 /etc/kubernetes/pki on each machine rather than in one directory.
 """
@@ -412,3 +417,95 @@ def client_ssl_context(ca, cert=None, key=None):
     if cert:
         ctx.load_cert_chain(str(cert), str(key))
     return ctx
+
+
+# -- certificate signing requests (TLS bootstrapping) ----------------------------------------
+
+BOOTSTRAP_TOKEN_ID = 6       # [a-z0-9]{6}.[a-z0-9]{16}, as kubeadm's
+BOOTSTRAP_TOKEN_SECRET = 16
+_TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_bootstrap_token():
+    """(token id, token secret): a bootstrap token is ``<id>.<secret>``."""
+    pick = lambda n: "".join(secrets.choice(_TOKEN_CHARS) for _ in range(n))  # noqa: E731
+    return pick(BOOTSTRAP_TOKEN_ID), pick(BOOTSTRAP_TOKEN_SECRET)
+
+
+def new_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def key_pem(key):
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
+
+
+def make_csr(key, cn, orgs=(), ips=(), dns=()):
+    """A PEM ``CERTIFICATE REQUEST`` for `cn` (O `orgs`, SANs `ips` and `dns`) signed by `key`:
+    what a kubelet puts into a CertificateSigningRequest's ``spec.request``."""
+    builder = x509.CertificateSigningRequestBuilder().subject_name(_name(cn, orgs))
+    sans = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+def parse_csr(pem):
+    """The ``x509.CertificateSigningRequest`` in `pem` (bytes); ValueError with upstream's
+    reason if it is not one PEM block of type CERTIFICATE REQUEST with a valid signature."""
+    text = pem.decode("ascii", "replace") if isinstance(pem, (bytes, bytearray)) else str(pem)
+    if "-----BEGIN CERTIFICATE REQUEST-----" not in text:
+        raise ValueError("PEM block type must be CERTIFICATE REQUEST")
+    try:
+        csr = x509.load_pem_x509_csr(text.encode())
+    except ValueError as e:
+        raise ValueError(f"failed to parse certificate request: {e}") from None
+    if not csr.is_signature_valid:
+        raise ValueError("the certificate request's signature is invalid")
+    return csr
+
+
+def csr_identity(csr):
+    """(CN, [O...], [IP SANs], [DNS SANs]) of a parsed request."""
+    cns = [a.value for a in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    orgs = [a.value for a in csr.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    try:
+        sans = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        ips = [str(i) for i in sans.get_values_for_type(x509.IPAddress)]
+        dns = list(sans.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        ips, dns = [], []
+    return (cns[-1] if cns else ""), orgs, ips, dns
+
+
+_USAGE_EKU = {"client auth": ExtendedKeyUsageOID.CLIENT_AUTH,
+              "server auth": ExtendedKeyUsageOID.SERVER_AUTH}
+
+
+def sign_csr(csr, ca_cert_file, ca_key_file, usages, seconds):
+    """Issue the certificate `csr` asks for, signed by the CA in the two files, valid for
+    `seconds` (capped by the CA's own end): the subject and SANs of the request, the
+    extended key usages named in `usages` ("client auth", "server auth"). PEM bytes."""
+    ca_cert = x509.load_pem_x509_certificate(Path(ca_cert_file).read_bytes())
+    ca_key = serialization.load_pem_private_key(Path(ca_key_file).read_bytes(), None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    not_after = min(now + datetime.timedelta(seconds=seconds), ca_cert.not_valid_after_utc)
+    public_key = csr.public_key()
+    builder = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca_cert.subject)
+               .public_key(public_key).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(not_after)
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(_usage(), critical=True)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                   ca_cert.public_key()), critical=False))
+    ekus = [_USAGE_EKU[u] for u in usages if u in _USAGE_EKU]
+    if ekus:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+    try:
+        sans = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        builder = builder.add_extension(sans, critical=False)
+    except x509.ExtensionNotFound:
+        pass
+    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)

@@ -83,3 +83,20 @@ def lease(node_name, renewed_ago=0):
             "metadata": {"name": node_name, "namespace": "kube-node-lease"},
             "spec": {"holderIdentity": node_name, "leaseDurationSeconds": 40,
                      "renewTime": ago(renewed_ago).replace("Z", ".000000Z")}}
+
+
+def csr(name="csr-1", cn="system:node:node3", orgs=("system:nodes",), ips=(), dns=(),
+        signer="kubernetes.io/kube-apiserver-client-kubelet",
+        usages=("digital signature", "client auth"), username="system:bootstrap:abcdef",
+        groups=("system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token",
+                "system:authenticated"), key=None, **spec):
+    """A CertificateSigningRequest as the API server stores it: the requester filled in."""
+    import base64
+
+    from kfs import pki
+    pem = pki.make_csr(key or pki.new_key(), cn, orgs, ips, dns)
+    return {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+            "metadata": {"name": name},
+            "spec": {"request": base64.b64encode(pem).decode(), "signerName": signer,
+                     "usages": list(usages), "username": username, "groups": list(groups),
+                     **spec}}

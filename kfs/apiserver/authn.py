@@ -13,6 +13,14 @@ anonymous user. The two ways in, tried in upstream's order:
 2. **Bearer token** (upstream ``request/bearertoken`` + ``token/tokenfile``):
    ``Authorization: Bearer <token>`` looked up in the static token file
    (``kfs.pki.read_token_file``). An unknown token is nobody.
+3. **Bootstrap token** (upstream ``token/bootstrap``): a bearer token ``<id>.<secret>``
+   (``[a-z0-9]{6}.[a-z0-9]{16}``) is checked against the Secret
+   ``kube-system/bootstrap-token-<id>`` (type ``bootstrap.kubernetes.io/token``): the
+   secret must match, the Secret must not be expiring (``expiration``, RFC 3339) nor being
+   deleted, and it must say ``usage-bootstrap-authentication: "true"``. The user is
+   ``system:bootstrap:<id>`` in ``system:bootstrappers`` and the Secret's
+   ``auth-extra-groups`` (each ``system:bootstrappers:...``). How a joining kubelet
+   authenticates before it has a certificate (`user_from_bootstrap_token`).
 
 Every authenticated user also gets the group ``system:authenticated`` (upstream's
 ``AuthenticatedGroupAdder``), which the bootstrap policy uses for discovery.
@@ -26,13 +34,18 @@ signatures. An empty dict or None means "no certificate".
 
 Mirrors staging/src/k8s.io/apiserver/pkg/authentication/request/x509/x509.go
 (``CommonNameUserConversion``), request/bearertoken/bearertoken.go,
-plugin/pkg/authenticator/token/tokenfile/tokenfile.go and group/authenticated_group_adder.go.
+plugin/pkg/authenticator/token/tokenfile/tokenfile.go, plugin/pkg/auth/authenticator/token/
+bootstrap/bootstrap.go and group/authenticated_group_adder.go.
 
-What real Kubernetes does differently: more authenticators (service-account JWTs,
-bootstrap tokens, OIDC, webhooks, the front proxy's request headers), an anonymous user
+What real Kubernetes does differently: more authenticators (service-account JWTs, OIDC, webhooks, the front proxy's request headers), an anonymous user
 when enabled, and a cache of token results.
 """
+import base64
+import binascii
+import datetime
 import hashlib
+import hmac
+import re
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -40,6 +53,11 @@ from cryptography.x509.oid import NameOID
 
 AUTHENTICATED, UNAUTHENTICATED = "system:authenticated", "system:unauthenticated"
 CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
+BOOTSTRAP_TOKEN = re.compile(r"([a-z0-9]{6})\.([a-z0-9]{16})")
+BOOTSTRAPPERS = "system:bootstrappers"
+BOOTSTRAP_USER_PREFIX = "system:bootstrap:"
+BOOTSTRAP_SECRET_TYPE = "bootstrap.kubernetes.io/token"
+BOOTSTRAP_GROUP = re.compile(r"system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -107,6 +125,59 @@ def user_from_token(authorization_header, tokens):
     if entry is None:
         return None
     return User(entry.user, tuple(entry.groups), entry.uid)
+
+
+def is_bootstrap_token(authorization_header):
+    return bool(BOOTSTRAP_TOKEN.fullmatch(bearer_token(authorization_header) or ""))
+
+
+def bootstrap_secret_name(token_id):
+    return f"bootstrap-token-{token_id}"
+
+
+def user_from_bootstrap_token(authorization_header, get_secret, now=None):
+    """The user of a bootstrap token, or None. `get_secret(name)` returns the Secret
+    ``kube-system/<name>`` (None if there is none); `now` an aware datetime."""
+    m = BOOTSTRAP_TOKEN.fullmatch(bearer_token(authorization_header) or "")
+    if not m:
+        return None
+    token_id, token_secret = m.groups()
+    secret = get_secret(bootstrap_secret_name(token_id))
+    if not secret or secret.get("type") != BOOTSTRAP_SECRET_TYPE:
+        return None
+    if (secret.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    data = {k: _decoded(v) for k, v in (secret.get("data") or {}).items()}
+    if not hmac.compare_digest(data.get("token-secret") or "", token_secret):
+        return None
+    if data.get("token-id") not in (None, token_id) or _expired(data.get("expiration"), now):
+        return None
+    if data.get("usage-bootstrap-authentication") != "true":
+        return None
+    extra = [g.strip() for g in (data.get("auth-extra-groups") or "").split(",") if g.strip()]
+    if any(not BOOTSTRAP_GROUP.fullmatch(g) for g in extra):
+        return None
+    return User(BOOTSTRAP_USER_PREFIX + token_id, (BOOTSTRAPPERS, *extra))
+
+
+def _decoded(value):
+    try:
+        return base64.b64decode(value or "").decode()
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _expired(expiration, now=None):
+    """Has the RFC 3339 time `expiration` passed? An unreadable one counts as passed."""
+    if not expiration:
+        return False
+    try:
+        when = datetime.datetime.fromisoformat(expiration.replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    if when.tzinfo is None:
+        return True
+    return (now or datetime.datetime.now(datetime.timezone.utc)) >= when
 
 
 def with_authenticated_group(user):

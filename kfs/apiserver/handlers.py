@@ -168,6 +168,7 @@ async def list_or_watch(request, ctx, k, ns, info, user):
 
 async def create(request, ctx, k, ns, info, user):
     obj, warnings = await _object(request, k.resource)
+    k.prepare_for_create_as(obj, user)
     created = await ctx.run(ctx.registry.create, k.resource, ns, obj, _dry_run(request))
     return respond(request, created, 201, warnings)
 
@@ -190,7 +191,7 @@ async def patch(request, ctx, k, ns, info, user):
     body = reg.parse_patch(ctype, await _body(request))
     new, created, warnings = await ctx.run(
         ctx.registry.patch, k.resource, ns, info.name, ctype, body, info.subresource or None,
-        _dry_run(request), _field_validation(request))
+        _dry_run(request), _field_validation(request), user)
     return respond(request, new, 201 if created else 200, warnings)
 
 

@@ -48,9 +48,24 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 |             | patch nodes/status                              | annotates its own node           |
 | dns         | list, watch services, endpointslices,           | answers Services by name         |
 |             |   namespaces                                    |                                  |
+| controllers | read certificatesigningrequests                 | csrapproving, csrsigning         |
+|  (more)     | update csr/approval, csr/status                 | approves, then signs             |
+|             | create subjectaccessreviews                     | asks RBAC whether the requester  |
+|             |                                                 | may have its CSR auto-approved   |
+| kubelet     | create, read certificatesigningrequests         | asks for its serving certificate |
+|  (more)     |                                                 | and renews its client one        |
+| bootstrapper| create, read certificatesigningrequests         | a joining kubelet asks for its   |
+|             |                                                 | client certificate               |
+| nodeclient  | create csr/nodeclient (a virtual subresource)   | csrapproving approves a new      |
+|             |                                                 | node's client CSR (its SAR)      |
+| selfnode-   | create csr/selfnodeclient                       | ... and a node's renewal of its  |
+|   client    |                                                 | own client certificate           |
 
 (*) in kube-system, the lease named after the component; (**) in kube-node-lease only.
-"everyone" is every authenticated user. Who gets which role:
+"everyone" is every authenticated user; a "bootstrapper" is a joining kubelet
+authenticated by a bootstrap token (``kfs.apiserver.authn``) whose Secret puts it in the
+group ``system:bootstrappers:kubeadm:default-node-token``, as kubeadm's tokens do. Who gets
+which role:
 
 | role                                     | bound to                                          |
 |------------------------------------------|---------------------------------------------------|
@@ -63,6 +78,14 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 | system:node-proxier                      | User system:kube-proxy                            |
 | flannel                                  | User flanneld                                     |
 | system:kube-dns                          | User system:kube-dns                              |
+| system:node-bootstrapper                 | Group system:bootstrappers:kubeadm:default-node-token |
+|   (binding kubeadm:kubelet-bootstrap)    |                                                   |
+| system:certificates.k8s.io:certificate-  | Group system:bootstrappers:kubeadm:default-node-token |
+|   signingrequests:nodeclient (binding    |                                                   |
+|   kubeadm:node-autoapprove-bootstrap)    |                                                   |
+| system:certificates.k8s.io:certificate-  | Group system:nodes                                |
+|   signingrequests:selfnodeclient (binding|                                                   |
+|   kubeadm:node-autoapprove-certificate-rotation) |                                         |
 | system::leader-locking-kube-scheduler    | (Role in kube-system) User system:kube-scheduler  |
 | system::leader-locking-kube-controller-manager | (Role in kube-system) the controller manager |
 | system:node-heartbeat                    | (Role in kube-node-lease) Group system:nodes      |
@@ -92,6 +115,11 @@ SYSTEM_NAMESPACES = ("kube-system", "kube-node-lease")
 READ = ("get", "list", "watch")
 APPS, COORDINATION, DISCOVERY = "apps", "coordination.k8s.io", "discovery.k8s.io"
 POLICY = "policy"
+CERTIFICATES = "certificates.k8s.io"
+CSRS = "certificatesigningrequests"
+NODE_TOKEN_GROUP = "system:bootstrappers:kubeadm:default-node-token"   # kubeadm's
+NODECLIENT = "system:certificates.k8s.io:certificatesigningrequests:nodeclient"
+SELFNODECLIENT = "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient"
 
 
 def rule(verbs, resources, groups=("",), names=()):
@@ -152,13 +180,20 @@ CLUSTER_ROLES = {
         rule(READ, ["services", "nodes"]),
         rule(["patch"], ["nodes"]),                        # node lifecycle: taints
         rule((*READ, "delete"), ["leases"], [COORDINATION]),  # heartbeats; a gone node's lease
+        rule(READ, [CSRS], [CERTIFICATES]),                # csrapproving, csrsigning
+        rule(["update"], [f"{CSRS}/approval", f"{CSRS}/status"], [CERTIFICATES]),
+        rule(["create"], ["subjectaccessreviews"], ["authorization.k8s.io"]),  # sarapprove
         events_rule()],
     "system:node": [
         rule(("create", *READ, "delete"), ["pods"]),
         rule(("update", "patch"), ["pods/status", "nodes/status"]),
         rule(("create", *READ, "update", "patch"), ["nodes"]),
         rule(READ, ["services", "endpoints"]),
+        rule(("create", *READ), [CSRS], [CERTIFICATES]),   # serving certificate, renewals
         events_rule()],
+    "system:node-bootstrapper": [rule(("create", *READ), [CSRS], [CERTIFICATES])],
+    NODECLIENT: [rule(["create"], [f"{CSRS}/nodeclient"], [CERTIFICATES])],
+    SELFNODECLIENT: [rule(["create"], [f"{CSRS}/selfnodeclient"], [CERTIFICATES])],
     "system:node-proxier": [
         rule(("list", "watch"), ["services", "endpoints"]),
         rule(("list", "watch"), ["endpointslices"], [DISCOVERY]),
@@ -183,6 +218,13 @@ CLUSTER_ROLE_BINDINGS = {  # binding name = role name
     "system:node-proxier": [user("system:kube-proxy")],
     "flannel": [user("flanneld")],
     "system:kube-dns": [user("system:kube-dns")],
+}
+# kubeadm's bindings, named as kubeadm names them: binding name -> (role, subjects)
+NAMED_CLUSTER_ROLE_BINDINGS = {
+    "kubeadm:kubelet-bootstrap": ("system:node-bootstrapper", [group(NODE_TOKEN_GROUP)]),
+    "kubeadm:node-autoapprove-bootstrap": (NODECLIENT, [group(NODE_TOKEN_GROUP)]),
+    "kubeadm:node-autoapprove-certificate-rotation": (SELFNODECLIENT,
+                                                      [group("system:nodes")]),
 }
 
 ROLES = {  # (namespace, name): (rules, subjects); binding name = role name
@@ -213,6 +255,9 @@ def bootstrap_policy():
     objects = [_object("ClusterRole", n, rules=copy.deepcopy(r)) for n, r in CLUSTER_ROLES.items()]
     objects += [_object("ClusterRoleBinding", n, roleRef=_role_ref("ClusterRole", n),
                         subjects=copy.deepcopy(s)) for n, s in CLUSTER_ROLE_BINDINGS.items()]
+    objects += [_object("ClusterRoleBinding", n, roleRef=_role_ref("ClusterRole", role),
+                        subjects=copy.deepcopy(s))
+                for n, (role, s) in NAMED_CLUSTER_ROLE_BINDINGS.items()]
     objects += [_object("Role", n, ns, rules=copy.deepcopy(r)) for (ns, n), (r, _) in ROLES.items()]
     objects += [_object("RoleBinding", n, ns, roleRef=_role_ref("Role", n),
                         subjects=copy.deepcopy(s)) for (ns, n), (_, s) in ROLES.items()]

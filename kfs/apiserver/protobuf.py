@@ -169,6 +169,8 @@ ZERO_IS_UNSET = {"generation", "hostPort", "minReadySeconds", "nodePort",
                  "healthCheckNodePort", "observedGeneration"}
 RAW = ("k8s.io.apimachinery.pkg.runtime.RawExtension",
        "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1")
+# named []string types: a message of one repeated string in protobuf, a list in JSON
+STRING_LISTS = ("k8s.io.api.certificates.v1.ExtraValue",)
 
 
 def schema():
@@ -225,6 +227,8 @@ def decode_message(type_name, data):
     """A protobuf message as the JSON Go would write: unset scalars ("" and false) left out."""
     if type_name in TIME_TYPES + (QUANTITY, INT_OR_STRING) + RAW:
         return _special(type_name, data)
+    if type_name in STRING_LISTS:
+        return [v.decode() for v in fields(data).get(1, [])]
     spec = schema().get(type_name)
     if spec is None:
         raise ProtobufError(f"no protobuf schema for {type_name}")
@@ -242,8 +246,8 @@ def decode_message(type_name, data):
                 e = fields(entry)
                 key = e.get(1, [b""])[-1].decode()
                 val = e.get(2, [b""])[-1]
-                out[name][key] = (val.decode() if inner == "s" else
-                                  decode_message(inner, val))
+                out[name][key] = (val.decode() if inner == "s" else _scalar("y", val)
+                                  if inner == "y" else decode_message(inner, val))
             continue
         if code == "m":
             items = [decode_message(inner, v) for v in values]
@@ -317,9 +321,9 @@ def generate(binary, roots):
             code = ("*" if f.label == 3 else "") + _CODES[f.type]
             if type_name in entries:
                 value = entries[type_name].field[1]
-                inner = "s" if value.type == 9 else value.type_name.lstrip(".")
+                inner = {9: "s", 12: "y"}.get(value.type) or value.type_name.lstrip(".")
                 spec[str(f.number)] = [f.name, "M", inner]
-                type_name = inner if inner != "s" else ""
+                type_name = inner if inner not in ("s", "y") else ""
             elif f.type == 11:
                 spec[str(f.number)] = [f.name, code, type_name]
             else:

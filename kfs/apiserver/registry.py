@@ -247,8 +247,9 @@ class Registry:
         return kind.to_subresource(subresource, new), False
 
     def patch(self, resource, namespace, name, content_type, body, subresource=None,
-              dry_run=False, field_validation=None):
-        """PATCH (or server-side apply): returns (object, created, warnings)."""
+              dry_run=False, field_validation=None, user=None):
+        """PATCH (or server-side apply): returns (object, created, warnings). `user` (who
+        asks) goes to the kind's `prepare_for_create_as` when an apply creates."""
         kind, warnings = self.kind(resource), []
         sub_kind, sub_version = kind.subresource_kind(subresource) if subresource else (
             kind.kind, kind.api_version)
@@ -268,6 +269,8 @@ class Registry:
             if meta.name(obj) != name:
                 raise errors.bad_request(f"the name of the object ({meta.name(obj)}) does not "
                                          f"match the name on the URL ({name})") from None
+            if user is not None:
+                kind.prepare_for_create_as(obj, user)
             return self.create(resource, namespace, obj, dry_run), True, warnings
         return kind.to_subresource(subresource, new), False, warnings
 

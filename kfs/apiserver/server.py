@@ -104,6 +104,18 @@ class Context:
         self.authenticate = lru_cache(maxsize=4096)(
             lambda cert, header: authn.authenticate(cert, header, self.tokens))
 
+    def authenticate_bootstrap_token(self, header):
+        """A bootstrap token's user, read from its Secret in kube-system (or None)."""
+        secrets = resources.lookup("secrets")
+
+        def get_secret(name):
+            try:
+                return self.storage.get(secrets.etcd_key("kube-system", name))
+            except st.KeyNotFound:
+                return None
+        user = authn.user_from_bootstrap_token(header, get_secret)
+        return authn.with_authenticated_group(user) if user else None
+
     async def run(self, fn, *args, **kwargs):
         """Run a blocking (etcd) call in the thread pool."""
         return await asyncio.get_running_loop().run_in_executor(
@@ -128,7 +140,10 @@ async def dispatch(request):
     started = time.monotonic()
     user, code = None, 500
     try:
-        user = ctx.authenticate(peer_certificate(request), request.headers.get("Authorization"))
+        header = request.headers.get("Authorization")
+        user = ctx.authenticate(peer_certificate(request), header)
+        if user is None and authn.is_bootstrap_token(header):  # never cached: tokens expire
+            user = await ctx.run(ctx.authenticate_bootstrap_token, header)
         if user is None:
             raise errors.StatusError(401, "Unauthorized", "Unauthorized")
         if request.headers.get("Impersonate-User"):

@@ -55,7 +55,8 @@ def before_create(kind, obj, now=None, rand=random):
 def before_update(kind, new, old, subresource=None):
     """BeforeUpdate + the kind's PrepareForUpdate (or its status strategy's), in place.
 
-    `subresource` is None for the main resource, "status" or "scale".
+    `subresource` is None for the main resource, "status", "scale", or one of the kind's
+    `status_subresources` (certificatesigningrequests/approval).
     """
     md, old_md = new.setdefault("metadata", {}), old.get("metadata") or {}
     for f in ("generation", "creationTimestamp", "deletionTimestamp"):
@@ -71,6 +72,10 @@ def before_update(kind, new, old, subresource=None):
     if subresource == "status":
         _keep(new, old, "spec")
         kind.prepare_for_status_update(new, old)
+        return
+    if subresource in kind.status_subresources:  # csr/approval: a part of the status
+        _keep(new, old, "spec")
+        kind.prepare_for_subresource_update(subresource, new, old)
         return
     if kind.has_status:
         _keep(new, old, "status")

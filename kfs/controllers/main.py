@@ -30,11 +30,14 @@ CONTROLLERS = {
     "garbagecollector": "garbage-collector-controller",
     "nodelifecycle": "node-lifecycle-controller",
     "disruption": "disruption-controller",
+    "csrapproving": "certificatesigningrequest-approving-controller",
+    "csrsigning": "certificatesigningrequest-signing-controller",
 }
 EVENT_SOURCES = {"replicaset": "replicaset-controller", "deployment": "deployment-controller",
                  "endpoint": "endpoint-controller", "endpointslice": "endpoint-slice-controller",
                  "garbagecollector": "garbage-collector", "nodelifecycle": "node-controller",
-                 "disruption": "controllermanager"}
+                 "disruption": "controllermanager", "csrapproving": "csrapproving",
+                 "csrsigning": "csrsigning"}
 STARTED = "controllers started:"  # logged once informers synced and workers run
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
@@ -83,6 +86,13 @@ def add_arguments(parser):
     parser.add_argument("--default-unreachable-toleration-seconds", type=int, default=20,
                         metavar="SECONDS", help="how long pods without an unreachable toleration stay on an "
                         "unreachable node (default: 20; upstream's API server adds 300)")
+    parser.add_argument("--cluster-signing-cert-file", metavar="FILE",
+                        help="the CA certificate csrsigning signs with (without it and its "
+                        "key, csrsigning does not run)")
+    parser.add_argument("--cluster-signing-key-file", metavar="FILE", help="its private key")
+    parser.add_argument("--cluster-signing-duration", type=duration, default=8760 * 3600.0,
+                        metavar="DURATION", help="the longest a signed certificate lives "
+                        "(default: 8760h, one year)")
     for name, default in (("replicaset", 5), ("deployment", 5), ("endpoint", 5),
                           ("endpointslice", 5), ("gc", 20)):
         parser.add_argument(f"--concurrent-{name}-syncs", type=int, default=default, metavar="N",
@@ -100,6 +110,8 @@ def build(args, client, informers, recorders=None):
     from kfs.controllers.garbagecollector import GarbageCollector
     from kfs.controllers.nodelifecycle import NodeLifecycleController
     from kfs.controllers.replicaset import ReplicaSetController
+    from kfs.controllers.sarapprove import SARApprover
+    from kfs.controllers.signer import CSRSigningController
     recorders = recorders or {}
     make = {
         "replicaset": lambda r: ReplicaSetController(client, informers, r,
@@ -118,8 +130,24 @@ def build(args, client, informers, recorders=None):
             default_not_ready_toleration=args.default_not_ready_toleration_seconds,
             default_unreachable_toleration=args.default_unreachable_toleration_seconds),
         "disruption": lambda r: DisruptionController(client, informers, r),
+        "csrapproving": lambda r: SARApprover(client, informers, r),
+        "csrsigning": lambda r: CSRSigningController(
+            client, informers, r, args.cluster_signing_cert_file,
+            args.cluster_signing_key_file, args.cluster_signing_duration),
     }
-    return [make[name](recorders.get(name)) for name in enabled_controllers(args.controllers)]
+    return [make[name](recorders.get(name)) for name in runnable(args)]
+
+
+def runnable(args):
+    """The enabled controllers that can run: csrsigning needs the CA's files (upstream
+    starts it without a signer then, and logs so)."""
+    names = enabled_controllers(args.controllers)
+    if "csrsigning" in names and not (getattr(args, "cluster_signing_cert_file", None)
+                                      and getattr(args, "cluster_signing_key_file", None)):
+        logging.getLogger("kfs.controllers").warning(
+            "csrsigning: not started, no --cluster-signing-cert-file and -key-file")
+        names.remove("csrsigning")
+    return names
 
 
 def make_client(kubeconfig):
@@ -135,7 +163,7 @@ def main(args):
     from kfs.controllers.manager import ControllerManager, SharedInformers
     setup_logging(args.verbosity)
     try:
-        enabled = enabled_controllers(args.controllers)
+        enabled = runnable(args)
         client = make_client(args.kubeconfig)
     except (ValueError, FileNotFoundError, KeyError) as e:
         print(f"kfs controller-manager: {e}", file=sys.stderr)

@@ -14,10 +14,14 @@ them from Docker's labels.
 Mirrors ``cmd/kubelet/app/server.go`` (run, RunKubelet: kubeDeps before the Kubelet) and
 ``options/options.go``.
 
+With ``--bootstrap-kubeconfig`` a kubelet without a usable ``--kubeconfig`` first asks for
+its client certificate (``bootstrap.py``: TLS bootstrapping), and with
+``--rotate-server-certificates`` for its serving certificate, once its pods run.
+
 What real Kubernetes does differently: most settings live in a KubeletConfiguration file
 (``--config``); the runtime endpoint is a CRI socket (containerd, CRI-O), not Docker's; a
-missing ``--kubeconfig`` is an error (systemd restarts the kubelet), unless a
-``--bootstrap-kubeconfig`` lets it ask for its client certificate first.
+missing ``--kubeconfig`` without ``--bootstrap-kubeconfig`` is an error (systemd restarts
+the kubelet); both certificates are rotated before they expire.
 """
 import argparse
 import logging
@@ -122,6 +126,18 @@ def add_arguments(p):
     dns.add_argument("--resolv-conf", default="/etc/resolv.conf", metavar="FILE",
                      help="the machine's resolver file, the base of every pod's resolv.conf "
                           "and all of dnsPolicy Default (default: /etc/resolv.conf; '': none)")
+    boot = p.add_argument_group("TLS bootstrapping (a new node with only a bootstrap token)")
+    boot.add_argument("--bootstrap-kubeconfig", metavar="FILE",
+                      help="a kubeconfig with a bootstrap token: if --kubeconfig is missing "
+                           "or its certificate expired, ask for a client certificate with a "
+                           "CertificateSigningRequest and write --kubeconfig")
+    boot.add_argument("--cert-dir", metavar="DIR",
+                      help="where issued certificates and their keys go "
+                           "(default: <root-dir>/pki)")
+    boot.add_argument("--rotate-server-certificates", action="store_true",
+                      help="ask for the serving certificate with a kubelet-serving "
+                           "CertificateSigningRequest (instead of --tls-cert-file or a "
+                           "self-signed one)")
     node = p.add_argument_group("node (with --kubeconfig)")
     node.add_argument("--node-status-update-frequency", type=duration, default=10.0,
                       metavar="DURATION", help="how often the Node's status is posted "
@@ -164,10 +180,15 @@ def main(args):
         signal.signal(sig, lambda *_: stop.set())
     # The kubelet is built with its API server client, so the kubeconfig and certificates
     # come first (the lab writes them before it starts kubelets; started by hand, wait).
-    files = [f for f in (args.kubeconfig, args.tls_cert_file, args.tls_private_key_file,
-                         args.client_ca_file) if f]
+    files = [f for f in (args.bootstrap_kubeconfig or args.kubeconfig, args.tls_cert_file,
+                         args.tls_private_key_file, args.client_ca_file) if f]
     if not wait_for_files(files, stop, log):
         return 0
+    cert_dir = args.cert_dir or os.path.join(args.root_dir, "pki")
+    if args.bootstrap_kubeconfig:
+        problem = bootstrap_client(args, cert_dir, stop)
+        if problem is not None:
+            return problem
     api = None
     if args.kubeconfig:
         try:
@@ -182,6 +203,10 @@ def main(args):
     if api:
         log.info("using the API server at %s as node %s", api.client.server, args.node_name)
     threading.Thread(target=kl.run, name="sync-loop", daemon=True).start()
+    if args.rotate_server_certificates and api and not args.tls_cert_file:
+        problem = bootstrap_serving(args, api.client, cert_dir, stop)
+        if problem is not None:
+            return problem
     try:
         server = KubeletServer(kl, args.address, args.port, args.tls_cert_file,
                                args.tls_private_key_file, args.client_ca_file).start()
@@ -194,6 +219,39 @@ def main(args):
         s.stop()
     server.stop()
     return 0
+
+
+def bootstrap_client(args, cert_dir, stop):
+    """--bootstrap-kubeconfig: make --kubeconfig usable first (None: go on; else an exit
+    code)."""
+    from kfs.client import ApiError
+    from kfs.kubelet.bootstrap import BootstrapError, load_client_cert
+    if not args.kubeconfig:
+        return fail("--bootstrap-kubeconfig needs --kubeconfig: where to write the kubeconfig "
+                    "with the issued certificate")
+    try:
+        if not load_client_cert(args.kubeconfig, args.bootstrap_kubeconfig, cert_dir,
+                                args.node_name, stop):
+            return 0
+    except (BootstrapError, ApiError, OSError, KeyError, ValueError) as e:
+        return fail(f"TLS bootstrap with --bootstrap-kubeconfig {args.bootstrap_kubeconfig} "
+                    f"failed: {e}")
+    return None
+
+
+def bootstrap_serving(args, client, cert_dir, stop):
+    """--rotate-server-certificates: the serving certificate from a kubelet-serving CSR
+    (sets args.tls_cert_file and key; None: go on, else an exit code)."""
+    from kfs.client import ApiError
+    from kfs.kubelet.bootstrap import BootstrapError, load_serving_cert
+    try:
+        pem = load_serving_cert(client, cert_dir, args.node_name, args.node_ip, stop)
+    except (BootstrapError, ApiError, OSError) as e:
+        return fail(f"cannot get a serving certificate: {e}")
+    if pem is None:
+        return 0
+    args.tls_cert_file = args.tls_private_key_file = str(pem)
+    return None
 
 
 @dataclass

@@ -59,10 +59,18 @@ class Lab:
 
     @property
     def machines(self):
+        """cp, node1..nodeN (``--nodes``), then the nodes ``kfs lab add-node`` added."""
         names = ["cp"] + [f"node{i}" for i in range(1, self.state.get("nodes", 0) + 1)]
         opts = self.state.get("docker_opts", {})
-        return [Machine(n, self.address(i), self.name, self.dir, opts.get(n, []))
-                for i, n in enumerate(names)]
+        own = [Machine(n, self.address(i), self.name, self.dir, opts.get(n, []))
+               for i, n in enumerate(names)]
+        return own + [Machine(n, self.address(i), self.name, self.dir, opts.get(n, []), True)
+                      for n, i in self.joined.items()]
+
+    @property
+    def joined(self):
+        """{name: address index} of the nodes added by ``kfs lab add-node``."""
+        return dict(sorted(self.state.get("joined", {}).items(), key=lambda kv: kv[1]))
 
     @property
     def nodes(self):
@@ -129,6 +137,7 @@ class Lab:
             raise LabError(f"unknown stage {stage!r}; stages: {', '.join(stages.STAGES)}")
         with self.locked():
             old = self.machines
+            check_joined(self, nodes, stage)
             self.state["nodes"] = nodes if nodes is not None else self.state.get("nodes", 2)
             self.state.update({k: v for k, v in options.items() if v is not None})
             self.save()
@@ -169,6 +178,23 @@ class Lab:
                          "netns": m.netns if netns.netns_exists(m.netns) else None,
                          "daemons": daemons, "subnet": flannel.subnet(m)})
         return rows
+
+
+def check_joined(lab, nodes, stage):
+    """Nodes added with add-node need the controller manager (it signs their certificates)
+    and keep their names and addresses: refuse what would take either away."""
+    if not lab.joined:
+        return
+    added = ", ".join(lab.joined)
+    if not stages.at_least("controller-manager", stage):
+        raise LabError(f"the lab has nodes added with add-node ({added}), which need stage "
+                       f"controller-manager or later; remove them first: kfs lab remove-node NAME")
+    wanted = [f"node{i}" for i in range(1, (nodes or 0) + 1)]
+    taken = [n for n in wanted if n in lab.joined] or (
+        [n for n, i in lab.joined.items() if i <= (nodes or 0)])
+    if taken:
+        raise LabError(f"--nodes {nodes} would need {', '.join(taken)}, added with add-node; "
+                       f"remove it first (kfs lab remove-node NAME) or use fewer nodes")
 
 
 def check_host():

@@ -40,6 +40,7 @@ class Machine:
     lab_name: str
     lab_dir: Path
     docker_opts: list = field(default_factory=list)  # e.g. --bip/--mtu once flannel runs
+    joined: bool = False   # added by `kfs lab add-node`: its kubelet bootstraps with a token
 
     @property
     def netns(self):

@@ -23,3 +23,6 @@ def print_status(lab=None):
         subnet = f"{row['subnet'] or '-':15} " if subnets else ""
         print(f"{row['machine']:8} {row['address']:15} {row['netns'] or 'MISSING':12} {subnet}"
               f"{daemons}")
+    if lab.joined:
+        print(f"added by kfs lab add-node (joined with a bootstrap token): "
+              f"{', '.join(lab.joined)}")

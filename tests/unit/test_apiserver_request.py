@@ -87,6 +87,27 @@ def test_a_protobuf_object_decodes_to_the_json_go_would_write():
         protobuf.decode_object(b"not protobuf")
 
 
+def _wrap(api_version, kind, body):
+    type_meta = protobuf.string_field(1, api_version) + protobuf.string_field(2, kind)
+    return protobuf.MAGIC + protobuf.bytes_field(1, type_meta) + protobuf.bytes_field(2, body)
+
+
+def _entry(key, value):
+    return protobuf.string_field(1, key) + protobuf.bytes_field(2, value)
+
+
+def test_a_secrets_bytes_and_a_csrs_extra_decode_as_go_writes_them_in_json():
+    meta = protobuf.bytes_field(1, protobuf.string_field(1, "s"))
+    secret = meta + protobuf.bytes_field(2, _entry("password", b"s3cret"))
+    assert protobuf.decode_object(_wrap("v1", "Secret", secret))["data"] == {
+        "password": "czNjcmV0"}
+    extra = protobuf.string_field(1, "a") + protobuf.string_field(1, "b")   # an ExtraValue
+    spec = protobuf.bytes_field(6, _entry("k", extra))
+    csr = protobuf.decode_object(_wrap("certificates.k8s.io/v1", "CertificateSigningRequest",
+                                       meta + protobuf.bytes_field(2, spec)))
+    assert csr["spec"]["extra"] == {"k": ["a", "b"]}
+
+
 def test_the_openapi_document_is_a_protobuf_with_swagger_and_info():
     from kfs.apiserver import openapi
     doc = protobuf.fields(openapi.document())

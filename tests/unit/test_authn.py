@@ -117,3 +117,53 @@ def test_user_info_for_reviews_lists_name_groups_uid_and_extra():
 
 def test_a_der_blob_that_is_not_a_certificate_names_nobody():
     assert authenticate(b"not a certificate", None, TOKENS) is None
+
+
+# -- bootstrap tokens -------------------------------------------------------------------
+
+def bootstrap_secret(expiration=None, usage="true", extra_groups=None, type_=None):
+    import base64
+    data = {"token-id": "abcdef", "token-secret": "0123456789abcdef",
+            "usage-bootstrap-authentication": usage}
+    if expiration:
+        data["expiration"] = expiration
+    if extra_groups:
+        data["auth-extra-groups"] = extra_groups
+    return {"apiVersion": "v1", "kind": "Secret",
+            "type": type_ or "bootstrap.kubernetes.io/token",
+            "metadata": {"name": "bootstrap-token-abcdef", "namespace": "kube-system"},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+
+
+def bootstrap_user(secret, header="Bearer abcdef.0123456789abcdef"):
+    from kfs.apiserver import authn
+    return authn.user_from_bootstrap_token(
+        header, lambda name: secret if name == "bootstrap-token-abcdef" else None)
+
+
+def test_a_bootstrap_token_names_system_bootstrap_id_in_the_bootstrappers():
+    user = bootstrap_user(bootstrap_secret(
+        extra_groups="system:bootstrappers:kubeadm:default-node-token"))
+    assert user.name == "system:bootstrap:abcdef"
+    assert user.groups == ("system:bootstrappers",
+                           "system:bootstrappers:kubeadm:default-node-token")
+
+
+def test_a_wrong_secret_or_an_unknown_id_is_nobody():
+    assert bootstrap_user(bootstrap_secret(), "Bearer abcdef.ffffffffffffffff") is None
+    assert bootstrap_user(bootstrap_secret(), "Bearer zzzzzz.0123456789abcdef") is None
+    assert bootstrap_user(bootstrap_secret(), "Bearer not-a-bootstrap-token") is None
+
+
+def test_an_expired_token_is_nobody_and_an_unexpired_one_works():
+    assert bootstrap_user(bootstrap_secret(expiration="2000-01-01T00:00:00Z")) is None
+    assert bootstrap_user(bootstrap_secret(expiration="2999-01-01T00:00:00Z")) is not None
+
+
+def test_a_token_not_meant_for_authentication_or_of_another_type_is_nobody():
+    assert bootstrap_user(bootstrap_secret(usage="false")) is None
+    assert bootstrap_user(bootstrap_secret(type_="Opaque")) is None
+
+
+def test_extra_groups_outside_system_bootstrappers_make_the_token_nobody():
+    assert bootstrap_user(bootstrap_secret(extra_groups="system:masters")) is None

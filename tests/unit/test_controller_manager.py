@@ -19,15 +19,21 @@ def args(*argv):
 
 @pytest.mark.parametrize("spec, expected", [
     ("*", ["replicaset", "deployment", "endpoint", "endpointslice", "garbagecollector",
-           "nodelifecycle", "disruption"]),
+           "nodelifecycle", "disruption", "csrapproving", "csrsigning"]),
     ("*,-garbagecollector", ["replicaset", "deployment", "endpoint", "endpointslice",
-                             "nodelifecycle", "disruption"]),
+                             "nodelifecycle", "disruption", "csrapproving", "csrsigning"]),
     ("replicaset,deployment-controller", ["replicaset", "deployment"]),
     ("disruption-controller", ["disruption"]),
     ("", []),
 ])
 def test_the_controllers_flag_speaks_upstream_syntax(spec, expected):
     assert main.enabled_controllers(spec) == expected
+
+
+def test_csrsigning_runs_only_with_the_cas_files():
+    assert "csrsigning" not in main.runnable(args())
+    assert "csrsigning" in main.runnable(args("--cluster-signing-cert-file", "ca.crt",
+                                               "--cluster-signing-key-file", "ca.key"))
 
 
 def test_an_unknown_controller_name_is_refused_with_the_known_ones():
@@ -56,8 +62,8 @@ def test_controllers_share_one_informer_per_resource():
     main.build(args(), api, informers)
     assert sorted(informers.informers) == sorted(
         ["deployments", "replicasets", "pods", "services", "endpoints", "endpointslices",
-         "leases", "nodes", "poddisruptionbudgets"])
-    assert len(api.informers) == 9
+         "leases", "nodes", "poddisruptionbudgets", "certificatesigningrequests"])
+    assert len(api.informers) == 10
 
 
 def test_the_manager_runs_workers_that_turn_a_deployment_into_pods():

@@ -120,3 +120,18 @@ def test_a_cluster_dns_that_is_no_address_is_refused_naming_it(tmp_path, capsys)
     with pytest.raises(SystemExit):
         kubelet_args(tmp_path, "--cluster-dns", "kube-dns")
     assert "'kube-dns' is not an IP address" in capsys.readouterr().err
+
+
+def test_a_bootstrap_kubeconfig_needs_a_kubeconfig_to_write(tmp_path, capsys):
+    args = kubelet_args(tmp_path, "--bootstrap-kubeconfig", str(tmp_path / "boot"))
+    assert main.bootstrap_client(args, tmp_path / "pki", None) == 2
+    assert "--bootstrap-kubeconfig needs --kubeconfig" in capsys.readouterr().err
+
+
+def test_a_failed_bootstrap_is_one_line_naming_the_bootstrap_kubeconfig(tmp_path, capsys):
+    boot = tmp_path / "boot"
+    boot.write_text("not: a kubeconfig\n")
+    args = kubelet_args(tmp_path, "--bootstrap-kubeconfig", str(boot), "--kubeconfig",
+                        str(tmp_path / "kubeconfig"))
+    assert main.bootstrap_client(args, tmp_path / "pki", None) == 2
+    assert f"TLS bootstrap with --bootstrap-kubeconfig {boot} failed" in capsys.readouterr().err

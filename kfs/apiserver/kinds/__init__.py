@@ -61,6 +61,7 @@ class Kind:
     also_accepts = ()        # other apiVersions a body of this kind may come in (AcceptsGroupVersion)
     connect_subresources = ()  # GET .../<name>/<sub>, proxied to a kubelet (pods/log)
     upgrade_subresources = ()  # ... of those, upgraded to a stream, GET or POST (pods/exec)
+    status_subresources = ()  # other subresources that write a part of the status (csr/approval)
 
     def __init__(self, server=None):
         """`server` (a `ServerConfig`) is given only inside the API server, for the storage
@@ -87,8 +88,15 @@ class Kind:
     def prepare_for_create(self, obj):
         """The kind's PrepareForCreate, after the system fields are set."""
 
+    def prepare_for_create_as(self, obj, user):
+        """What create fills in from the requesting `user` (a ``kfs.apiserver.authn.User``;
+        upstream reads it from the request context in PrepareForCreate): a CSR's requester."""
+
     def prepare_for_update(self, new, old):
         """The kind's PrepareForUpdate of the main resource (status already kept)."""
+
+    def prepare_for_subresource_update(self, subresource, new, old):
+        """PrepareForUpdate of one of the `status_subresources` (spec already kept)."""
 
     def prepare_for_status_update(self, new, old):
         """The status strategy's PrepareForUpdate (spec already kept)."""

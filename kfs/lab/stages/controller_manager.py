@@ -7,7 +7,9 @@ kubeconfig the ``apiserver`` stage wrote, and waits until its informers have syn
 (``kfs lab logs controller-manager``).
 
 The course-sized timings are on the command line, where an attendee sees them: a node is
-Unknown after 20 s of silence, and its pods are evicted 20 s later.
+Unknown after 20 s of silence, and its pods are evicted 20 s later. So is the cluster CA
+(``--cluster-signing-cert-file``, ``--cluster-signing-key-file``) with which csrsigning
+signs the certificates joining kubelets ask for (``kfs lab add-node``), as kubeadm does.
 
 What real Kubernetes does differently: kubeadm runs kube-controller-manager as a static pod
 from ``/etc/kubernetes/manifests``, with ``--leader-elect`` so that each control-plane
@@ -26,7 +28,9 @@ def daemon(lab):
             "--kubeconfig", str(lab.kubeconfig(KUBECONFIG)),
             "--node-monitor-grace-period", "20s",
             "--default-unreachable-toleration-seconds", "20",
-            "--default-not-ready-toleration-seconds", "20"]
+            "--default-not-ready-toleration-seconds", "20",
+            "--cluster-signing-cert-file", str(lab.pki_dir / "ca.crt"),   # csrsigning
+            "--cluster-signing-key-file", str(lab.pki_dir / "ca.key")]
     return lab.machine("cp").daemon(NAME, argv)
 
 

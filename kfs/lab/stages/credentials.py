@@ -14,10 +14,13 @@ kubeconfig), and keeps what is still right.
 Mirrors kubeadm's ``init`` phases ``certs`` and ``kubeconfig``
 (``cmd/kubeadm/app/phases/certs``, ``cmd/kubeadm/app/phases/kubeconfig``).
 
+Nodes added by ``kfs lab add-node`` get none of this: their kubelets ask for their own
+certificates with a bootstrap token (``join.py``).
+
 What real Kubernetes does differently: kubeadm writes ``/etc/kubernetes/pki`` and
-``/etc/kubernetes/*.conf`` on the control-plane machine only; a node joins with a bootstrap
-token and its kubelet asks the API server for its certificates (a CertificateSigningRequest,
-TLS bootstrapping) instead of being handed them.
+``/etc/kubernetes/*.conf`` on the control-plane machine only; every node joins with a
+bootstrap token and its kubelet asks the API server for its certificates (a
+CertificateSigningRequest, TLS bootstrapping) instead of being handed them.
 """
 from kfs import pki
 from kfs.lab.errors import LabError
@@ -36,6 +39,12 @@ def etcd_machines(lab):
     return [lab.machine(n) for n in ("cp", "node1", "node2")]
 
 
+def own_nodes(lab):
+    """The nodes the lab made certificates for: not those added with add-node, whose
+    kubelets ask for their own (``join.py``)."""
+    return [m for m in lab.nodes if not m.joined]
+
+
 def server_url(lab):
     return f"https://{lab.machine('cp').ip}:{PORT}"
 
@@ -52,7 +61,7 @@ def ensure_credentials(lab):
     """
     cp = lab.machine("cp")
     p = pki.ensure_pki(lab.pki_dir, [cp.ip], server_names=["cp"],
-                       nodes={m.name: m.ip for m in lab.nodes},
+                       nodes={m.name: m.ip for m in own_nodes(lab)},
                        etcd_members={m.name: m.ip for m in etcd_machines(lab)})
     server = server_url(lab)
     pki.write_kubeconfig(lab.admin_kubeconfig, server, p.ca, "kubernetes-admin",
@@ -60,7 +69,7 @@ def ensure_credentials(lab):
     for name in COMPONENTS:
         pki.write_kubeconfig(lab.kubeconfig(name), server, p.ca, name, p.cert(name),
                              p.key(name))
-    for m in lab.nodes:
+    for m in own_nodes(lab):
         pki.write_kubeconfig(lab.kubeconfig(f"kubelet-{m.name}"), server, p.ca,
                              f"system:node:{m.name}", p.cert(f"kubelet-{m.name}"),
                              p.key(f"kubelet-{m.name}"))

@@ -120,6 +120,27 @@ def network_config(lab):
         return None
 
 
+def leases(lab):
+    """{etcd key: lease value} of every subnet leased under the prefix."""
+    out = etcdctl(lab, "get", "--prefix", f"{PREFIX}/subnets/").splitlines()
+    found = {}
+    for key, value in zip(out[0::2], out[1::2]):
+        try:
+            found[key] = json.loads(value)
+        except ValueError:
+            continue
+    return found
+
+
+def release_lease(lab, machine):
+    """Delete the machine's subnet lease (a removed node): the other flanneld hear it and
+    drop their route, neighbour and FDB entry to it. Returns the keys deleted."""
+    keys = [k for k, v in leases(lab).items() if v.get("PublicIP") == machine.ip]
+    for key in keys:
+        etcdctl(lab, "del", key)
+    return keys
+
+
 def put_config(lab, progress):
     if network_config(lab) != CONFIG:
         etcdctl(lab, "put", f"{PREFIX}/config", json.dumps(CONFIG))

@@ -9,15 +9,20 @@ stage stops the kubelets and removes the pods they ran, leaving bare machines.
 
 Mirrors what kubeadm's node set-up and systemd's ``kubelet.service`` do on a real node.
 
+A machine added by ``kfs lab add-node`` is different: its kubelet gets no certificate but
+a bootstrap kubeconfig (``join.py``), and asks for its client and serving certificates
+with CertificateSigningRequests (``--bootstrap-kubeconfig``, ``--cert-dir``,
+``--rotate-server-certificates``), as a kubeadm-joined node's does.
+
 What real Kubernetes does differently: systemd restarts a dead kubelet at once (here the
-next ``kfs lab up`` does); kubeadm gives a new node a bootstrap token with which the
-kubelet asks for its own client certificate (a CSR), instead of a certificate made for it.
+next ``kfs lab up`` does); kubeadm gives every node, not only the added ones, a bootstrap
+token instead of a certificate made for it.
 """
 import socket
 
 from kfs.kubelet import runtime as rt
 from kfs.lab import stages, supervisor
-from kfs.lab.stages import dns
+from kfs.lab.stages import dns, join
 from kfs.lab.stages.credentials import ensure_credentials
 from kfs.util import wait_for
 
@@ -39,7 +44,7 @@ def kubelet_argv(lab, machine, target):
             "--container-runtime-endpoint", machine.docker_host,
             "--root-dir", root_dir(machine), "--port", PORT, "--hairpin-mode", "hairpin-veth"]
     if stages.at_least("apiserver", target):
-        argv += api_flags(lab, machine)
+        argv += join.kubelet_flags(machine) if machine.joined else api_flags(lab, machine)
     if stages.at_least("dns", target):  # the dns stage's Service
         argv += ["--cluster-dns", dns.CLUSTER_IP, "--cluster-domain", dns.CLUSTER_DOMAIN]
     return [str(a) for a in argv]
@@ -82,6 +87,8 @@ def up(lab, target, progress):
     for m, d, pid in started:
         waits_for_files = stages.at_least("apiserver", target) and not all(
             p.exists() for p in api_files(lab, m).values())
+        if m.joined:   # serves once its serving CSR is signed (kfs lab add-node approves it)
+            waits_for_files = not join.serving_cert(m).exists()
 
         def ready():
             if supervisor.pid_of(d) is None:

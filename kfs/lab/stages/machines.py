@@ -36,9 +36,10 @@ def network_up(lab, progress):
                              lab.host_ip)
 
 
-def runtime_up(lab, progress):
-    """containerd and dockerd on every machine, with the course's images loaded."""
-    for m in lab.machines:
+def runtime_up(lab, progress, machines=None):
+    """containerd and dockerd on every machine (or on `machines`), with the course's images
+    loaded."""
+    for m in machines or lab.machines:
         m.start_runtime()
         loaded = images.load(m.docker_host)
         pids = {d.name: supervisor.pid_of(d) for d in (m.containerd(), m.dockerd())}
