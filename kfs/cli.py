@@ -23,6 +23,7 @@ COMPONENTS = {
     "proxy": "kfs.proxy.main",
     "flanneld": "kfs.flannel.main",
     "dns": "kfs.dns.main",
+    "load-balancer": "kfs.cloud.loadbalancer",
 }
 
 

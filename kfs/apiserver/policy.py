@@ -48,6 +48,11 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 |             | patch nodes/status                              | annotates its own node           |
 | dns         | list, watch services, endpointslices,           | answers Services by name         |
 |             |   namespaces                                    |                                  |
+| cloud-      | read, update, patch, delete nodes               | describes Nodes; deletes gone    |
+|  controller-| update, patch nodes/status                      | writes the cloud's addresses     |
+|  manager    | read, update, patch services                    | adds the cleanup finalizer       |
+|             | update, patch services/status                   | writes status.loadBalancer       |
+|             | create, patch, update events                    | records what it did              |
 
 (*) in kube-system, the lease named after the component; (**) in kube-node-lease only.
 "everyone" is every authenticated user. Who gets which role:
@@ -63,6 +68,7 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 | system:node-proxier                      | User system:kube-proxy                            |
 | flannel                                  | User flanneld                                     |
 | system:kube-dns                          | User system:kube-dns                              |
+| system:cloud-controller-manager          | User system:cloud-controller-manager              |
 | system::leader-locking-kube-scheduler    | (Role in kube-system) User system:kube-scheduler  |
 | system::leader-locking-kube-controller-manager | (Role in kube-system) the controller manager |
 | system:node-heartbeat                    | (Role in kube-node-lease) Group system:nodes      |
@@ -170,6 +176,14 @@ CLUSTER_ROLES = {
     "system:kube-dns": [
         rule(("list", "watch"), ["services", "namespaces"]),
         rule(("list", "watch"), ["endpointslices"], [DISCOVERY])],
+    # upstream's cloud-controller-manager ClusterRole (k8s.io/cloud-provider's docs), less
+    # what kfs's loops do not use (serviceaccounts, persistentvolumes, endpoints, leases)
+    "system:cloud-controller-manager": [
+        rule((*READ, "update", "patch", "delete"), ["nodes"]),
+        rule(("update", "patch"), ["nodes/status"]),
+        rule((*READ, "update", "patch"), ["services"]),
+        rule(("update", "patch"), ["services/status"]),
+        rule(("create", "patch", "update"), ["events"])],
 }
 
 CLUSTER_ROLE_BINDINGS = {  # binding name = role name
@@ -183,6 +197,7 @@ CLUSTER_ROLE_BINDINGS = {  # binding name = role name
     "system:node-proxier": [user("system:kube-proxy")],
     "flannel": [user("flanneld")],
     "system:kube-dns": [user("system:kube-dns")],
+    "system:cloud-controller-manager": [user("system:cloud-controller-manager")],
 }
 
 ROLES = {  # (namespace, name): (rules, subjects); binding name = role name

@@ -19,7 +19,9 @@ COMPONENTS = {
     "docker": (1.0, 0.4, "each machine", "machines"),
     "kube-proxy": (2.3, 1.6, "each node", "proxy"),
     "flanneld": (3.5, 1.6, "each node", "flannel"),
-    "dns": (4.6, 1.6, "a node (a pod)", "flannel"),
+    "dns": (4.6, 1.6, "cp", "dns"),
+    "cloud-controller-manager": (5.0, 4.2, "cp", "cloud"),
+    "load-balancer": (5.6, 0.4, "the lb machine", "cloud"),
 }
 
 # (who, whom, what about)
@@ -34,6 +36,9 @@ TALKS = [
     ("kube-proxy", "kube-apiserver", "watch Services"),
     ("flanneld", "kube-apiserver", "its Node's podCIDR"),
     ("dns", "kube-apiserver", "watch Services"),
+    ("cloud-controller-manager", "kube-apiserver", "Nodes' providerID; LB status"),
+    ("cloud-controller-manager", "load-balancer", "a balancer per Service"),
+    ("load-balancer", "kube-proxy", "to each node's NodePort"),
 ]
 
 

@@ -72,6 +72,9 @@ class Lab:
         for m in self.machines:
             if m.name == name:
                 return m
+        from kfs.lab.stages import cloud
+        if name == cloud.LB_MACHINE and netns.netns_exists(cloud.lb_machine(self).netns):
+            return cloud.lb_machine(self)  # stage cloud's load balancer (no Docker)
         known = ", ".join(m.name for m in self.machines) or "none (run `kfs lab up`)"
         raise LabError(f"no machine {name!r} in the lab; machines: {known}")
 
@@ -160,7 +163,7 @@ class Lab:
     def status(self):
         """One row per machine: address, namespace, daemons and components with PIDs, and
         the pod subnet flanneld leased it (None before stage ``flannel``)."""
-        from kfs.lab.stages import flannel
+        from kfs.lab.stages import cloud, flannel
         rows = []
         for m in self.machines:
             daemons = {d.name: supervisor.pid_of(d) for d in
@@ -168,6 +171,11 @@ class Lab:
             rows.append({"machine": m.name, "address": m.ip,
                          "netns": m.netns if netns.netns_exists(m.netns) else None,
                          "daemons": daemons, "subnet": flannel.subnet(m)})
+        lb = cloud.lb_machine(self)
+        if netns.netns_exists(lb.netns):  # stage cloud's load balancer machine
+            rows.append({"machine": lb.name, "address": lb.ip, "netns": lb.netns,
+                         "daemons": {d.name: supervisor.pid_of(d) for d in lb.components()},
+                         "subnet": None})
         return rows
 
 
