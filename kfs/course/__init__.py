@@ -17,7 +17,8 @@
 # `kfs course render`) does not load matplotlib for every component it starts
 _EXPORTS = {"architecture": "pictures", "catch_up": "catchup", "wait": "waiting",
             "events": "objects", "solution": "exercise", "check_fits_cpu": "checks",
-            "check_manage_replicas": "checks", "check_registry_key": "checks"}
+            "check_manage_replicas": "checks", "check_registry_key": "checks",
+            "check_load_balancer_backends": "checks"}
 __all__ = [*_EXPORTS, "dashboard"]
 
 

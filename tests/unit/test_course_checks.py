@@ -8,7 +8,10 @@ from kfs.course.pictures import graph, running_at
 
 CHECKS = [("registry_key", course.check_registry_key, lambda p, ns, n: f"/{p}/{n}"),
           ("fits_cpu", course.check_fits_cpu, lambda pod, node, on: True),
-          ("manage_replicas", course.check_manage_replicas, lambda n, ps: (n, []))]
+          ("manage_replicas", course.check_manage_replicas, lambda n, ps: (n, [])),
+          ("load_balancer_backends", course.check_load_balancer_backends,   # every InternalIP
+           lambda nodes: sorted(a["address"] for n in nodes for a in n["status"]["addresses"]
+                                if a["type"] == "InternalIP"))]
 
 
 @pytest.fixture(autouse=True)
