@@ -208,6 +208,22 @@ def test_deleting_a_service_releases_its_address_for_the_next(cluster, lab):
     assert wait_for(lambda: ingress_ip(cluster, "web-lb"), 10, what="the address again") == ip
 
 
+def test_going_below_stage_cloud_takes_the_cloud_away_and_coming_back_restores_it(cluster,
+                                                                                  lab):
+    ip = wait_for(lambda: ingress_ip(cluster, "web-lb"), 10, what="web-lb's address")
+    lab.up(stage="flannel", **quiet)
+    assert not netns.netns_exists(cloud.lb_machine(lab).netns)
+    assert not cloud.cloud_dir(lab).exists()
+    assert supervisor.pid_of(cloud.ccm_daemon(lab)) is None
+    for m in lab.nodes:
+        assert "--cloud-provider" not in kubelet.daemon(lab, m).cmdfile.read_text()
+    svc = cluster.get("services", "web-lb", "default")
+    assert not svc["metadata"].get("finalizers") and not svc["status"].get("loadBalancer")
+    lab.up(stage="cloud", **quiet)
+    assert wait_for(lambda: ingress_ip(cluster, "web-lb"), 10, what="web-lb's address") == ip
+    wait_for(lambda: curl(f"http://{ip}/"), 10, interval=0.2, what=f"{ip} answering again")
+
+
 def test_a_machine_removed_from_the_lab_loses_its_node_within_the_grace(cluster, lab):
     """Runs last: node2 goes and comes back (grace: the controller manager's 20 s
     --node-monitor-grace-period, then the cloud's 5 s --node-monitor-period)."""
