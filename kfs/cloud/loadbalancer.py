@@ -42,7 +42,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from kfs.util import setup_logging
+from kfs.util import duration, setup_logging
 
 log = logging.getLogger("kfs.load-balancer")
 
@@ -268,11 +268,12 @@ def add_arguments(parser):
                         "load balancer")
     parser.add_argument("--device", default="eth0",
                         help="the interface the balancers' addresses go on (default: eth0)")
-    parser.add_argument("--sync-period", type=float, default=1.0, metavar="SECONDS",
+    parser.add_argument("--sync-period", type=duration, default=1.0, metavar="DURATION",
                         help="how often the directory is read and backends are checked "
-                        "(default: 1)")
-    parser.add_argument("--health-check-timeout", type=float, default=1.0, metavar="SECONDS",
-                        help="how long a backend has to answer /healthz (default: 1)")
+                        "(default: 1s)")
+    parser.add_argument("--health-check-timeout", type=duration, default=1.0,
+                        metavar="DURATION",
+                        help="how long a backend has to answer /healthz (default: 1s)")
     parser.add_argument("-v", "--v", type=int, default=2, dest="verbosity",
                         help="log verbosity: 0 warnings only, 2 every change (default)")
 
