@@ -169,12 +169,16 @@ class LoadBalancerServer:
     def sync_addresses(self):
         wanted = {b["address"] for b in self.balancers.values()}
         have = self.own_addresses()
-        for a in sorted(wanted - have):
-            self.ip(["ip", "addr", "add", f"{a}/32", "dev", self.device], capture_output=True)
-            log.info("address %s added to %s", a, self.device)
-        for a in sorted(have - wanted):
-            self.ip(["ip", "addr", "del", f"{a}/32", "dev", self.device], capture_output=True)
-            log.info("address %s released", a)
+        for verb, addresses, done in (("add", wanted - have, "added to " + self.device),
+                                      ("del", have - wanted, "released")):
+            for a in sorted(addresses):
+                r = self.ip(["ip", "addr", verb, f"{a}/32", "dev", self.device],
+                            capture_output=True, text=True)
+                if r.returncode == 0:
+                    log.info("address %s %s", a, done)
+                else:
+                    log.warning("ip addr %s %s/32 dev %s: %s", verb, a, self.device,
+                                (r.stderr or "").strip())
 
     # listeners ----------------------------------------------------------------------------------
 

@@ -73,7 +73,8 @@ class FileInventory(Inventory):
 
 
 class Forwarder:
-    """What will carry a load balancer's traffic (a later stage's netns machine)."""
+    """What carries a load balancer's traffic; this one carries nothing (the lab's is
+    ``kfs.cloud.loadbalancer.FileForwarder``, for its ``lb`` machine)."""
 
     def ensure(self, name, address, ports, backends, health_check_port, service=""):
         """Serve `address`: each of `ports` ({"protocol", "port", "nodePort"}) to every backend

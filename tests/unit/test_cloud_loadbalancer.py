@@ -89,7 +89,7 @@ class FakeIp:
                     for a in self.addresses]
             return SimpleNamespace(returncode=0, stdout=json.dumps([{"addr_info": info}]))
         (self.addresses.add if argv[2] == "add" else self.addresses.discard)(argv[3])
-        return SimpleNamespace(returncode=0, stdout="")
+        return SimpleNamespace(returncode=0, stdout="", stderr="")
 
 
 def test_the_load_balancer_puts_each_address_on_its_device_and_releases_it(tmp_path):
