@@ -21,7 +21,7 @@ COMPONENTS = {
     "flanneld": (3.5, 1.6, "each node", "flannel"),
     "dns": (4.6, 1.6, "cp", "dns"),
     "cloud-controller-manager": (5.0, 4.2, "cp", "cloud"),
-    "load-balancer": (5.6, 0.4, "the lb machine", "cloud"),
+    "load-balancer": (3.5, 0.4, "the lb machine", "cloud"),
 }
 
 # (who, whom, what about)
