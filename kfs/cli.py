@@ -107,7 +107,7 @@ def lab_main(args):
         argv = ["nsenter", f"--net=/run/netns/{m.netns}", "--", *(argv or ["/bin/sh"])]
         os.execvpe("nsenter", argv, env)
     elif cmd == "logs":
-        machines = [lab.machine(args.machine)] if args.machine else lab.machines
+        machines = [lab.machine(args.machine)] if args.machine else lab.machines + lab.appliances
         files = [m.dir / f"{args.component}.log" for m in machines]
         files = [str(f) for f in files if f.exists()]
         if not files:

@@ -65,16 +65,21 @@ class Lab:
                 for i, n in enumerate(names)]
 
     @property
+    def appliances(self):
+        """Machines the lab's cloud runs that are not the cluster's: stage cloud's load
+        balancer ``lb`` (a namespace with no Docker), while it exists."""
+        from kfs.lab.stages import cloud
+        lb = cloud.lb_machine(self)
+        return [lb] if netns.netns_exists(lb.netns) else []
+
+    @property
     def nodes(self):
         return [m for m in self.machines if m.name != "cp"]
 
     def machine(self, name):
-        for m in self.machines:
+        for m in self.machines + self.appliances:
             if m.name == name:
                 return m
-        from kfs.lab.stages import cloud
-        if name == cloud.LB_MACHINE and netns.netns_exists(cloud.lb_machine(self).netns):
-            return cloud.lb_machine(self)  # stage cloud's load balancer (no Docker)
         known = ", ".join(m.name for m in self.machines) or "none (run `kfs lab up`)"
         raise LabError(f"no machine {name!r} in the lab; machines: {known}")
 
@@ -163,7 +168,7 @@ class Lab:
     def status(self):
         """One row per machine: address, namespace, daemons and components with PIDs, and
         the pod subnet flanneld leased it (None before stage ``flannel``)."""
-        from kfs.lab.stages import cloud, flannel
+        from kfs.lab.stages import flannel
         rows = []
         for m in self.machines:
             daemons = {d.name: supervisor.pid_of(d) for d in
@@ -171,10 +176,9 @@ class Lab:
             rows.append({"machine": m.name, "address": m.ip,
                          "netns": m.netns if netns.netns_exists(m.netns) else None,
                          "daemons": daemons, "subnet": flannel.subnet(m)})
-        lb = cloud.lb_machine(self)
-        if netns.netns_exists(lb.netns):  # stage cloud's load balancer machine
-            rows.append({"machine": lb.name, "address": lb.ip, "netns": lb.netns,
-                         "daemons": {d.name: supervisor.pid_of(d) for d in lb.components()},
+        for m in self.appliances:  # no Docker there
+            rows.append({"machine": m.name, "address": m.ip, "netns": m.netns,
+                         "daemons": {d.name: supervisor.pid_of(d) for d in m.components()},
                          "subnet": None})
         return rows
 
