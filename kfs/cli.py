@@ -69,7 +69,8 @@ def build_parser():
     images = sub.add_parser("images", help="the course's offline images").add_subparsers(
         dest="images_command", required=True, metavar="COMMAND")
     images.add_parser("build", help="build the images, load them into running lab machines")
-    sub.add_parser("demo", help="the main job: the lab up and the whole talk (basic flow, NodePort, LoadBalancer)")
+    sub.add_parser("demo", help="the main job: the lab up and the whole talk (the basic "
+                   "flow, NodePorts, a LoadBalancer)")
     course = sub.add_parser("course", help="the course itself").add_subparsers(
         dest="course_command", required=True, metavar="COMMAND")
     from kfs.course import render

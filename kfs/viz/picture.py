@@ -93,7 +93,8 @@ def load_balancer(lab):
     except (OSError, ValueError):
         served = {}
     lines = [f"{b['address']} {b.get('service', '')}\n  -> " + ", ".join(
-        "." + ip.rsplit(".", 1)[-1] + ("" if ok else " (failing)") for ip, ok in b["backends"].items())
+        "." + ip.rsplit(".", 1)[-1] + ("" if ok else " (failing)")
+        for ip, ok in b["backends"].items())
         for b in sorted(served.values(), key=lambda b: b["address"])]
     return m.name, "\n".join([f"{m.name} (load balancer)", f"eth0 {m.ip}", *lines])
 
