@@ -21,7 +21,8 @@ load-balancer`` process of the lab's load balancer machine.
 
 What real Kubernetes does differently: a real cloud's load balancers and their addresses
 live in the cloud's own API (here in this process and in the forwarder's files); clouds
-offer L4 and L7 kinds chosen by Service annotations; the ``ipMode`` VIP/Proxy distinction says whether kube-proxy also routes the address itself.
+offer L4 and L7 kinds chosen by Service annotations; the ``ipMode`` VIP/Proxy distinction
+says whether kube-proxy also routes the address itself.
 """
 import ipaddress
 import json
