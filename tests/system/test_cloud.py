@@ -210,6 +210,8 @@ def test_deleting_a_service_releases_its_address_for_the_next(cluster, lab):
 
 def test_going_below_stage_cloud_takes_the_cloud_away_and_coming_back_restores_it(cluster,
                                                                                   lab):
+    """Also: a Node that registered while there was no cloud is tainted by the stage and
+    initialized by the cloud node controller when the cloud comes back."""
     ip = wait_for(lambda: ingress_ip(cluster, "web-lb"), 10, what="web-lb's address")
     lab.up(stage="flannel", **quiet)
     assert not netns.netns_exists(cloud.lb_machine(lab).netns)
@@ -219,7 +221,16 @@ def test_going_below_stage_cloud_takes_the_cloud_away_and_coming_back_restores_i
         assert "--cloud-provider" not in kubelet.daemon(lab, m).cmdfile.read_text()
     svc = cluster.get("services", "web-lb", "default")
     assert not svc["metadata"].get("finalizers") and not svc["status"].get("loadBalancer")
+    # a Node registered without the cloud (no providerID, no taint): the stage hands it over
+    cluster.delete("nodes", "node2")
+    supervisor.restart(kubelet.daemon(lab, lab.machine("node2"), "flannel"))
+    fresh = wait_for(lambda: [n for n in cluster.list("nodes")["items"]
+                              if meta.name(n) == "node2"], 30, what="node2 registered again")[0]
+    assert not fresh["spec"].get("providerID") and not fresh["spec"].get("taints")
     lab.up(stage="cloud", **quiet)
+    node2 = cluster.get("nodes", "node2")
+    assert node2["spec"]["providerID"] == f"kfs://{lab.name}/node2"
+    assert not node2["spec"].get("taints")
     assert wait_for(lambda: ingress_ip(cluster, "web-lb"), 10, what="web-lb's address") == ip
     wait_for(lambda: curl(f"http://{ip}/"), 10, interval=0.2, what=f"{ip} answering again")
 
