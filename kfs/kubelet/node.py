@@ -168,12 +168,23 @@ class NodeStatus:
                 raise
             node = self.client.get("nodes", self.name)
             log.info("node %s was registered already", self.name)
+            node = self.reconcile_provided_node_ip(node)
         self.node_uid = node["metadata"]["uid"]
         # upstream's NodeAddress setter: with an external cloud, addresses already on the
         # Node are the cloud's to keep (the kubelet wrote only the first ones)
         self.cloud_set_addresses = self.external_cloud_provider and bool(
             node.get("status", {}).get("addresses")) and bool(node["spec"].get("providerID"))
         self.update_status()
+
+    def reconcile_provided_node_ip(self, node):
+        """With an external cloud, the Node found says our --node-ip too (upstream's
+        NodeAddress setter writes the annotation at every status update)."""
+        annotations = node["metadata"].get("annotations") or {}
+        if not (self.external_cloud_provider and self.node_ip) or \
+                annotations.get(PROVIDED_NODE_IP) == self.node_ip:
+            return node
+        return self.client.patch("nodes", self.name, {"metadata": {"annotations": {
+            PROVIDED_NODE_IP: self.node_ip}}})
 
     def update_status(self):
         self.client.patch("nodes", self.name, {"status": self.status()}, subresource="status")

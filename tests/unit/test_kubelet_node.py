@@ -92,5 +92,7 @@ def test_with_an_external_cloud_the_kubelet_leaves_the_clouds_addresses_alone(
                    external_cloud_provider=True)
     s.register()
     assert "addresses" not in s.status()
+    assert api.get("nodes", "node1")["metadata"]["annotations"][
+        "alpha.kubernetes.io/provided-node-ip"] == "192.168.56.11"   # the Node found says it too
     assert api.get("nodes", "node1")["status"]["addresses"] == [
         {"type": "InternalIP", "address": "10.9.9.9"}]
