@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's main command: set-up, then the lab up and the talk's basic flow.
+# The README's main command: set-up, then the lab up (stage cloud) and the whole talk.
 set -euo pipefail
 cd "$(dirname "$0")"
 python3 -m kfs.bootstrap

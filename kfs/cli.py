@@ -23,6 +23,7 @@ COMPONENTS = {
     "proxy": "kfs.proxy.main",
     "flanneld": "kfs.flannel.main",
     "dns": "kfs.dns.main",
+    "load-balancer": "kfs.cloud.loadbalancer",
 }
 
 
@@ -74,7 +75,8 @@ def build_parser():
     images = sub.add_parser("images", help="the course's offline images").add_subparsers(
         dest="images_command", required=True, metavar="COMMAND")
     images.add_parser("build", help="build the images, load them into running lab machines")
-    sub.add_parser("demo", help="the main job: the lab up and the basic flow")
+    sub.add_parser("demo", help="the main job: the lab up and the whole talk (the basic "
+                   "flow, NodePorts, a LoadBalancer)")
     course = sub.add_parser("course", help="the course itself").add_subparsers(
         dest="course_command", required=True, metavar="COMMAND")
     from kfs.course import render
@@ -120,7 +122,7 @@ def lab_main(args):
         argv = ["nsenter", f"--net=/run/netns/{m.netns}", "--", *(argv or ["/bin/sh"])]
         os.execvpe("nsenter", argv, env)
     elif cmd == "logs":
-        machines = [lab.machine(args.machine)] if args.machine else lab.machines
+        machines = [lab.machine(args.machine)] if args.machine else lab.machines + lab.appliances
         files = [m.dir / f"{args.component}.log" for m in machines]
         files = [str(f) for f in files if f.exists()]
         if not files:

@@ -17,6 +17,7 @@ certificates *is* deciding the identities. ``ensure_pki`` creates, in one direct
 | kube-proxy               | system:kube-proxy                              | client of API server |
 | flanneld                 | flanneld                                       | client of API server |
 | kube-dns                 | system:kube-dns                                | client of API server |
+| cloud-controller-manager | system:cloud-controller-manager                | client of API server |
 | apiserver-kubelet-client | kube-apiserver-kubelet-client (system:masters) | client of kubelets   |
 | etcd-ca                  | kfs-etcd-ca                                    | signs etcd's         |
 | etcd-server-MEMBER       | MEMBER; SANs: IP, MEMBER, 127.0.0.1, localhost | serves :2379         |
@@ -105,6 +106,7 @@ def cert_specs(server_ips, server_names=(), nodes=None, etcd_members=None):
         CertSpec("kube-proxy", "system:kube-proxy"),
         CertSpec("flanneld", "flanneld"),
         CertSpec("kube-dns", "system:kube-dns"),
+        CertSpec("cloud-controller-manager", "system:cloud-controller-manager"),
         CertSpec("apiserver-kubelet-client", "kube-apiserver-kubelet-client",
                  ("system:masters",)),
         CertSpec("apiserver-etcd-client", "kube-apiserver-etcd-client", ca=ETCD_CA),

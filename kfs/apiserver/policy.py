@@ -60,6 +60,11 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 |             |                                                 | node's client CSR (its SAR)      |
 | selfnode-   | create csr/selfnodeclient                       | ... and a node's renewal of its  |
 |   client    |                                                 | own client certificate           |
+| cloud-      | read, update, patch, delete nodes               | describes Nodes; deletes gone    |
+|  controller-| update, patch nodes/status                      | writes the cloud's addresses     |
+|  manager    | read, update, patch services                    | adds the cleanup finalizer       |
+|             | update, patch services/status                   | writes status.loadBalancer       |
+|             | create, patch, update events                    | records what it did              |
 
 (*) in kube-system, the lease named after the component; (**) in kube-node-lease only.
 "everyone" is every authenticated user; a "bootstrapper" is a joining kubelet
@@ -86,6 +91,7 @@ which role:
 | system:certificates.k8s.io:certificate-  | Group system:nodes                                |
 |   signingrequests:selfnodeclient (binding|                                                   |
 |   kubeadm:node-autoapprove-certificate-rotation) |                                         |
+| system:cloud-controller-manager          | User system:cloud-controller-manager              |
 | system::leader-locking-kube-scheduler    | (Role in kube-system) User system:kube-scheduler  |
 | system::leader-locking-kube-controller-manager | (Role in kube-system) the controller manager |
 | system:node-heartbeat                    | (Role in kube-node-lease) Group system:nodes      |
@@ -205,6 +211,14 @@ CLUSTER_ROLES = {
     "system:kube-dns": [
         rule(("list", "watch"), ["services", "namespaces"]),
         rule(("list", "watch"), ["endpointslices"], [DISCOVERY])],
+    # upstream's cloud-controller-manager ClusterRole (k8s.io/cloud-provider's docs), less
+    # what kfs's loops do not use (serviceaccounts, persistentvolumes, endpoints, leases)
+    "system:cloud-controller-manager": [
+        rule((*READ, "update", "patch", "delete"), ["nodes"]),
+        rule(("update", "patch"), ["nodes/status"]),
+        rule((*READ, "update", "patch"), ["services"]),
+        rule(("update", "patch"), ["services/status"]),
+        rule(("create", "patch", "update"), ["events"])],
 }
 
 CLUSTER_ROLE_BINDINGS = {  # binding name = role name
@@ -218,6 +232,7 @@ CLUSTER_ROLE_BINDINGS = {  # binding name = role name
     "system:node-proxier": [user("system:kube-proxy")],
     "flannel": [user("flanneld")],
     "system:kube-dns": [user("system:kube-dns")],
+    "system:cloud-controller-manager": [user("system:cloud-controller-manager")],
 }
 # kubeadm's bindings, named as kubeadm names them: binding name -> (role, subjects)
 NAMED_CLUSTER_ROLE_BINDINGS = {

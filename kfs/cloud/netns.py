@@ -14,10 +14,15 @@ A load balancer's address sticks to its Service: ``spec.loadBalancerIP`` if aske
 free, else the address already in ``status.loadBalancer.ingress`` (so a restarted
 cloud-controller-manager hands the same one back), else the lowest free one.
 
+A restarted cloud-controller-manager learns the balancers already served from the forwarder
+(``load``), so their addresses stay taken. In the lab the forwarder is
+``kfs.cloud.loadbalancer.FileForwarder``: one JSON file per balancer for the ``kfs
+load-balancer`` process of the lab's load balancer machine.
+
 What real Kubernetes does differently: a real cloud's load balancers and their addresses
-live in the cloud's own API and survive the controller (here they live in this process and
-in the forwarder); clouds offer L4 and L7 kinds chosen by Service annotations; the
-``ipMode`` VIP/Proxy distinction says whether kube-proxy also routes the address itself.
+live in the cloud's own API (here in this process and in the forwarder's files); clouds
+offer L4 and L7 kinds chosen by Service annotations; the ``ipMode`` VIP/Proxy distinction
+says whether kube-proxy also routes the address itself.
 """
 import ipaddress
 import json
@@ -69,14 +74,20 @@ class FileInventory(Inventory):
 
 
 class Forwarder:
-    """What will carry a load balancer's traffic (a later stage's netns machine)."""
+    """What carries a load balancer's traffic; this one carries nothing (the lab's is
+    ``kfs.cloud.loadbalancer.FileForwarder``, for its ``lb`` machine)."""
 
-    def ensure(self, name, address, ports, backends, health_check_port):
+    def ensure(self, name, address, ports, backends, health_check_port, service=""):
         """Serve `address`: each of `ports` ({"protocol", "port", "nodePort"}) to every backend
-        address at that nodePort, checking backends on `health_check_port`."""
+        address at that nodePort, checking backends on `health_check_port` (for the Service
+        `service`, "namespace/name")."""
 
     def delete(self, name):
-        """Stop serving the load balancer called `name`."""
+        """Stop serving the load balancer called `name` (not an error if it serves none)."""
+
+    def load(self):
+        """{name: {"address", "service", ...}} of the balancers it serves (after a restart)."""
+        return {}
 
 
 @dataclass
@@ -102,7 +113,9 @@ class NetnsCloud(cloud.Interface, cloud.InstancesV2, cloud.LoadBalancer, cloud.Z
         first, last = pool or default_pool(subnet)
         self.pool = _address_range(first, last)
         self.forwarder = forwarder or Forwarder()
-        self.balancers = {}  # name -> Balancer
+        self.balancers = {  # name -> Balancer; those served already come back with their address
+            name: Balancer(name, b.get("service", ""), b["address"])
+            for name, b in self.forwarder.load().items() if b.get("address") in self.pool}
         self.lock = threading.Lock()
 
     def provider_name(self):
@@ -189,8 +202,8 @@ class NetnsCloud(cloud.Interface, cloud.InstancesV2, cloud.LoadBalancer, cloud.Z
         name = self.get_load_balancer_name(cluster_name, service)
         with self.lock:
             b = self.balancers.pop(name, None)
+        self.forwarder.delete(name)  # also one this process never knew (served before a restart)
         if b is not None:
-            self.forwarder.delete(name)
             log.info("load balancer %s of %s deleted: %s released", name, b.service, b.address)
 
     def _configure(self, b, service, nodes):
@@ -198,7 +211,9 @@ class NetnsCloud(cloud.Interface, cloud.InstancesV2, cloud.LoadBalancer, cloud.Z
                     "nodePort": p.get("nodePort")} for p in service["spec"].get("ports") or []]
         b.backends = backend_addresses(nodes)
         b.health_check_port = health_check_port(service)
-        self.forwarder.ensure(b.name, b.address, b.ports, b.backends, b.health_check_port)
+        b.service = _service_key(service)
+        self.forwarder.ensure(b.name, b.address, b.ports, b.backends, b.health_check_port,
+                              service=b.service)
 
     def _allocate(self, service):
         taken = {b.address for b in self.balancers.values()}
@@ -246,7 +261,8 @@ def _address_range(first, last):
 
 def new_cloud(cloud_config=None, **kwargs):
     """The provider from ``--cloud-config FILE`` (JSON: ``lab``, ``subnet``, optional ``pool``
-    [first, last], and the ``machines`` of FileInventory), or from keyword arguments."""
+    [first, last], optional ``balancersDir`` for ``kfs load-balancer``, and the ``machines``
+    of FileInventory), or from keyword arguments."""
     if cloud_config is None:
         return NetnsCloud(**kwargs)
     try:
@@ -258,6 +274,9 @@ def new_cloud(cloud_config=None, **kwargs):
             else str(e)
         raise ValueError(f"--cloud-config {cloud_config}: {why}; the netns provider wants JSON "
                          '{"lab": ..., "subnet": ..., "machines": [...]}') from None
+    if config.get("balancersDir") and "forwarder" not in kwargs:
+        from kfs.cloud.loadbalancer import FileForwarder
+        kwargs["forwarder"] = FileForwarder(config["balancersDir"])
     return NetnsCloud(lab, FileInventory(cloud_config), subnet=config.get("subnet",
                       "192.168.56.0/24"), pool=config.get("pool"), **kwargs)
 

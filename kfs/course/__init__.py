@@ -19,7 +19,8 @@ _EXPORTS = {"architecture": "pictures", "catch_up": "catchup", "wait": "waiting"
             "events": "objects", "solution": "exercise", "check_fits_cpu": "checks",
             "check_manage_replicas": "checks", "check_registry_key": "checks",
             "check_restart_backoff": "checks", "check_statistic_probabilities": "checks",
-            "check_first_free_subnet": "checks", "path": "pictures"}
+            "check_first_free_subnet": "checks", "path": "pictures",
+            "check_load_balancer_backends": "checks"}
 __all__ = [*_EXPORTS, "dashboard"]
 
 

@@ -127,3 +127,37 @@ def check_first_free_subnet(first_free_subnet):
                      lambda network, taken: f"network {network} with {taken or 'nothing'} taken",
                      "first_free_subnet leases as flanneld does (upstream picks at random "
                      "among the first free ones).")
+
+
+def lb_node(name, ip=None, labels=None, taints=()):
+    addresses = [{"type": "Hostname", "address": name}]
+    if ip:
+        addresses.insert(0, {"type": "InternalIP", "address": ip})
+    return {"metadata": {"name": name, "labels": dict(labels or {})},
+            "spec": {"taints": [{"key": t, "effect": "NoSchedule"} for t in taints]},
+            "status": {"addresses": addresses}}
+
+
+def check_load_balancer_backends(load_balancer_backends):
+    """Notebook 07: `load_balancer_backends(nodes)` -> the sorted InternalIPs a load balancer
+    sends traffic to (the service controller's nodeIncludedPredicate)."""
+    n1, n2 = lb_node("node1", "10.0.0.11"), lb_node("node2", "10.0.0.12")
+    excluded = lb_node("node3", "10.0.0.13",
+                       labels={"node.kubernetes.io/exclude-from-external-load-balancers": ""})
+    new = lb_node("node4", "10.0.0.14", taints=["node.cloudprovider.kubernetes.io/uninitialized"])
+    going = lb_node("node5", "10.0.0.15", taints=["ToBeDeletedByClusterAutoscaler"])
+    cases = [(([n2, n1],), ["10.0.0.11", "10.0.0.12"],
+              "Every node's InternalIP (status.addresses), sorted."),
+             (([n1, lb_node("node9")],), ["10.0.0.11"],
+              "A node without an InternalIP cannot be a backend."),
+             (([n1, excluded],), ["10.0.0.11"],
+              "The label node.kubernetes.io/exclude-from-external-load-balancers (any value) "
+              "keeps a node out."),
+             (([n1, new],), ["10.0.0.11"],
+              "A node still tainted node.cloudprovider.kubernetes.io/uninitialized is not "
+              "described by the cloud yet."),
+             (([going, n1],), ["10.0.0.11"],
+              "The cluster-autoscaler's ToBeDeletedByClusterAutoscaler taint: about to go.")]
+    return run_cases(load_balancer_backends, cases,
+                     lambda nodes: f"nodes {[n['metadata']['name'] for n in nodes]}",
+                     "load_balancer_backends picks the nodes as the service controller does.")

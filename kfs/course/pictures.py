@@ -20,6 +20,8 @@ COMPONENTS = {
     "kube-proxy": (2.3, 1.6, "each node", "proxy"),
     "flanneld": (3.5, 1.6, "each node", "flannel"),
     "dns": (4.6, 1.6, "cp", "dns"),
+    "cloud-controller-manager": (5.0, 4.2, "cp", "cloud"),
+    "load-balancer": (3.5, 0.4, "the lb machine", "cloud"),
 }
 
 # (who, whom, what about)
@@ -32,8 +34,11 @@ TALKS = [
     ("kube-apiserver", "kubelet", "logs, exec"),
     ("kubelet", "docker", "containers"),
     ("kube-proxy", "kube-apiserver", "watch Services"),
-    ("flanneld", "kube-apiserver", "its Node's podCIDR"),
+    ("flanneld", "etcd", "subnet leases (its own etcd client)"),
     ("dns", "kube-apiserver", "watch Services, EndpointSlices"),
+    ("cloud-controller-manager", "kube-apiserver", "Nodes' providerID; LB status"),
+    ("cloud-controller-manager", "load-balancer", "a balancer per Service"),
+    ("load-balancer", "kube-proxy", "to each node's NodePort"),
 ]
 
 

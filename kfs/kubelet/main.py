@@ -145,6 +145,10 @@ def add_arguments(p):
     node.add_argument("--node-lease-duration-seconds", type=int, default=40, metavar="N",
                       help="the Lease's duration; it is renewed every quarter of it "
                            "(default: 40)")
+    node.add_argument("--cloud-provider", choices=("", "external"), default="",
+                      help="external: a cloud-controller-manager describes the Node; it "
+                           "registers tainted node.cloudprovider.kubernetes.io/uninitialized "
+                           "and leaves its addresses to the cloud once set (default: none)")
     srv = p.add_argument_group("the kubelet's HTTPS API (/healthz, /pods, /containerLogs)")
     srv.add_argument("--address", default="0.0.0.0", help="address to serve on (default: 0.0.0.0)")
     srv.add_argument("--port", type=int, default=10250, help="port to serve on (default: 10250)")
@@ -284,7 +288,8 @@ def api_deps(client, pods, args, runtime):
     from kfs.kubelet import mirror, node, status
     node_status = node.NodeStatus(client, args.node_name, args.node_ip, args.root_dir, runtime,
                                   args.port, args.node_status_update_frequency,
-                                  args.node_lease_duration_seconds)
+                                  args.node_lease_duration_seconds,
+                                  external_cloud_provider=args.cloud_provider == "external")
     mirrors = mirror.MirrorPods(client, pods, args.node_name, lambda: node_status.node_uid)
     return ApiDeps(client, pods, node_status, mirrors,
                    status.ApiStatusWriter(client, pods, mirrors),

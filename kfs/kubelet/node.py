@@ -7,6 +7,12 @@ With ``--kubeconfig`` (identity ``system:node:<name>``, group ``system:nodes``) 
   and kubelet versions), ``daemonEndpoints`` (port 10250, where the API server finds
   ``/containerLogs``) and conditions, ``Ready`` among them; the status is posted again
   every ``--node-status-update-frequency``;
+- with ``--cloud-provider=external``, **leaves its description to the cloud**: the Node
+  registers with the taint ``node.cloudprovider.kubernetes.io/uninitialized=true:NoSchedule``
+  and the annotation ``alpha.kubernetes.io/provided-node-ip``; the cloud-controller-manager
+  sets providerID, addresses, zone and instance type, then removes the taint; the kubelet
+  stops posting addresses once a Node it finds has the cloud's (upstream's NodeAddress
+  setter);
 - **heartbeats** by renewing the Lease ``kube-node-lease/<node>`` every quarter of
   ``--node-lease-duration-seconds``: a kubelet that stops renewing it is, to the node
   lifecycle controller, a node gone.
@@ -41,6 +47,8 @@ from kfs import meta, versions
 log = logging.getLogger("kubelet.node")
 
 LEASE_NAMESPACE = "kube-node-lease"
+UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
+PROVIDED_NODE_IP = "alpha.kubernetes.io/provided-node-ip"
 MAX_PODS = 110
 
 
@@ -84,8 +92,11 @@ class NodeStatus:
     """The Node object and the Lease of this kubelet (registration and heartbeats)."""
 
     def __init__(self, client, name, node_ip, root_dir, runtime, port=10250,
-                 status_frequency=10.0, lease_duration=40, clock=time.time):
+                 status_frequency=10.0, lease_duration=40, clock=time.time,
+                 external_cloud_provider=False):
         self.client, self.name, self.node_ip, self.root_dir = client, name, node_ip, root_dir
+        self.external_cloud_provider = external_cloud_provider
+        self.cloud_set_addresses = False  # the Node had addresses when we registered
         self.runtime, self.port, self.clock = runtime, port, clock
         self.status_frequency, self.lease_duration = status_frequency, lease_duration
         self.node_uid, self.lease, self.conditions = None, None, []
@@ -113,23 +124,38 @@ class NodeStatus:
             meta.set_condition(status, "Ready", False, "KubeletNotReady",
                                "container runtime is down", lastHeartbeatTime=now)
         cap = capacity(str(self.root_dir))
-        addresses = [{"type": "InternalIP", "address": self.node_ip}] if self.node_ip else []
         status.update(capacity=cap, allocatable=dict(cap),
-                      addresses=addresses + [{"type": "Hostname", "address": self.name}],
                       daemonEndpoints={"kubeletEndpoint": {"Port": self.port}},
                       nodeInfo=node_info(docker or "unknown"))
+        if not self.cloud_set_addresses:
+            status["addresses"] = self.addresses()
         self.conditions = status["conditions"]
         return status
 
+    def addresses(self):
+        """NodeAddress's setter: --node-ip as InternalIP, and the Hostname."""
+        found = [{"type": "InternalIP", "address": self.node_ip}] if self.node_ip else []
+        return found + [{"type": "Hostname", "address": self.name}]
+
     def node_object(self):
+        """initialNode: with --cloud-provider=external, tainted uninitialized (NoSchedule)
+        until the cloud-controller-manager has described it, and the node IP given as an
+        annotation for the cloud to honour."""
         arch = node_info("")["architecture"]
+        annotations = {"node.alpha.kubernetes.io/ttl": "0"}
+        spec = {}
+        if self.external_cloud_provider:
+            spec["taints"] = [{"key": UNINITIALIZED_TAINT, "value": "true",
+                               "effect": "NoSchedule"}]
+            if self.node_ip:
+                annotations[PROVIDED_NODE_IP] = self.node_ip
         return {"apiVersion": "v1", "kind": "Node", "metadata": {
             "name": self.name, "labels": {
                 "kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux",
                 "kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux",
                 "beta.kubernetes.io/arch": arch},
-            "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
-            "spec": {}, "status": self.status()}
+            "annotations": annotations},
+            "spec": spec, "status": self.status()}
 
     def register(self):
         """registerWithAPIServer: create the Node, or take over the one that exists."""
@@ -142,8 +168,23 @@ class NodeStatus:
                 raise
             node = self.client.get("nodes", self.name)
             log.info("node %s was registered already", self.name)
+            node = self.reconcile_provided_node_ip(node)
         self.node_uid = node["metadata"]["uid"]
+        # upstream's NodeAddress setter: with an external cloud, addresses already on the
+        # Node are the cloud's to keep (the kubelet wrote only the first ones)
+        self.cloud_set_addresses = self.external_cloud_provider and bool(
+            node.get("status", {}).get("addresses")) and bool(node["spec"].get("providerID"))
         self.update_status()
+
+    def reconcile_provided_node_ip(self, node):
+        """With an external cloud, the Node found says our --node-ip too (upstream's
+        NodeAddress setter writes the annotation at every status update)."""
+        annotations = node["metadata"].get("annotations") or {}
+        if not (self.external_cloud_provider and self.node_ip) or \
+                annotations.get(PROVIDED_NODE_IP) == self.node_ip:
+            return node
+        return self.client.patch("nodes", self.name, {"metadata": {"annotations": {
+            PROVIDED_NODE_IP: self.node_ip}}})
 
     def update_status(self):
         self.client.patch("nodes", self.name, {"status": self.status()}, subresource="status")

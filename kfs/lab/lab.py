@@ -73,11 +73,19 @@ class Lab:
         return dict(sorted(self.state.get("joined", {}).items(), key=lambda kv: kv[1]))
 
     @property
+    def appliances(self):
+        """Machines the lab's cloud runs that are not the cluster's: stage cloud's load
+        balancer ``lb`` (a namespace with no Docker), while it exists."""
+        from kfs.lab.stages import cloud
+        lb = cloud.lb_machine(self)
+        return [lb] if netns.netns_exists(lb.netns) else []
+
+    @property
     def nodes(self):
         return [m for m in self.machines if m.name != "cp"]
 
     def machine(self, name):
-        for m in self.machines:
+        for m in self.machines + self.appliances:
             if m.name == name:
                 return m
         known = ", ".join(m.name for m in self.machines) or "none (run `kfs lab up`)"
@@ -177,6 +185,10 @@ class Lab:
             rows.append({"machine": m.name, "address": m.ip,
                          "netns": m.netns if netns.netns_exists(m.netns) else None,
                          "daemons": daemons, "subnet": flannel.subnet(m)})
+        for m in self.appliances:  # no Docker there
+            rows.append({"machine": m.name, "address": m.ip, "netns": m.netns,
+                         "daemons": {d.name: supervisor.pid_of(d) for d in m.components()},
+                         "subnet": None})
         return rows
 
 

@@ -86,6 +86,25 @@ def machine_facts(lab):
     return {m.name: (docker_bridge(m), components(m)) for m in lab.machines}
 
 
+def load_balancer(lab):
+    """(name, label) of stage cloud's load balancer machine, with the addresses it serves
+    and their backends; None when the lab has none."""
+    import json
+    from kfs.lab.stages import cloud
+    m = cloud.lb_machine(lab)
+    if not m.dir.exists():
+        return None
+    try:
+        served = json.loads((cloud.balancers_dir(lab) / "status.json").read_text())
+    except (OSError, ValueError):
+        served = {}
+    lines = [f"{b['address']} {b.get('service', '')}\n  -> " + ", ".join(
+        "." + ip.rsplit(".", 1)[-1] + ("" if ok else " (failing)")
+        for ip, ok in b["backends"].items())
+        for b in sorted(served.values(), key=lambda b: b["address"])]
+    return m.name, "\n".join([f"{m.name} (load balancer)", f"eth0 {m.ip}", *lines])
+
+
 def api_lists(lab, *plurals):
     """The objects of each resource in `plurals`, as the API server lists them, or a None
     for each when the lab has no API server (or it is down)."""
@@ -184,6 +203,10 @@ def graph(lab=None, pods=None, nodes=None, facts=None, services=None, slices=Non
         kind = "machine" if status in (None, "Ready") else "machine-notready"
         g.add_node(m.name, kind=kind, label=label)
         g.add_edge("network", m.name)
+    lb = load_balancer(lab)
+    if lb:
+        g.add_node(lb[0], kind="machine", label=lb[1])
+        g.add_edge("network", lb[0])
     for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
         node = pod.get("spec", {}).get("nodeName")
         status = pod.get("status", {})

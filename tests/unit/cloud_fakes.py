@@ -24,7 +24,7 @@ class RecordingForwarder:
     def __init__(self):
         self.serving, self.calls = {}, []
 
-    def ensure(self, name, address, ports, backends, health_check_port):
+    def ensure(self, name, address, ports, backends, health_check_port, service=""):
         self.calls.append(("ensure", name))
         self.serving[name] = {"address": address, "ports": ports, "backends": backends,
                               "health_check_port": health_check_port}
@@ -32,6 +32,9 @@ class RecordingForwarder:
     def delete(self, name):
         self.calls.append(("delete", name))
         self.serving.pop(name, None)
+
+    def load(self):
+        return {n: dict(s, name=n) for n, s in self.serving.items()}
 
 
 def lab_machines(*names):

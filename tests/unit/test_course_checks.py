@@ -13,7 +13,10 @@ CHECKS = [("registry_key", course.check_registry_key, lambda p, ns, n: f"/{p}/{n
           ("statistic_probabilities", course.check_statistic_probabilities,
            lambda n: [1 / n] * (n - 1)),
           ("first_free_subnet", course.check_first_free_subnet,
-           lambda network, taken: "10.244.0.0/24")]
+           lambda network, taken: "10.244.0.0/24"),
+          ("load_balancer_backends", course.check_load_balancer_backends,   # every InternalIP
+           lambda nodes: sorted(a["address"] for n in nodes for a in n["status"]["addresses"]
+                                if a["type"] == "InternalIP"))]
 
 
 @pytest.fixture(autouse=True)

@@ -64,3 +64,35 @@ def test_the_lease_is_created_then_renewed(api, runtime, tmp_path):
     ns.renew_lease()
     renewed = api.get("leases", "node1", "kube-node-lease")
     assert renewed["metadata"]["resourceVersion"] != lease["metadata"]["resourceVersion"]
+
+
+def test_with_an_external_cloud_the_node_registers_tainted_uninitialized(api, runtime, tmp_path):
+    NodeStatus(api, "node1", "192.168.56.11", tmp_path, runtime,
+               external_cloud_provider=True).register()
+    node = api.get("nodes", "node1")
+    assert node["spec"]["taints"] == [{"key": "node.cloudprovider.kubernetes.io/uninitialized",
+                                       "value": "true", "effect": "NoSchedule"}]
+    assert node["metadata"]["annotations"]["alpha.kubernetes.io/provided-node-ip"] == \
+        "192.168.56.11"
+
+
+def test_without_an_external_cloud_the_node_registers_untainted(api, runtime, tmp_path):
+    node_status(api, runtime, tmp_path).register()
+    node = api.get("nodes", "node1")
+    assert not node["spec"].get("taints")
+    assert "alpha.kubernetes.io/provided-node-ip" not in node["metadata"]["annotations"]
+
+
+def test_with_an_external_cloud_the_kubelet_leaves_the_clouds_addresses_alone(
+        api, runtime, tmp_path):
+    api.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1"},
+                "spec": {"providerID": "kfs://kfs/node1"},
+                "status": {"addresses": [{"type": "InternalIP", "address": "10.9.9.9"}]}})
+    s = NodeStatus(api, "node1", "192.168.56.11", tmp_path, runtime,
+                   external_cloud_provider=True)
+    s.register()
+    assert "addresses" not in s.status()
+    assert api.get("nodes", "node1")["metadata"]["annotations"][
+        "alpha.kubernetes.io/provided-node-ip"] == "192.168.56.11"   # the Node found says it too
+    assert api.get("nodes", "node1")["status"]["addresses"] == [
+        {"type": "InternalIP", "address": "10.9.9.9"}]

@@ -93,7 +93,7 @@ def test_a_machines_mac_follows_from_its_address_so_a_recreated_machine_keeps_it
 
 def test_each_stage_of_kfs_today_has_its_module_in_kfs_lab_stages():
     assert stages.available() == ["machines", "kubelet", "apiserver", "scheduler",
-                                  "controller-manager", "proxy", "dns", "flannel"]
+                                  "controller-manager", "proxy", "dns", "flannel", "cloud"]
     for stage in stages.available():
         up, down = stages.REGISTRY[stage]
         assert up.startswith("kfs.lab.stages.") and stages._resolve(up)

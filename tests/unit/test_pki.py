@@ -61,6 +61,7 @@ def sans(cert):
     ("apiserver-kubelet-client", "kube-apiserver-kubelet-client", ["system:masters"]),
     ("flanneld", "flanneld", []),
     ("kube-dns", "system:kube-dns", []),
+    ("cloud-controller-manager", "system:cloud-controller-manager", []),
     ("apiserver-etcd-client", "kube-apiserver-etcd-client", []),
     ("flanneld-etcd-client", "flanneld-etcd-client", []),
 ])
@@ -106,7 +107,7 @@ def test_openssl_verifies_each_certificate_for_its_purpose_only(lab_pki, name, p
 
 def test_keys_are_readable_by_their_owner_only(lab_pki):
     keys = sorted(lab_pki.directory.glob("*.key"))
-    assert len(keys) == len(list(lab_pki.directory.glob("*.crt"))) == 18
+    assert len(keys) == len(list(lab_pki.directory.glob("*.crt"))) == 19
     assert {stat.S_IMODE(k.stat().st_mode) for k in keys} == {0o600}
 
 
@@ -150,7 +151,7 @@ def test_a_key_that_does_not_match_its_certificate_is_reissued(lab_pki):
 def test_certificates_close_to_expiry_are_renewed(lab_pki, monkeypatch):
     monkeypatch.setattr(pki, "RENEW_BEFORE", timedelta(days=pki.CERT_DAYS + 1))
     again = pki.ensure_pki(lab_pki.directory, SERVER_IPS, ["cp"], NODES)
-    assert "ca" not in again.created and len(again.created) == 16
+    assert "ca" not in again.created and len(again.created) == 17
 
 
 # -- kubeconfig and tokens -------------------------------------------------------------------

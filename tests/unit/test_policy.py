@@ -14,6 +14,7 @@ CM = User("system:kube-controller-manager", (AUTH,))
 NODE = User("system:node:node1", ("system:nodes", AUTH))
 PROXY = User("system:kube-proxy", (AUTH,))
 FLANNEL = User("flanneld", (AUTH,))
+CCM = User("system:cloud-controller-manager", (AUTH,))
 NOBODY = User("alice", (AUTH,))
 
 
@@ -121,6 +122,16 @@ CASES = [
     (res(FLANNEL, "patch", "nodes", sub="status", name="node1"), True),
     (res(FLANNEL, "patch", "nodes", name="node1"), False),
     (res(FLANNEL, "list", "pods"), False),
+    # cloud-controller-manager
+    (res(CCM, "watch", "nodes"), True),
+    (res(CCM, "update", "nodes", name="node1"), True),       # providerID, labels, taint off
+    (res(CCM, "delete", "nodes", name="node2"), True),       # its machine is gone
+    (res(CCM, "update", "nodes", sub="status", name="node1"), True),  # the cloud's addresses
+    (res(CCM, "patch", "services", "default", name="web"), True),     # the finalizer
+    (res(CCM, "patch", "services", "default", sub="status", name="web"), True),
+    (res(CCM, "create", "events", "default"), True),
+    (res(CCM, "list", "pods"), False),
+    (res(CCM, "delete", "services", "default", name="web"), False),
 ]
 
 

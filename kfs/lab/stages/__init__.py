@@ -19,7 +19,7 @@ import importlib
 from kfs.lab.errors import LabError
 
 STAGES = ["machines", "kubelet", "apiserver", "scheduler", "controller-manager", "proxy",
-          "dns", "flannel"]
+          "dns", "flannel", "cloud"]
 
 
 # stage -> ("module:up_function", "module:down_function" or None). A stage's module is
@@ -35,6 +35,7 @@ REGISTRY = {
     "proxy": ("kfs.lab.stages.proxy:up", "kfs.lab.stages.proxy:down"),
     "dns": ("kfs.lab.stages.dns:up", "kfs.lab.stages.dns:down"),
     "flannel": ("kfs.lab.stages.flannel:up", "kfs.lab.stages.flannel:down"),
+    "cloud": ("kfs.lab.stages.cloud:up", "kfs.lab.stages.cloud:down"),
 }
 
 

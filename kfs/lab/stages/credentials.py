@@ -6,7 +6,8 @@ certificate (for ``cp``'s lab address and 127.0.0.1), a client certificate per c
 (who you are is the certificate's CN, your groups its O), a kubelet client and serving
 certificate per node, a second CA for etcd with a server and peer certificate per etcd
 member, and a kubeconfig each for the admin (``kfs lab kubeconfig``), the scheduler, the
-controller manager, the proxy, flanneld and each node's kubelet; plus a token-only user
+controller manager, the proxy, flanneld, kfs dns, the cloud-controller-manager and each
+node's kubelet; plus a token-only user
 ``alice`` who has no roles, to show a 403. It runs at every ``up`` from stage ``apiserver``
 on, first in the ``kubelet`` stage (a kubelet starts before the API server and needs its
 kubeconfig), and keeps what is still right.
@@ -26,7 +27,8 @@ from kfs import pki
 from kfs.lab.errors import LabError
 
 PORT = 6443  # the API server's, on cp: every kubeconfig names https://<cp>:6443
-COMPONENTS = ("kube-scheduler", "kube-controller-manager", "kube-proxy", "flanneld", "kube-dns")
+COMPONENTS = ("kube-scheduler", "kube-controller-manager", "kube-proxy", "flanneld", "kube-dns",
+              "cloud-controller-manager")
 
 
 def etcd_machines(lab):

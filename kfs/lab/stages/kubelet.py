@@ -4,7 +4,9 @@ Each node machine runs ``kfs kubelet`` under the lab's supervisor, inside the ma
 network namespace, with the manifest directory ``<machine dir>/manifests`` (what
 ``/etc/kubernetes/manifests`` is on a real node). At stage ``apiserver`` and later the same
 kubelet also gets ``--kubeconfig`` and serves the API server's pods; from stage ``dns`` on,
-``--cluster-dns 10.96.0.10 --cluster-domain cluster.local`` (the ``dns`` stage's Service). Going back below this
+``--cluster-dns 10.96.0.10 --cluster-domain cluster.local`` (the ``dns`` stage's Service); from
+stage ``cloud`` on, ``--cloud-provider external`` (the Node waits for the
+cloud-controller-manager's description). Going back below this
 stage stops the kubelets and removes the pods they ran, leaving bare machines.
 
 Mirrors what kubeadm's node set-up and systemd's ``kubelet.service`` do on a real node.
@@ -47,6 +49,8 @@ def kubelet_argv(lab, machine, target):
         argv += join.kubelet_flags(machine) if machine.joined else api_flags(lab, machine)
     if stages.at_least("dns", target):  # the dns stage's Service
         argv += ["--cluster-dns", dns.CLUSTER_IP, "--cluster-domain", dns.CLUSTER_DOMAIN]
+    if stages.at_least("cloud", target):  # the cloud stage's cloud-controller-manager
+        argv += ["--cloud-provider", "external"]
     return [str(a) for a in argv]
 
 
