@@ -47,15 +47,18 @@ def check_host():
                          "packages in kfs/versions.py by hand, or use the Vagrant lab.")
 
 
-def _has(command):
+def _has(pkg, command):
     if command is None:
         return subprocess.run([sys.executable, "-m", "venv", "--help"],
                               capture_output=True).returncode == 0
+    if command == "":  # a library: dpkg knows whether it is there
+        return subprocess.run(["dpkg-query", "-W", "-f", "${Status}", pkg], capture_output=True,
+                              text=True).stdout.endswith(" installed")
     return shutil.which(command, path=SBIN_PATH) is not None
 
 
 def install_system_packages():
-    missing = [pkg for pkg, cmd in versions.SYSTEM_PACKAGES.items() if not _has(cmd)]
+    missing = [pkg for pkg, cmd in versions.SYSTEM_PACKAGES.items() if not _has(pkg, cmd)]
     if not missing:
         return
     say(f"installing system packages: {' '.join(missing)}")

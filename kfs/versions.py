@@ -24,6 +24,7 @@ SYSTEM_PACKAGES = {
     "procps": "ps",
     "curl": "curl",  # reaching NodePorts and the API server from the host; the tests use it
     "chromium": "chromium",  # the browser tier: JupyterLab in headless Chromium (playwright)
+    "libatomic1": "",  # playwright's own node (its driver) links it; "": a library, asked of dpkg
     "iperf3": "iperf3",  # pod-to-pod throughput: bench/pod_network.py, notebook 06
     "tcpdump": "tcpdump",  # the vxlan packets on the lab bridge: notebook 06, its system test
     "vagrant": "vagrant",  # labs/Vagrantfile: the tests run `vagrant validate` (CI boots no VM)

@@ -44,7 +44,7 @@ from kfs.client import ApiError
 from kfs.lab import stages, supervisor
 from kfs.lab.errors import LabError
 from kfs.lab.lab import check_host, remove_machine
-from kfs.lab.stages import flannel, join, kubelet, machines
+from kfs.lab.stages import cloud, flannel, join, kubelet, machines
 from kfs.util import wait_for
 
 NEEDS = "controller-manager"   # the stage whose controller manager signs the certificates
@@ -210,6 +210,7 @@ def delete_node(lab, client, name, progress, timeout):
     """The Node goes: the cloud-controller-manager's job if the stage runs one, else the
     operator's (``kubectl delete node``)."""
     if has_cloud_controller_manager(lab.stage):
+        cloud.write_config(lab)         # the cloud's inventory no longer has the machine
         progress(f"waiting for the cloud-controller-manager to delete Node {name}")
     elif node_exists(client, name):
         from kfs.kubectl import kubectl
