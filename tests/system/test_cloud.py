@@ -95,7 +95,7 @@ def cluster(lab):
         pods = client.list("pods", "default", label_selector=LABEL)["items"]
         ready = [p for p in pods if meta.condition_true(p, "Ready")]
         return len(ready) >= 4 and {p["spec"]["nodeName"] for p in ready} == {"node1", "node2"}
-    wait_for(spread, 90, interval=0.5, what="web-cloud's 4 pods Ready on node1 and node2")
+    wait_for(spread, 180, interval=0.5, what="web-cloud's 4 pods Ready on node1 and node2")
     yield client
     for name in ("web-lb", "web-local", "web-kept"):
         delete_service(client, name)
@@ -135,7 +135,8 @@ def test_a_load_balancer_service_gets_an_external_ip_within_10_seconds(cluster, 
     assert row[1] == "LoadBalancer" and row[3] == ip
     svc = cluster.get("services", "web-lb", "default")
     assert FINALIZER in svc["metadata"]["finalizers"]
-    assert ip in lb_addresses(lab)
+    wait_for(lambda: ip in lb_addresses(lab), 10, interval=0.2,   # at its next sync
+             what=f"the lb machine to hold {ip}")
 
 
 def test_the_load_balancer_address_answers_from_pods_on_both_nodes(cluster, lab):
