@@ -3,8 +3,9 @@
 through the API server, the real kubectl, curl from the host and the load balancer machine.
 
 One lab at stage cloud is shared by the module; a Deployment ``web`` of ``kfs/echo:1`` (4
-replicas over node1 and node2) is made once. The last test removes node2 from the lab and
-brings it back, so it runs last.
+replicas over node1 and node2) is made once. One test adds a machine with ``kfs lab
+add-node`` and removes it again. The last test removes node2 from the lab and brings it
+back, so it runs last.
 """
 import json
 import subprocess
@@ -17,7 +18,7 @@ from kfs.cloud.controllers.node import UNINITIALIZED
 from kfs.cloud.controllers.service import FINALIZER
 from kfs.cloud.loadbalancer import STATUS_FILE
 from kfs.kubectl import kubectl
-from kfs.lab import netns, supervisor
+from kfs.lab import netns, nodes as lab_nodes, supervisor
 from kfs.lab.stages import cloud, kubelet
 from kfs.util import wait_for
 
@@ -97,7 +98,7 @@ def cluster(lab):
         return len(ready) >= 4 and {p["spec"]["nodeName"] for p in ready} == {"node1", "node2"}
     wait_for(spread, 180, interval=0.5, what="web-cloud's 4 pods Ready on node1 and node2")
     yield client
-    for name in ("web-lb", "web-local", "web-kept"):
+    for name in ("web-lb", "web-local", "web-kept", "web-join"):
         delete_service(client, name)
     client.delete("deployments", "web-cloud", "default")
 
@@ -234,6 +235,66 @@ def test_going_below_stage_cloud_takes_the_cloud_away_and_coming_back_restores_i
     assert not node2["spec"].get("taints")
     assert wait_for(lambda: ingress_ip(cluster, "web-lb"), 10, what="web-lb's address") == ip
     wait_for(lambda: curl(f"http://{ip}/"), 10, interval=0.2, what=f"{ip} answering again")
+
+
+def first_registration(client, name):
+    """A running Informer on Nodes and {name: the Node as first ADDED} it fills in."""
+    from kfs.client import Informer
+    first = {}
+
+    def record(kind, obj, old):
+        if kind == "ADDED" and meta.name(obj) == name and name not in first:
+            first[name] = json.loads(json.dumps(obj))
+    informer = Informer(client, "nodes").add_handler(record)
+    informer.start()
+    informer.wait_synced()
+    return informer, first
+
+
+def test_an_added_machine_is_initialized_by_the_cloud_balanced_to_and_deleted_with_it(
+        cluster, lab):
+    """add-node: the Node registers tainted, the cloud node controller initializes it, the
+    load balancer takes it as a backend; remove-node: the cloud node lifecycle controller
+    deletes the Node (no Lease left), and the load balancer drops it."""
+    cluster.create(lb_service("web-join"))
+    name = lab_nodes.next_name(lab)
+    informer, first = first_registration(cluster, name)
+    try:
+        ip = wait_for(lambda: ingress_ip(cluster, "web-join"), 10, what="web-join's address")
+        machine = lab_nodes.add_node(lab, **quiet)
+        informer.stop()
+        assert machine.name == name
+        registered = first[name]["spec"]
+        assert UNINITIALIZED in [t["key"] for t in registered.get("taints") or []]
+        assert not registered.get("providerID")
+        node = cluster.get("nodes", name)
+        labels = node["metadata"]["labels"]
+        assert node["spec"]["providerID"] == f"kfs://{lab.name}/{name}"
+        assert labels["topology.kubernetes.io/zone"] == cloud.zone(cloud.index_of(lab, machine))
+        assert labels["node.kubernetes.io/instance-type"] == cloud.INSTANCE_TYPE
+        assert UNINITIALIZED not in [t["key"] for t in node["spec"].get("taints") or []]
+        wait_for(lambda: [b["backends"] for b in lb_status(lab).values()
+                          if b["address"] == ip] == [{m.ip: True for m in lab.nodes}], 20,
+                 interval=0.3, what=f"{machine.ip} a healthy backend of {ip}")
+        assert machine.ip in {m.ip for m in lab.nodes}
+
+        lab_nodes.remove_node(lab, name, **quiet)
+        assert name not in [meta.name(n) for n in cluster.list("nodes")["items"]]
+        assert name not in [meta.name(le) for le in
+                            cluster.list("leases", "kube-node-lease")["items"]]
+        assert name not in [m["name"] for m in
+                            json.loads(cloud.config_path(lab).read_text())["machines"]]
+        assert any(e["reason"] == "DeletingNode"
+                   and e["involvedObject"].get("uid") == node["metadata"]["uid"]
+                   for e in cluster.list("events")["items"])
+        wait_for(lambda: [b["backends"] for b in lb_status(lab).values()
+                          if b["address"] == ip] == [{m.ip: True for m in lab.nodes}], 20,
+                 interval=0.3, what=f"{machine.ip} off {ip}'s backends")
+    finally:
+        informer.stop()
+        delete_service(cluster, "web-join")
+        if name in lab.joined:
+            lab_nodes.remove_node(lab, name, **quiet)
 
 
 def test_a_machine_removed_from_the_lab_loses_its_node_within_the_grace(cluster, lab):

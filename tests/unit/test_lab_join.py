@@ -100,3 +100,19 @@ def test_a_bootstrap_token_secret_is_what_kubeadm_writes():
     assert user.groups == ("system:bootstrappers", join.EXTRA_GROUP)
     assert base64.b64decode(secret["data"]["usage-bootstrap-signing"]) == b"true"
     assert pki.new_bootstrap_token()[0] != pki.new_bootstrap_token()[0]
+
+
+def test_an_added_machine_keeps_its_zone_when_one_added_before_it_is_removed(lab, monkeypatch):
+    from kfs.lab import netns, supervisor
+    from kfs.lab.stages import cloud
+    monkeypatch.setattr(netns, "netns_exists", lambda name: True)
+    monkeypatch.setattr(supervisor, "pid_of", lambda daemon: 1)
+
+    def zones():
+        return {m["name"]: m["zone"] for m in cloud.inventory(lab)}
+    lab.state["joined"] = {"node3": 3, "node4": 4}
+    before = zones()
+    assert before == {"cp": "lab-a", "node1": "lab-a", "node2": "lab-b", "node3": "lab-a",
+                      "node4": "lab-b"}
+    del lab.state["joined"]["node3"]
+    assert zones() == {n: z for n, z in before.items() if n != "node3"}

@@ -6,7 +6,9 @@ What a cluster on a cloud has that the lab so far did not, in the order ``up`` d
 1. **the cloud's inventory**: ``<lab>/cloud/cloud-config.json``, the ``--cloud-config`` of the
    netns provider (``kfs.cloud.netns``): the lab's name and subnet, the load balancer pool
    (.200–.250 of the lab's /24) and each machine with its address, zone and region
-   (``cp`` and odd nodes in ``lab-a``, even nodes in ``lab-b``, region ``lab``), instance
+   (``cp`` and odd nodes in ``lab-a``, even nodes in ``lab-b``, region ``lab``; a node's
+   number is its address's, .10 + k, so a machine ``add-node`` made keeps its zone when
+   another one is removed), instance
    type ``netns`` and whether it runs. It is written again at every ``up``, so a machine
    that ``kfs lab up --nodes N`` removed is gone from the cloud too: the IaaS deleted the
    instance;
@@ -38,6 +40,7 @@ DaemonSet on the control plane (``--cloud-provider=external`` on the kubelets an
 controller manager), with leader election; the inventory, zones and load balancers are the
 cloud's API, not a file and a namespace on the same host.
 """
+import ipaddress
 import json
 import shutil
 
@@ -68,6 +71,12 @@ def zone(index):
     return f"{REGION}-{'b' if index and index % 2 == 0 else 'a'}"
 
 
+def index_of(lab, machine):
+    """The machine's number, from its address (cp .10 is 0, node1 .11 is 1, ...): stable, as
+    a position in lab.machines is not once a machine added before it is removed."""
+    return int(ipaddress.ip_address(machine.ip)) - int(lab.subnet.network_address) - 10
+
+
 def cloud_dir(lab):
     return lab.dir / "cloud"
 
@@ -93,10 +102,11 @@ def lb_machine(lab):
 
 def inventory(lab):
     """The machines as the cloud sees them: those whose namespace exists, with zones."""
-    return [{"name": m.name, "address": m.ip, "zone": zone(i), "region": REGION,
+    return [{"name": m.name, "address": m.ip, "zone": zone(index_of(lab, m)),
+             "region": REGION,
              "running": supervisor.pid_of(m.dockerd()) is not None,
              "instance_type": INSTANCE_TYPE}
-            for i, m in enumerate(lab.machines) if netns.netns_exists(m.netns)]
+            for m in lab.machines if netns.netns_exists(m.netns)]
 
 
 def write_config(lab):
