@@ -18,13 +18,20 @@ Needs root; no lab, no API server.
 
     .venv/bin/python bench/proxy_sync.py [--services 1000] [--endpoints 10] [--runs 3]
 
-TODO(lab): the issue's third figure, network-programming latency p50/p99 over 50 Service
-changes (change in the API server → rule present in the node's iptables), needs the lab at
-stage ``proxy`` (API server, endpointslice controller, a kube-proxy on a node): it belongs
-with the proxy stage, reading ``kubeproxy_network_programming_duration_seconds`` from the
-node's /metrics once the EndpointSlice controller sets
-``endpoints.kubernetes.io/last-change-trigger-time``, and polling ``iptables-save`` for the
-rule's appearance.
+With ``--lab`` (the lab ``KFS_LAB`` names, at stage ``proxy`` or later) it measures the
+third figure, **network-programming latency**: a Service ``bench-np`` with no selector and an
+EndpointSlice of its own in namespace ``default``; each of ``--changes`` (default 50) changes
+replaces the slice's endpoint with a new address (an update through the API server, carrying
+``endpoints.kubernetes.io/last-change-trigger-time`` as the EndpointSlice controller would),
+and the time from before that update to the ``DNAT --to-destination <new address>`` rule
+being in node1's ``iptables-save -t nat`` (polled every 10 ms) is one sample; p50/p99 of
+them, and ``kubeproxy_network_programming_duration_seconds`` from node1's kube-proxy
+/metrics (its own measure of the same interval: mean over the changes). The Service and
+slice are deleted at the end. Changes made back to back each wait out kube-proxy's
+``--min-sync-period`` (1 s, as upstream's default), so the median is about that second;
+``--interval 1.5`` spaces the changes to show the latency of the sync itself.
+
+    KFS_LAB=... .venv/bin/python bench/proxy_sync.py --lab [--changes 50] [--interval 1.5]
 """
 import argparse
 import os
@@ -69,14 +76,100 @@ def timed(fn):
     return time.perf_counter() - start
 
 
+# -- --lab: network-programming latency on node1 -------------------------------------------
+
+LAB_SERVICE = "bench-np"
+
+
+def lab_slice(address, resource_version=None):
+    from datetime import datetime, timezone
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": LAB_SERVICE, "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": LAB_SERVICE,
+                                    "endpointslice.kubernetes.io/managed-by": "bench"},
+                         "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": now},
+                         **({"resourceVersion": resource_version} if resource_version else {})},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+
+
+def programming_histogram(node):
+    """(sum, count) of kube-proxy's network_programming_duration_seconds on `node`."""
+    out = node.run(["curl", "-s", "http://127.0.0.1:10249/metrics"],  # --metrics-bind-address
+                   capture_output=True, text=True, timeout=10).stdout
+    values = {}
+    for line in out.splitlines():
+        for key in ("sum", "count"):
+            if line.startswith(f"kubeproxy_network_programming_duration_seconds_{key} "):
+                values[key] = float(line.split()[-1])
+    return values.get("sum", 0.0), values.get("count", 0.0)
+
+
+def lab_run(args):
+    from kfs.client import Client
+    from kfs.lab import Lab
+    from kfs.lab.stages import STAGES
+    from kfs.util import wait_for
+    lab = Lab()
+    if lab.stage not in STAGES or STAGES.index(lab.stage) < STAGES.index("proxy"):
+        sys.exit(f"bench/proxy_sync.py --lab: lab {lab.name} is at stage {lab.stage}; "
+                 "bring it to stage proxy or later first (kfs lab up --stage proxy)")
+    api, node1 = Client.from_kubeconfig(lab.admin_kubeconfig), lab.machine("node1")
+    nat = Iptables(["nsenter", f"--net=/run/netns/{node1.netns}", "--"])
+    api.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": LAB_SERVICE},
+                "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
+               namespace="default")
+    try:
+        api.create(lab_slice("10.250.0.1"), namespace="default")
+        wait_for(lambda: "10.250.0.1:8080" in nat.save("nat"), 30, interval=0.01,
+                 what="the first endpoint's rule on node1")
+        before = programming_histogram(node1)
+        samples = []
+        for i in range(args.changes):
+            address = f"10.250.{1 + i // 250}.{1 + i % 250}"
+            rv = api.get("endpointslices", LAB_SERVICE, "default")["metadata"]["resourceVersion"]
+            start = time.monotonic()
+            api.replace(lab_slice(address, rv))
+            wait_for(lambda: f"--to-destination {address}:8080" in nat.save("nat"), 30,
+                     interval=0.01, what=f"the rule for {address} on node1")
+            samples.append(time.monotonic() - start)
+            time.sleep(args.interval)   # pacing the load (see --interval), not a wait on state
+        after = programming_histogram(node1)
+    finally:
+        for kind in ("endpointslices", "services"):
+            try:
+                api.delete(kind, LAB_SERVICE, "default")
+            except Exception as e:  # noqa: BLE001 - best effort, say what stays
+                print(f"(could not delete {kind} {LAB_SERVICE}: {e})")
+    samples.sort()
+    p = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]  # noqa: E731
+    print(f"network programming latency on node1 ({lab.name}), {len(samples)} endpoint changes: "
+          f"p50 {p(0.5) * 1000:.0f} ms  p99 {p(0.99) * 1000:.0f} ms  max {samples[-1] * 1000:.0f} ms")
+    count = after[1] - before[1]
+    if count:
+        print(f"kube-proxy's own kubeproxy_network_programming_duration_seconds: mean "
+              f"{(after[0] - before[0]) / count * 1000:.0f} ms over {count:.0f} observations")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--services", type=int, default=1000)
     ap.add_argument("--endpoints", type=int, default=10)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--lab", action="store_true",
+                    help="network-programming latency in the lab KFS_LAB names (see the docstring)")
+    ap.add_argument("--changes", type=int, default=50, help="with --lab: endpoint changes")
+    ap.add_argument("--interval", type=float, default=0.0,
+                    help="with --lab: seconds between one change's rule and the next change "
+                         "(kube-proxy's --min-sync-period, 1 s, holds back a sync that follows "
+                         "the last one sooner; 1.5 shows the latency without that wait)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/proxy_sync.py needs root (a network namespace and iptables)")
+    if args.lab:
+        return lab_run(args)
     ns = f"kfs-proxybench-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     prefix = ["nsenter", f"--net=/run/netns/{ns}", "--"]
@@ -129,7 +222,7 @@ def main():
         print(f"proxier's own work per full sync: {overhead:.3f}s ("
               + ", ".join(f"{k} {v:.3f}s" for k, v in own.items())
               + f") = {overhead / m_raw:.2f} of the median raw restore")
-        print("network programming latency p50/p99: needs the lab at stage proxy (TODO)")
+        print("network programming latency p50/p99: --lab (the lab at stage proxy or later)")
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
 
