@@ -4,9 +4,9 @@
 died: ``kfs.Lab().up``), then, once there is an API server, an admin client and the nodes
 Ready, with a progress bar. It returns ``(lab, api)``; ``api`` is None before stage
 ``apiserver``. Going to another number of etcd members (notebook 02 asks for three) is
-said first, before anything is done: the lab restores a snapshot of the old members into the
-new ones, so every object is kept, or, if the old members are not running, says that the new
-cluster will start empty and how to keep the objects. `lab` is the lab to catch up (default:
+said first, before anything is done (``Lab.up`` says it): the lab restores a snapshot of the
+old members into the new ones, so every object is kept, or, if the old members are not
+running, says that the new cluster will start empty and how to keep the objects. `lab` is the lab to catch up (default:
 the one ``KFS_LAB`` names).
 """
 from kfs import meta
@@ -20,12 +20,8 @@ def nodes_ready(api, count):
 def catch_up(stage, lab=None, **options):
     from kfs.client import Client
     from kfs.lab import Lab
-    from kfs.lab.stages import apiserver, at_least
-    lab = lab or Lab()
-    move = apiserver.etcd_move(lab, options.get("etcd_members"))
-    if move:
-        print(move)
-    lab.up(stage=stage, **options)
+    from kfs.lab.stages import at_least
+    lab = (lab or Lab()).up(stage=stage, **options)
     if not at_least("apiserver", stage):
         return lab, None
     api = Client.from_kubeconfig(lab.admin_kubeconfig)

@@ -143,9 +143,9 @@ def move_etcd_data(lab, old, new, progress):
 
 
 def etcd_move(lab, members):
-    """What going to `members` etcd members will do to the objects, in a sentence, said
-    before anything is done (``kfs.course.catch_up``); None when the members stay as they
-    are. Their data is kept if the old members run (a snapshot moves it), else lost."""
+    """What going to `members` etcd members will do to the objects, in a sentence that
+    ``Lab.up`` says before it does anything; None when the members stay as they are. The
+    objects are kept if the old members run (a snapshot moves them), else lost."""
     before = lab.state.get("etcd_cluster")
     if not before or members is None or len(before) == int(members):
         return None
