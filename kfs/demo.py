@@ -67,10 +67,11 @@ def answer(url, tries=20):
     raise RuntimeError(f"no answer from {url}; see `kfs lab status` and `kfs lab logs proxy`")
 
 
-def main(args=None):
+def main(args=None, lab=None):
+    """The demo on `lab` (default: the lab ``KFS_LAB`` names, as ``kfs demo``)."""
     from kfs import viz
     from kfs.client import Client
-    lab = Lab().up(stage=STAGES[-1])
+    lab = (lab or Lab()).up(stage=STAGES[-1])
     print_status(lab)
     print()
     kubectl("apply", "-f", MANIFEST, lab=lab)

@@ -3,8 +3,9 @@
 - ``catch_up(stage)``: the first cell: the lab brought to the notebook's stage, an admin
   client, the nodes Ready (``kfs.course.catchup``);
 - ``wait(condition, timeout, what)``: a wait with a progress bar saying what is awaited
-  (``kfs.course.waiting``); ``events(api, obj)``: the Events about one object
-  (``kfs.course.objects``);
+  (``kfs.course.waiting``); ``events(api, obj)``: the Events about one object, and
+  ``say_before_deleting(api, resource, name, why)``: a notebook's warning before it deletes
+  an object it did not make (``kfs.course.objects``);
 - ``architecture(highlight, stage)``: the picture of all components and who talks to whom;
   ``path(hops)``: one packet's or query's way, box to box (``kfs.course.pictures``);
 - the exercises: ``solution(fn)`` and the checks ``check_...`` (``kfs.course.exercise``,
@@ -16,7 +17,8 @@
 # name -> module: imported on first use, so that the `kfs` command (which names
 # `kfs course render`) does not load matplotlib for every component it starts
 _EXPORTS = {"architecture": "pictures", "catch_up": "catchup", "wait": "waiting",
-            "events": "objects", "solution": "exercise", "check_fits_cpu": "checks",
+            "events": "objects", "say_before_deleting": "objects", "solution": "exercise",
+            "check_fits_cpu": "checks",
             "check_manage_replicas": "checks", "check_registry_key": "checks",
             "check_restart_backoff": "checks", "check_statistic_probabilities": "checks",
             "check_first_free_subnet": "checks", "path": "pictures",

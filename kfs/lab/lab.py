@@ -138,7 +138,8 @@ class Lab:
 
     def up(self, nodes=None, stage=None, progress=print, **options):
         """Create or repair the lab and bring it to `stage` (default: the stage it is at,
-        or `machines` for a new lab), with `nodes` node machines (default: as it is, or 2)."""
+        or `machines` for a new lab), with `nodes` node machines (default: as it is, or 2).
+        A change of the number of etcd members first says what it does to the objects."""
         check_host()
         stage = stage or self.state.get("stage") or "machines"
         if stage not in stages.STAGES:
@@ -146,6 +147,10 @@ class Lab:
         with self.locked():
             old = self.machines
             check_joined(self, nodes, stage)
+            from kfs.lab.stages.apiserver import etcd_move
+            move = etcd_move(self, options.get("etcd_members"))
+            if move:  # said before anything is done
+                progress(move)
             self.state["nodes"] = nodes if nodes is not None else self.state.get("nodes", 2)
             self.state.update({k: v for k, v in options.items() if v is not None})
             self.save()

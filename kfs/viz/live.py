@@ -16,7 +16,9 @@ side (``ipywidgets.HBox([a.widget, b.widget])``); each has its own thread.
 ``LiveView(lab)`` is the topology picture (``kfs.viz.picture``) as a LiveImage, driven by
 Informers on pods and nodes through the lab's admin kubeconfig, and a slow timer for what no
 watch reports (the machines' components). Before the lab has an API server it reads Docker
-on each tick.
+on each tick. Each picture marks what changed since the one it replaces (``picture.mark``:
+new pods, machines and Services framed in green, what is gone in a note), so an instructor
+sees what just happened.
 """
 import html
 import logging
@@ -231,6 +233,7 @@ class LiveView:
         return key, g
 
     def render(self, g, number):
+        picture.mark(g, self.live.shown)  # the frame shown until now
         text = picture.describe(g)
         title = self.title or f"lab {self.lab.name!r}, stage {self.lab.stage}"
         return picture.png(picture.draw(g, title=title), title=f"picture {number}",

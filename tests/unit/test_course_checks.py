@@ -109,3 +109,15 @@ def test_a_path_is_a_figure_with_one_box_per_hop_and_the_arrows_named():
     assert plt.get_fignums() == []
     with pytest.raises(ValueError):
         course.path([])
+
+
+def test_a_notebook_says_before_it_deletes_an_object_it_did_not_make(capsys):
+    from tests.fakes import FakeApi
+    api = FakeApi({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "echo", "namespace": "default"}, "spec": {}})
+    assert course.say_before_deleting(api, "deployments", "echo", "this notebook makes its own")
+    assert capsys.readouterr().out == ("deployment/echo exists already (from ./demo.sh or an "
+                                       "earlier run): deleting it, this notebook makes its own\n")
+    assert api.get("deployments", "echo", "default")  # it only says so: the notebook deletes
+    assert not course.say_before_deleting(api, "deployments", "web", "why")
+    assert capsys.readouterr().out == ""

@@ -116,3 +116,18 @@ def test_the_proxy_runs_on_cp_and_each_node_with_upstreams_flags(lab):
                         "--hostname-override", "node1", "--cluster-cidr", "172.17.0.0/16",
                         "--nodeport-addresses", "192.168.56.0/24"]
     assert "10.244.0.0/16" in proxy.daemon(lab, lab.machine("node1"), "flannel").argv
+
+
+def test_a_change_of_etcd_members_whose_old_members_are_down_says_first_that_it_starts_empty(lab):
+    from kfs.lab.stages import apiserver
+    lab.state.update(stage="cloud", etcd_cluster=["cp"])
+    said = apiserver.etcd_move(lab, 3)
+    assert said.startswith("etcd goes from 1 member to 3: ") and "EMPTY" in said
+    assert "kfs lab up --stage cloud" in said
+
+
+def test_keeping_the_number_of_etcd_members_says_nothing(lab):
+    from kfs.lab.stages import apiserver
+    lab.state.update(etcd_cluster=["cp", "node1", "node2"])
+    assert apiserver.etcd_move(lab, 3) is None and apiserver.etcd_move(lab, None) is None
+    assert apiserver.etcd_move(Lab(name="kfs", home=lab.home / "fresh"), 3) is None  # a new lab

@@ -238,3 +238,82 @@ def test_services_sit_under_every_pod_and_overlap_no_box(tmp_path):
 def test_a_picture_without_services_has_no_service_boxes(tmp_path):
     g = busy_lab(tmp_path, nodes=1, pods=1, pending=0)
     assert not [n for n in g if n.startswith("svc/")]
+
+
+# -- what changed since the last picture -----------------------------------------------------
+
+def tags(fig):
+    return [t for t in fig.texts if t.get_text() == "new"]
+
+
+def gone_notes(fig):
+    return [t.get_text() for t in fig.texts if t.get_text().startswith("gone since")]
+
+
+def test_the_first_picture_marks_nothing(tmp_path):
+    g = busy_lab(tmp_path, nodes=2, pods=3, pending=0)
+    assert not viz.mark(g, None)
+    fig = viz.draw(g)
+    assert tags(fig) == [] and gone_notes(fig) == []
+    assert "since the last picture" not in viz.describe(g)
+
+
+def test_a_new_pod_is_drawn_in_green_with_a_new_tag(tmp_path):
+    before = busy_lab(tmp_path, nodes=2, pods=2, pending=0)
+    after = busy_lab(tmp_path, nodes=2, pods=3, pending=0)
+    d = viz.mark(after, before)
+    assert d.new == ["pod/default/echo-5d8f9c7b6d-x0002"] and d.gone == []
+    fig = viz.draw(after)
+    [tag] = tags(fig)
+    [(_, _, box)] = [b for b in drawn_boxes(fig) if b[0].startswith("echo-5d8f9c7b6d-x0002")]
+    on = tag.get_window_extent(fig.canvas.get_renderer())
+    assert box.x0 < on.x0 < on.x1 < box.x1 and on.y0 < box.y1 < on.y1  # on the box's top edge
+    [new] = [t for t in fig.axes[0].texts if t.get_text().startswith("echo-5d8f9c7b6d-x0002")]
+    assert new.get_bbox_patch().get_edgecolor()[:3] == (0x2e / 255, 0x8b / 255, 0x2e / 255)
+    assert "new since the last picture: pod echo-5d8f9c7b6d-x0002 (node1)" in viz.describe(after)
+
+
+def test_a_deleted_pod_is_listed_as_gone_in_a_note_under_the_picture(tmp_path):
+    before = busy_lab(tmp_path, nodes=2, pods=3, pending=0)
+    after = busy_lab(tmp_path, nodes=2, pods=2, pending=0)
+    assert viz.mark(after, before).gone == ["pod echo-5d8f9c7b6d-x0002 (node1)"]
+    fig = viz.draw(after, title="t")
+    assert gone_notes(fig) == ["gone since the last picture: pod echo-5d8f9c7b6d-x0002 (node1)"]
+    assert tags(fig) == []
+    renderer = fig.canvas.get_renderer()
+    [note] = [t for t in fig.texts if t.get_text().startswith("gone")]
+    extent = note.get_window_extent(renderer)
+    assert 0 <= extent.y0 and extent.x1 <= fig.bbox.width
+    assert not any(extent.overlaps(box) for _, _, box in drawn_boxes(fig))
+    assert viz.describe(after).endswith("gone since the last picture: "
+                                        "pod echo-5d8f9c7b6d-x0002 (node1)")
+
+
+def test_an_unchanged_picture_marks_nothing(tmp_path):
+    before = busy_lab(tmp_path, nodes=2, pods=3)
+    after = busy_lab(tmp_path, nodes=2, pods=3)
+    assert not viz.mark(after, before)
+    fig = viz.draw(after)
+    assert tags(fig) == [] and gone_notes(fig) == []
+
+
+def test_a_long_list_of_gone_pods_wraps_within_the_notebooks_width(tmp_path):
+    before = busy_lab(tmp_path, nodes=3, pods=12)
+    after = busy_lab(tmp_path, nodes=3, pods=0)
+    assert len(viz.mark(after, before).gone) == 12
+    fig = viz.draw(after)
+    [note] = gone_notes(fig)
+    assert note.count("\n") >= 1
+    assert fig.get_size_inches()[0] <= viz.picture.MAX_WIDTH
+
+
+def test_topology_marks_what_changed_since_the_labs_last_topology_picture(tmp_path):
+    lab = Lab(name="kfs", subnet="192.168.56.0/24", home=tmp_path)
+    lab.state["nodes"] = 1
+    pod = lambda name: {"metadata": {"name": name, "namespace": "default"},  # noqa: E731
+                        "spec": {"nodeName": "node1"}, "status": {"phase": "Running"}}
+    assert tags(viz.topology(lab, pods=[pod("a")])) == []
+    assert len(tags(viz.topology(lab, pods=[pod("a"), pod("b")]))) == 1
+    assert gone_notes(viz.topology(lab, pods=[pod("b")])) == [
+        "gone since the last picture: pod a (node1)"]
+    assert tags(viz.topology(lab, pods=[pod("b")])) == []

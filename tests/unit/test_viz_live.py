@@ -158,3 +158,23 @@ def test_showing_a_live_view_again_with_the_same_title_stops_the_first(offline_l
     finally:
         for view in (first, other, again):
             view.stop()
+
+
+def test_each_live_picture_marks_what_changed_since_the_one_before(offline_lab, monkeypatch):
+    running = []   # the pods the machines' Docker runs, as the test says
+    monkeypatch.setattr(viz.picture, "pods_from_docker",
+                        lambda m: [p for p in running if p["spec"]["nodeName"] == m.name])
+    view = viz.LiveView(offline_lab, interval=60).show()
+    try:
+        assert "since the last picture" not in view.description  # the first marks nothing
+        running.append({"metadata": {"name": "echo-abc", "namespace": "default"},
+                        "spec": {"nodeName": "node1"}, "status": {"phase": "Running"}})
+        assert view.live.refresh() is True
+        assert "new since the last picture: pod echo-abc (node1)" in view.description
+        running.clear()
+        assert view.live.refresh() is True
+        assert view.description.splitlines()[-1] == \
+            "gone since the last picture: pod echo-abc (node1)"
+        assert view.live.refresh() is False  # nothing changed: the picture stays
+    finally:
+        view.stop()

@@ -117,15 +117,17 @@ def move_etcd_data(lab, old, new, progress):
     snapshot = lab.dir / "etcd-move.db"
     snapshot.unlink(missing_ok=True)
     saved = bool(old) and save_snapshot(lab, old, snapshot)
+    if not saved:  # said before the old data is removed
+        progress(f"etcd members change to {names}: the old members are not running, so the "
+                 "new cluster starts empty")
+    else:
+        progress(f"etcd members change to {names}: a new cluster, restored from a snapshot of "
+                 "the old one (every object kept)")
     for m in lab.machines:
         supervisor.stop(etcd_daemon(lab, m))
         _remove(m.dir / "etcd")
     if not saved:
-        progress(f"etcd members change to {names}: the old members are not running, so the "
-                 "new cluster starts empty")
         return False
-    progress(f"etcd members change to {names}: a new cluster, restored from a snapshot of "
-             "the old one (every object kept)")
     cluster = ",".join(f"{m.name}=https://{m.ip}:{PEER_PORT}" for m in new)
     for m in new:
         r = m.run(["etcdctl", "snapshot", "restore", str(snapshot), "--name", m.name,
@@ -138,6 +140,23 @@ def move_etcd_data(lab, old, new, progress):
                            f"{(r.stderr or r.stdout).strip()}")
     snapshot.unlink(missing_ok=True)
     return True
+
+
+def etcd_move(lab, members):
+    """What going to `members` etcd members will do to the objects, in a sentence that
+    ``Lab.up`` says before it does anything; None when the members stay as they are. The
+    objects are kept if the old members run (a snapshot moves them), else lost."""
+    before = lab.state.get("etcd_cluster")
+    if not before or members is None or len(before) == int(members):
+        return None
+    running = [m for m in lab.machines if m.name in before and supervisor.pid_of(etcd_daemon(lab, m))]
+    move = f"etcd goes from {len(before)} member{'s' * (len(before) > 1)} to {members}: "
+    if running:
+        return move + ("a new etcd cluster, restored from a snapshot of the old one: every "
+                       "object in the cluster is kept (a Deployment ./demo.sh made too)")
+    return move + ("the old members are not running, so the new cluster starts EMPTY: every "
+                   f"object is lost. To keep them, first run `kfs lab up --stage {lab.stage}` "
+                   "(it restarts the old members), then this again")
 
 
 def save_snapshot(lab, members, path):
