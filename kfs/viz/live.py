@@ -16,9 +16,10 @@ side (``ipywidgets.HBox([a.widget, b.widget])``); each has its own thread.
 ``LiveView(lab)`` is the topology picture (``kfs.viz.picture``) as a LiveImage, driven by
 Informers on pods and nodes through the lab's admin kubeconfig, and a slow timer for what no
 watch reports (the machines' components). Before the lab has an API server it reads Docker
-on each tick. Each picture marks what changed since the one it replaces (``picture.mark``:
-new pods, machines and Services framed in green, what is gone in a note), so an instructor
-sees what just happened.
+on each tick. Each picture marks what changed in the last ``MARK_HOLD`` seconds
+(``picture.difference`` of each frame against the one before, held that long: new pods,
+machines and Services framed in green, what is gone in a note), so an instructor sees what
+just happened, and a new pod stays marked while its status changes from frame to frame.
 """
 import html
 import logging
@@ -30,6 +31,7 @@ from kfs.viz import picture
 
 RUNNING = weakref.WeakSet()  # every started LiveImage, for stop_all()
 THREAD_PREFIX = "kfs-live-"
+MARK_HOLD = 15.0  # seconds a live view keeps marking what is new or gone
 
 
 class Quiet(logging.Filter):
@@ -176,6 +178,7 @@ class LiveView:
         self.lab, self.title = lab or Lab(), title
         self.live = LiveImage(self.snapshot, self.render, interval=interval)
         self.informers, self._facts, self._facts_at = [], None, 0.0
+        self._new, self._gone = {}, {}  # what is marked -> since when (time.monotonic())
 
     def show(self):
         from IPython.display import display
@@ -232,8 +235,20 @@ class LiveView:
                tuple(sorted(g.edges)), self.lab.stage)
         return key, g
 
+    def held_marks(self, g):
+        """Mark in `g` what changed in the last MARK_HOLD seconds (each frame against the one
+        shown until now, held: a new pod's next frame, its status changed, still marks it)."""
+        now, d = time.monotonic(), picture.difference(self.live.shown, g)
+        self._new.update({n: now for n in d.new})
+        self._gone.update({w: now for w in d.gone})
+        here = {picture.what(g, n) for n in g if picture.is_object(g, n)}
+        self._new = {n: t for n, t in self._new.items() if n in g and now - t < MARK_HOLD}
+        self._gone = {w: t for w, t in self._gone.items() if w not in here and now - t < MARK_HOLD}
+        g.graph["marks"] = picture.Difference(list(self._new), list(self._gone),
+                                              since=f"the last {MARK_HOLD:.0f} s")
+
     def render(self, g, number):
-        picture.mark(g, self.live.shown)  # the frame shown until now
+        self.held_marks(g)
         text = picture.describe(g)
         title = self.title or f"lab {self.lab.name!r}, stage {self.lab.stage}"
         return picture.png(picture.draw(g, title=title), title=f"picture {number}",

@@ -283,9 +283,9 @@ def describe(g):
         lines.append(f"{label[0]} {label[1]} {label[2]} -> {', '.join(ends) or 'no endpoints'}")
     d = g.graph.get("marks")
     if d and d.new:
-        lines.append("new since the last picture: " + ", ".join(what(g, n) for n in d.new))
+        lines.append(f"new since {d.since}: " + ", ".join(what(g, n) for n in d.new))
     if d and d.gone:
-        lines.append("gone since the last picture: " + ", ".join(d.gone))
+        lines.append(f"gone since {d.since}: " + ", ".join(d.gone))
     return "\n".join(lines)
 
 
@@ -293,9 +293,10 @@ def describe(g):
 
 class Difference(NamedTuple):
     """What `after` has that `before` had not (its node names), and what `before` had that
-    `after` has not (in words: ``pod echo-abc (node1)``)."""
+    `after` has not (in words: ``pod echo-abc (node1)``), since when (in words)."""
     new: list
     gone: list
+    since: str = "the last picture"
 
     def __bool__(self):
         return bool(self.new or self.gone)
@@ -525,7 +526,7 @@ def gone_note(g, width):
     if not d or not d.gone:
         return ""
     chars = max(30, int((width - 2 * MARGIN) * 72 / (0.6 * FONT["fontsize"])))
-    return "\n".join(textwrap.wrap("gone since the last picture: " + ", ".join(d.gone), chars,
+    return "\n".join(textwrap.wrap(f"gone since {d.since}: " + ", ".join(d.gone), chars,
                                     break_on_hyphens=False))
 
 

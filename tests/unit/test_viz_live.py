@@ -160,21 +160,46 @@ def test_showing_a_live_view_again_with_the_same_title_stops_the_first(offline_l
             view.stop()
 
 
-def test_each_live_picture_marks_what_changed_since_the_one_before(offline_lab, monkeypatch):
+def echo_abc(phase):
+    return {"metadata": {"name": "echo-abc", "namespace": "default"},
+            "spec": {"nodeName": "node1"}, "status": {"phase": phase}}
+
+
+def test_each_live_picture_marks_what_changed_in_the_last_seconds(offline_lab, monkeypatch):
     running = []   # the pods the machines' Docker runs, as the test says
     monkeypatch.setattr(viz.picture, "pods_from_docker",
                         lambda m: [p for p in running if p["spec"]["nodeName"] == m.name])
     view = viz.LiveView(offline_lab, interval=60).show()
     try:
-        assert "since the last picture" not in view.description  # the first marks nothing
-        running.append({"metadata": {"name": "echo-abc", "namespace": "default"},
-                        "spec": {"nodeName": "node1"}, "status": {"phase": "Running"}})
+        assert "since the last" not in view.description  # the first marks nothing
+        running.append(echo_abc("Pending"))
         assert view.live.refresh() is True
-        assert "new since the last picture: pod echo-abc (node1)" in view.description
+        assert "new since the last 15 s: pod echo-abc (node1)" in view.description
+        running[0] = echo_abc("Running")   # its next frame still marks it new
+        assert view.live.refresh() is True
+        assert "new since the last 15 s: pod echo-abc (node1)" in view.description
         running.clear()
         assert view.live.refresh() is True
         assert view.description.splitlines()[-1] == \
-            "gone since the last picture: pod echo-abc (node1)"
+            "gone since the last 15 s: pod echo-abc (node1)"
         assert view.live.refresh() is False  # nothing changed: the picture stays
+    finally:
+        view.stop()
+
+
+def test_a_live_views_marks_expire_after_mark_hold(offline_lab, monkeypatch):
+    running = []
+    monkeypatch.setattr(viz.picture, "pods_from_docker",
+                        lambda m: [p for p in running if p["spec"]["nodeName"] == m.name])
+    clock = [1000.0]
+    monkeypatch.setattr(viz.live.time, "monotonic", lambda: clock[0])
+    view = viz.LiveView(offline_lab, interval=60).show()
+    try:
+        running.append(echo_abc("Pending"))
+        assert view.live.refresh() is True
+        clock[0] += viz.live.MARK_HOLD + 1
+        running[0] = echo_abc("Running")
+        assert view.live.refresh() is True
+        assert "since the last" not in view.description
     finally:
         view.stop()
