@@ -119,7 +119,7 @@ def move_etcd_data(lab, old, new, progress):
     saved = bool(old) and save_snapshot(lab, old, snapshot)
     for m in lab.machines:
         supervisor.stop(etcd_daemon(lab, m))
-        _remove(m.dir / "etcd")
+        m.remove_files(m.dir / "etcd")
     if not saved:
         progress(f"etcd members change to {names}: the old members are not running, so the "
                  "new cluster starts empty")
@@ -150,11 +150,6 @@ def save_snapshot(lab, members, path):
         if r.returncode == 0:
             return True
     return False
-
-
-def _remove(path):
-    import shutil
-    shutil.rmtree(path, ignore_errors=True)
 
 
 # -- the API server -------------------------------------------------------------------------------
