@@ -67,7 +67,7 @@ class VM(Machine):
         return [*SSH_OPTIONS, "-o", f"UserKnownHostsFile={self.lab_dir / 'known_hosts'}"]
 
     def ssh(self):
-        control = Path("/run") / self.lab_name / "ssh"   # one connection per VM, reused
+        control = self.lab_dir / "ssh"   # one connection per VM, reused (sockets)
         control.mkdir(parents=True, exist_ok=True)
         return ["ssh", *self.ssh_options(), "-o", "ControlMaster=auto",
                 "-o", "ControlPersist=60", "-o", f"ControlPath={control}/%h", f"{USER}@{self.ip}"]

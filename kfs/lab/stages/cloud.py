@@ -16,6 +16,8 @@ What a cluster on a cloud has that the lab so far did not, in the order ``up`` d
    .199, no Docker, running ``kfs load-balancer`` (``kfs.cloud.loadbalancer``): it puts each
    balancer's address on its ``eth0`` and forwards its ports to the nodes' NodePorts,
    health-checking them on kube-proxy's :10256 (or the Service's ``healthCheckNodePort``);
+   in the Vagrant lab ``lb`` is ``cp`` itself: the addresses go on cp's host-only NIC, with
+   ``ipMode: Proxy`` in the Services' status (see ``ip_mode``);
 3. **``kfs cloud-controller-manager``** in cp's namespace, its own client certificate (CN
    ``system:cloud-controller-manager``, the ClusterRole of that name the API server
    bootstraps), ``--cloud-provider netns --cloud-config ...``, ``--node-monitor-period 5s``
@@ -108,9 +110,17 @@ def inventory(lab):
             for m in lab.machines if m.exists()]
 
 
+def ip_mode(lab):
+    """VIP in the netns lab (``lb`` is a machine of its own, with no kube-proxy); Proxy in the
+    Vagrant lab, whose balancers' addresses are on cp: cp's kube-proxy would take traffic to
+    them to pod addresses, and cp, with no flanneld, has no route to those."""
+    return "Proxy" if lab.kind == "vagrant" else "VIP"
+
+
 def write_config(lab):
     config = {"lab": lab.name, "subnet": str(lab.subnet), "pool": pool(lab),
-              "balancersDir": str(balancers_dir(lab)), "machines": inventory(lab)}
+              "balancersDir": str(balancers_dir(lab)), "ipMode": ip_mode(lab),
+              "machines": inventory(lab)}
     cloud_dir(lab).mkdir(parents=True, exist_ok=True)
     tmp = config_path(lab).with_suffix(".tmp")
     tmp.write_text(json.dumps(config, indent=1))
