@@ -106,7 +106,7 @@ def test_a_daemon_on_a_node_is_started_watched_and_stopped_by_the_node_itself(la
 
 
 def test_a_daemon_that_fails_on_a_node_raises_here_with_the_end_of_its_log(lab, ssh):
-    d = lab.machine("node1").daemon("broken", ["sh", "-c", "echo no config; exit 3"])
+    d = lab.machine("node1").daemon("broken", ["sh", "-c", "sleep 1; echo no config; exit 3"])
     with pytest.raises(RuntimeError, match="no config"):
         supervisor.ensure_started(d, "started", timeout=10)
 
@@ -115,7 +115,8 @@ def test_the_lab_files_a_node_daemon_names_are_copied_to_the_node_before_it_star
     kubeconfig = lab.kubeconfig("kube-proxy")
     kubeconfig.parent.mkdir(parents=True)
     kubeconfig.write_text("apiVersion: v1\n")
-    d = lab.machine("node2").daemon("reader", ["sleep", "300", f"--kubeconfig={kubeconfig}"])
+    d = lab.machine("node2").daemon("reader", ["sh", "-c", "exec sleep 300", "reader",
+                                                   f"--kubeconfig={kubeconfig}"])
     supervisor.ensure(d)
     try:
         writes = [a[-1] for a in ssh() if "cat >" in a[-1]]
@@ -157,3 +158,13 @@ def test_a_lab_keeps_its_kind_and_knows_only_netns_and_vagrant(lab):
     with pytest.raises(LabError, match="unknown lab 'kvm'"):
         check_kind(lab, "kvm")
     check_kind(lab, "vagrant")
+
+
+def test_the_stage_code_reaches_machines_only_through_the_machine():
+    """No stage enters a namespace or names one: what it runs, it runs with machine.run,
+    machine.daemon, machine.write (so the Vagrant lab runs the very same code)."""
+    for path in sorted((ROOT / "kfs" / "lab" / "stages").glob("*.py")):
+        code = path.read_text()
+        for needle in ("nsenter", "/run/netns", "ip netns", '"-n", ', ".netns)", "netns.link(",
+                       "netns.addresses(", "netns.netns_exists("):
+            assert needle not in code, f"{path.name} uses {needle!r}"
