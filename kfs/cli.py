@@ -122,7 +122,10 @@ def lab_main(args):
     elif cmd == "exec":
         argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         m = lab.machine(args.machine)
+        interactive = not argv
         argv = m.command(argv or ["/bin/sh"], m.env)
+        if interactive and argv[0] == "ssh":   # a VM's shell: a terminal for it
+            argv.insert(1, "-t")
         os.execvpe(argv[0], argv, dict(os.environ, **m.env))
     elif cmd == "logs":
         machines = [lab.machine(args.machine)] if args.machine else lab.machines + lab.appliances
