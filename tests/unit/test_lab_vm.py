@@ -168,3 +168,15 @@ def test_the_stage_code_reaches_machines_only_through_the_machine():
         for needle in ("nsenter", "/run/netns", "ip netns", '"-n", ', ".netns)", "netns.link(",
                        "netns.addresses(", "netns.netns_exists("):
             assert needle not in code, f"{path.name} uses {needle!r}"
+
+
+def test_the_ssh_command_lines_are_ones_the_real_ssh_accepts(lab):
+    """``ssh -G`` parses a command line's options and prints the configuration, connecting
+    nowhere: a misspelt option fails it."""
+    import subprocess
+    node1 = lab.machine("node1")
+    for argv in (node1.ssh(), node1.tunnel().argv):
+        options = [a for a in argv[1:-1] if a != "-N"]
+        done = subprocess.run(["ssh", "-G", *options, argv[-1]], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "user root" in done.stdout and "batchmode yes" in done.stdout
