@@ -72,6 +72,11 @@ class VM(Machine):
         return ["ssh", *self.ssh_options(), "-o", "ControlMaster=auto",
                 "-o", "ControlPersist=60", "-o", f"ControlPath={control}/%h", f"{USER}@{self.ip}"]
 
+    def disconnect(self):
+        """Close the shared connection (``ssh -O exit``), which would idle on for a minute."""
+        ssh = self.ssh()
+        subprocess.run([ssh[0], "-O", "exit", *ssh[1:]], capture_output=True, timeout=30)
+
     def command(self, argv, env=None):
         if self.here:
             return [str(a) for a in argv]
@@ -218,6 +223,7 @@ class VM(Machine):
             if self.exists():
                 self.call("machine", "remove")
             supervisor.stop(self.tunnel())
+            self.disconnect()
             return
         for d in self.components():
             supervisor.stop(d)

@@ -25,7 +25,7 @@ with open(pathlib.Path(__file__).with_name("calls.log"), "a") as log:
     log.write(json.dumps(args) + "\\n")
 i = 0
 while args[i].startswith("-"):        # options, as ssh takes them
-    i += 2 if args[i] in ("-o", "-L", "-i", "-p") else 1
+    i += 2 if args[i] in ("-o", "-L", "-i", "-p", "-O") else 1
 command = args[i + 1:]
 if command[:1] == ["--"]:
     command = command[1:]
@@ -103,6 +103,16 @@ def test_a_daemon_on_a_node_is_started_watched_and_stopped_by_the_node_itself(la
     finally:
         assert supervisor.stop(d) == pid
     assert supervisor.pid_of(d) is None
+
+
+def test_removing_a_node_stops_its_daemons_there_and_removes_its_state(lab, ssh):
+    node1 = lab.machine("node1")
+    d = node1.daemon("sleeper", ["sleep", "300"])
+    pid = supervisor.ensure(d)
+    node1.remove()
+    assert not Path(f"/proc/{pid}").exists() or supervisor.pid_of(d) is None
+    assert not node1.dir.exists()
+    assert ssh()[-1][:2] == ["-O", "exit"]   # the shared connection closed
 
 
 def test_a_daemon_that_fails_on_a_node_raises_here_with_the_end_of_its_log(lab, ssh):
