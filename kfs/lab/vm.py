@@ -87,9 +87,10 @@ class VM(Machine):
         if self.here:
             return super().write(path, text)
         path = Path(path)
-        r = subprocess.run([*self.ssh(), "--", f"umask 077 && mkdir -p {shlex.quote(str(path.parent))} "
-                            f"&& cat > {shlex.quote(str(path))}"],
-                           input=text, text=True, capture_output=True, timeout=60)
+        script = (f"umask 077 && mkdir -p {shlex.quote(str(path.parent))} "
+                  f"&& cat > {shlex.quote(str(path))}")
+        r = subprocess.run([*self.ssh(), "--", script], input=text, text=True,
+                           capture_output=True, timeout=60)
         if r.returncode != 0:
             raise LabError(f"writing {path} on {self.name} failed: {r.stderr.strip()}")
 

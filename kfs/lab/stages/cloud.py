@@ -8,10 +8,9 @@ What a cluster on a cloud has that the lab so far did not, in the order ``up`` d
    (.200–.250 of the lab's /24) and each machine with its address, zone and region
    (``cp`` and odd nodes in ``lab-a``, even nodes in ``lab-b``, region ``lab``; a node's
    number is its address's, .10 + k, so a machine ``add-node`` made keeps its zone when
-   another one is removed), instance
-   type (the lab's kind: ``netns`` or ``vagrant``) and whether it runs. It is written again at every ``up``, so a machine
-   that ``kfs lab up --nodes N`` removed is gone from the cloud too: the IaaS deleted the
-   instance;
+   another one is removed), instance type (the lab's kind: ``netns`` or ``vagrant``) and
+   whether it runs. It is written again at every ``up``, so a machine that ``kfs lab up
+   --nodes N`` removed is gone from the cloud too: the IaaS deleted the instance;
 2. **the load balancer machine** ``lb``: a network namespace ``<lab>-lb`` on the lab bridge at
    .199, no Docker, running ``kfs load-balancer`` (``kfs.cloud.loadbalancer``): it puts each
    balancer's address on its ``eth0`` and forwards its ports to the nodes' NodePorts,
