@@ -48,6 +48,9 @@ def lab_commands(sub):
                     "stage, or machines for a new lab)")
     up.add_argument("--etcd-members", type=int, choices=(1, 3),
                     help="etcd on cp only (1, the default) or on cp, node1 and node2 (3)")
+    up.add_argument("--lab", choices=("netns", "vagrant"),
+                    help="the machines: netns (namespaces on this host, the default) or "
+                    "vagrant (the VMs of labs/Vagrantfile; run on cp, as its provisioner does)")
     lab.add_parser("down", help="remove everything the lab created")
     add = lab.add_parser("add-node", help="a new machine whose kubelet joins with a bootstrap "
                          "token (TLS bootstrapping: its CSR approved and signed)")
@@ -96,7 +99,8 @@ def lab_main(args):
     lab = Lab()
     cmd = args.lab_command
     if cmd == "up":
-        lab.up(nodes=args.nodes, stage=args.stage, etcd_members=args.etcd_members)
+        lab.up(nodes=args.nodes, stage=args.stage, etcd_members=args.etcd_members,
+               kind=args.lab)
         print_status(lab)
     elif cmd == "kubeconfig":
         if not lab.admin_kubeconfig.exists():
@@ -118,11 +122,18 @@ def lab_main(args):
     elif cmd == "exec":
         argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         m = lab.machine(args.machine)
-        env = dict(os.environ, **m.env)
-        argv = ["nsenter", f"--net=/run/netns/{m.netns}", "--", *(argv or ["/bin/sh"])]
-        os.execvpe("nsenter", argv, env)
+        interactive = not argv
+        argv = m.command(argv or ["/bin/sh"], m.env)
+        if interactive and argv[0] == "ssh":   # a VM's shell: a terminal for it
+            argv.insert(1, "-t")
+        os.execvpe(argv[0], argv, dict(os.environ, **m.env))
     elif cmd == "logs":
         machines = [lab.machine(args.machine)] if args.machine else lab.machines + lab.appliances
+        if args.machine and getattr(machines[0], "here", True) is False:  # a VM kfs is not on
+            m = machines[0]
+            argv = m.command(["tail", "-n", str(args.lines), *(["-F"] if args.follow else []),
+                              m.dir / f"{args.component}.log"])
+            os.execvp(argv[0], argv)
         files = [m.dir / f"{args.component}.log" for m in machines]
         files = [str(f) for f in files if f.exists()]
         if not files:
@@ -139,7 +150,7 @@ def images_main(args):
     lab = Lab()
     for m in lab.machines if lab.exists else []:
         if m.docker_ready():
-            loaded = images.load(m.docker_host)
+            loaded = images.load(m.docker_endpoint)
             if loaded:
                 print(f"{m.name}: loaded {', '.join(loaded)}")
 

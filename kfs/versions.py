@@ -28,6 +28,7 @@ SYSTEM_PACKAGES = {
     "iperf3": "iperf3",  # pod-to-pod throughput: bench/pod_network.py, notebook 06
     "tcpdump": "tcpdump",  # the vxlan packets on the lab bridge: notebook 06, its system test
     "vagrant": "vagrant",  # labs/Vagrantfile: the tests run `vagrant validate` (CI boots no VM)
+    "openssh-client": "ssh",  # the Vagrant lab: kfs on cp reaches the nodes (kfs/lab/vm.py)
     "python3-venv": None,  # checked by trying `python3 -m venv --help`
 }
 

@@ -264,6 +264,8 @@ class LoadBalancerServer:
             await self.sync()
         for server in self.servers.values():
             server.close()
+        self.balancers = {}
+        self.sync_addresses()   # released: a device it shares (a VM's NIC) keeps none of them
 
 
 def add_arguments(parser):

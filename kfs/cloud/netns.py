@@ -108,8 +108,9 @@ def default_pool(subnet):
 
 
 class NetnsCloud(cloud.Interface, cloud.InstancesV2, cloud.LoadBalancer, cloud.Zones):
-    def __init__(self, lab, inventory, subnet="192.168.56.0/24", pool=None, forwarder=None):
-        self.lab, self.inventory = lab, inventory
+    def __init__(self, lab, inventory, subnet="192.168.56.0/24", pool=None, forwarder=None,
+                 ip_mode="VIP"):
+        self.lab, self.inventory, self.ip_mode = lab, inventory, ip_mode
         first, last = pool or default_pool(subnet)
         self.pool = _address_range(first, last)
         self.forwarder = forwarder or Forwarder()
@@ -176,7 +177,7 @@ class NetnsCloud(cloud.Interface, cloud.InstancesV2, cloud.LoadBalancer, cloud.Z
     def get_load_balancer(self, cluster_name, service):
         with self.lock:
             b = self.balancers.get(self.get_load_balancer_name(cluster_name, service))
-        return (_status(b), True) if b else (None, False)
+        return (_status(b, self.ip_mode), True) if b else (None, False)
 
     def ensure_load_balancer(self, cluster_name, service, nodes):
         name = self.get_load_balancer_name(cluster_name, service)
@@ -187,7 +188,7 @@ class NetnsCloud(cloud.Interface, cloud.InstancesV2, cloud.LoadBalancer, cloud.Z
                 self.balancers[name] = b
                 log.info("load balancer %s for %s: address %s", name, b.service, b.address)
             self._configure(b, service, nodes)
-            return _status(b)
+            return _status(b, self.ip_mode)
 
     def update_load_balancer(self, cluster_name, service, nodes):
         name = self.get_load_balancer_name(cluster_name, service)
@@ -243,8 +244,11 @@ def health_check_port(service):
     return service["spec"].get("healthCheckNodePort") or KUBE_PROXY_HEALTHZ_PORT
 
 
-def _status(b):
-    return {"ingress": [{"ip": b.address, "ipMode": "VIP"}]}
+def _status(b, ip_mode="VIP"):
+    """``ipMode`` VIP: kube-proxy routes the address itself too (traffic from pods, and on the
+    machine holding it); Proxy: it leaves the address to the load balancer (the Vagrant lab's
+    addresses are on cp, whose kube-proxy could only send them to pods it has no route to)."""
+    return {"ingress": [{"ip": b.address, "ipMode": ip_mode}]}
 
 
 def _service_key(service):
@@ -261,8 +265,9 @@ def _address_range(first, last):
 
 def new_cloud(cloud_config=None, **kwargs):
     """The provider from ``--cloud-config FILE`` (JSON: ``lab``, ``subnet``, optional ``pool``
-    [first, last], optional ``balancersDir`` for ``kfs load-balancer``, and the ``machines``
-    of FileInventory), or from keyword arguments."""
+    [first, last], optional ``balancersDir`` for ``kfs load-balancer``, optional ``ipMode``
+    (VIP, the default, or Proxy) and the ``machines`` of FileInventory), or from keyword
+    arguments."""
     if cloud_config is None:
         return NetnsCloud(**kwargs)
     try:
@@ -278,7 +283,8 @@ def new_cloud(cloud_config=None, **kwargs):
         from kfs.cloud.loadbalancer import FileForwarder
         kwargs["forwarder"] = FileForwarder(config["balancersDir"])
     return NetnsCloud(lab, FileInventory(cloud_config), subnet=config.get("subnet",
-                      "192.168.56.0/24"), pool=config.get("pool"), **kwargs)
+                      "192.168.56.0/24"), pool=config.get("pool"),
+                      ip_mode=config.get("ipMode", "VIP"), **kwargs)
 
 
 cloud.register_cloud_provider("netns", new_cloud)

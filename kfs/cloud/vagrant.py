@@ -15,8 +15,10 @@ The VMs' InternalIPs are the host-only network's, laid out as ``labs/Vagrantfile
 
 What real Kubernetes does differently: a cloud's API answers over HTTPS with the instance's
 addresses, type and zone; here a command is run (a few hundred ms each, so calls are made
-only when a controller asks). Load balancers are the netns provider's (``kfs.cloud.netns``)
-and arrive for Vagrant with the lab stage that runs the forwarder on a VM.
+only when a controller asks). ``vagrant`` runs on the host, not in the VMs: the Vagrant
+lab's own stage ``cloud`` runs its cloud-controller-manager on ``cp`` with the lab's
+inventory (``kfs.cloud.netns``, whose load balancer is then cp itself); this provider is for
+a cloud-controller-manager run on the host, next to the Vagrantfile.
 """
 import ipaddress
 import json

@@ -72,9 +72,13 @@ def write_subnet_file(path, network, subnet, mtu, ip_masq):
 def read_subnet_file(path):
     """``KEY=VALUE`` lines as a dict ({} if there is no file); quotes and comments go."""
     try:
-        text = Path(path).read_text()
+        return parse_subnet_env(Path(path).read_text())
     except OSError:
         return {}
+
+
+def parse_subnet_env(text):
+    """The ``KEY=VALUE`` lines of a subnet.env's text as a dict."""
     values = {}
     for line in text.splitlines():
         line = line.strip()

@@ -7,6 +7,10 @@ components of later stages. ``down`` removes everything ``up`` created, processe
 The lab's record (``lab.json`` in its state directory) is written *before* anything is
 created, so a crashed ``up`` still leaves ``down`` knowing what to remove.
 
+The same class is the Vagrant lab (``kfs lab up --lab vagrant``, run on the VM ``cp``; the
+record's ``kind``): its machines are then ``kfs.lab.vm.VM``, VirtualBox made their network,
+and every stage runs unchanged through them.
+
 What real clusters do differently: the machines are VMs or servers (kind uses a container
 per node, with a nested containerd; the Vagrant lab uses VirtualBox VMs), provisioned once
 by kubeadm or an installer rather than reconciled by one command.
@@ -16,7 +20,6 @@ import ipaddress
 import json
 import os
 import shutil
-import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from kfs.lab.errors import LabError
 from kfs.lab.machine import Machine
 
 KFS_HOME = images.KFS_HOME
+KINDS = ("netns", "vagrant")
 
 
 class Lab:
@@ -40,6 +44,18 @@ class Lab:
         self.state.setdefault("subnet", str(self.subnet))
 
     # -- what the lab is made of --------------------------------------------------------
+
+    @property
+    def kind(self):
+        """"netns" (namespaces on this host) or "vagrant" (the VMs of labs/Vagrantfile)."""
+        return self.state.get("kind", "netns")
+
+    def new_machine(self, name, ip, docker_opts=(), joined=False):
+        if self.kind == "vagrant":
+            from kfs.lab.vm import VM
+            return VM(name, ip, self.name, self.dir, list(docker_opts), joined,
+                      here=name in ("cp", "lb"))   # kfs runs on cp (the lb is cp's, too)
+        return Machine(name, ip, self.name, self.dir, list(docker_opts), joined)
 
     @property
     def bridge(self):
@@ -62,9 +78,9 @@ class Lab:
         """cp, node1..nodeN (``--nodes``), then the nodes ``kfs lab add-node`` added."""
         names = ["cp"] + [f"node{i}" for i in range(1, self.state.get("nodes", 0) + 1)]
         opts = self.state.get("docker_opts", {})
-        own = [Machine(n, self.address(i), self.name, self.dir, opts.get(n, []))
+        own = [self.new_machine(n, self.address(i), opts.get(n, []))
                for i, n in enumerate(names)]
-        return own + [Machine(n, self.address(i), self.name, self.dir, opts.get(n, []), True)
+        return own + [self.new_machine(n, self.address(i), opts.get(n, []), True)
                       for n, i in self.joined.items()]
 
     @property
@@ -78,7 +94,7 @@ class Lab:
         balancer ``lb`` (a namespace with no Docker), while it exists."""
         from kfs.lab.stages import cloud
         lb = cloud.lb_machine(self)
-        return [lb] if netns.netns_exists(lb.netns) else []
+        return [lb] if lb.dir.exists() and lb.exists() else []
 
     @property
     def nodes(self):
@@ -145,6 +161,7 @@ class Lab:
         if stage not in stages.STAGES:
             raise LabError(f"unknown stage {stage!r}; stages: {', '.join(stages.STAGES)}")
         with self.locked():
+            check_kind(self, options.get("kind"))
             old = self.machines
             check_joined(self, nodes, stage)
             from kfs.lab.stages.apiserver import etcd_move
@@ -171,8 +188,9 @@ class Lab:
             for m in self.machines:
                 progress(f"removing machine {m.name}")
                 remove_machine(m)
-            netns.remove_firewall(self.chain)
-            netns.remove_bridge(self.bridge)
+            if self.kind == "netns":
+                netns.remove_firewall(self.chain)
+                netns.remove_bridge(self.bridge)
             if self.state.get("ip_forward_was") == "0":
                 netns.sysctl("net.ipv4.ip_forward", 0)
             shutil.rmtree(Path("/run") / self.name, ignore_errors=True)
@@ -188,10 +206,10 @@ class Lab:
             daemons = {d.name: supervisor.pid_of(d) for d in
                        [m.containerd(), m.dockerd(), *m.components()]}
             rows.append({"machine": m.name, "address": m.ip,
-                         "netns": m.netns if netns.netns_exists(m.netns) else None,
+                         "netns": (m.netns or "vm") if m.exists() else None,
                          "daemons": daemons, "subnet": flannel.subnet(m)})
         for m in self.appliances:  # no Docker there
-            rows.append({"machine": m.name, "address": m.ip, "netns": m.netns,
+            rows.append({"machine": m.name, "address": m.ip, "netns": m.netns or "vm",
                          "daemons": {d.name: supervisor.pid_of(d) for d in m.components()},
                          "subnet": None})
         return rows
@@ -214,6 +232,15 @@ def check_joined(lab, nodes, stage):
                        f"remove it first (kfs lab remove-node NAME) or use fewer nodes")
 
 
+def check_kind(lab, kind):
+    """A lab is netns or vagrant for its whole life (its machines are one or the other)."""
+    if kind not in (None, *KINDS):
+        raise LabError(f"unknown lab {kind!r}; labs: {', '.join(KINDS)}")
+    if kind and lab.state.get("stage") and kind != lab.kind:
+        raise LabError(f"lab {lab.name!r} is a {lab.kind} lab; take it down first "
+                       f"(kfs lab down) to make it a {kind} lab")
+
+
 def check_host():
     if os.geteuid() != 0:
         raise LabError("the netns lab needs root (it creates network namespaces and "
@@ -225,18 +252,4 @@ def check_host():
 
 
 def remove_machine(m):
-    for d in m.components():
-        supervisor.stop(d)
-    m.stop_runtime()
-    unmount_under(m.dir, m.run_dir)
-    netns.remove_machine(m.netns, m.veth)
-    shutil.rmtree(m.run_dir, ignore_errors=True)
-    shutil.rmtree(m.dir, ignore_errors=True)
-
-
-def unmount_under(*dirs):
-    """Unmount what a killed Docker left mounted (overlays, netns files), deepest first."""
-    prefixes = tuple(str(d) + "/" for d in dirs)
-    points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-    for point in sorted((p for p in points if p.startswith(prefixes)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], capture_output=True)
+    m.remove()

@@ -1,8 +1,23 @@
 """One lab machine: a network namespace with its own containerd and Docker daemon.
 
-A machine of the Vagrant lab is a VM running ``containerd`` and ``dockerd`` from systemd.
-Here each machine runs the same two daemons, started by ``kfs.lab.supervisor`` inside the
-machine's network namespace (``nsenter --net``), each with its own root directory, state
+**What a machine is to the stage code** (``kfs/lab/stages/*``), and all it may ask of one,
+so that the same stage code runs the netns lab and the Vagrant lab (``kfs/lab/vm.py``):
+
+- ``name``, ``ip``, ``dir`` (its state directory: logs, pidfiles, data), ``run_dir``;
+- ``run(argv)``: run a command there (``command(argv)`` is the argv that does it);
+- ``daemon(name, argv)``: a daemon of that machine; ``kfs.lab.supervisor`` starts, stops
+  and watches it there (``ensure``, ``stop``, ``pid_of``, ...);
+- ``write(path, text)``, ``read(path)``, ``remove_files(*paths)``: its files;
+- ``docker_host`` (its Docker as seen on the machine, for its kubelet) and ``docker()`` (a
+  client of that Docker from where kfs runs);
+- ``exists()``, ``create(lab)``, ``remove()``: the IaaS side: is it there, make it, delete it;
+- ``addresses(device)``, ``has_link(device)``, ``device_with(address)``: its network
+  devices, read with ``ip``.
+
+This class is the netns lab's machine: a command runs under ``nsenter --net`` in the
+machine's network namespace, and a file is written where it is, since every machine shares
+the host's filesystem. Each machine runs its own containerd and dockerd, started by
+``kfs.lab.supervisor`` inside the namespace, each with its own root directory, state
 directory, pidfile and socket, so nothing is shared with other machines or with a Docker
 the host may already run: ``docker ps`` on ``node1`` shows only ``node1``'s containers, and
 ``iptables-save`` there shows only the rules ``node1``'s Docker (and later kube-proxy) made.
@@ -11,12 +26,15 @@ What real machines do differently: their own kernel, mount, PID and UTS namespac
 only the network is the machine's own: ``hostname`` and ``ps`` show the host), and a
 container runtime reached through the CRI (containerd's cri plugin) rather than Docker.
 """
+import json
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kfs.lab import netns as wires
 from kfs.lab import supervisor
 from kfs.lab.supervisor import Daemon
 
@@ -63,6 +81,11 @@ class Machine:
         return f"unix://{self.dir}/docker.sock"
 
     @property
+    def docker_endpoint(self):
+        """Its Docker as kfs reaches it (here: the same socket)."""
+        return self.docker_host
+
+    @property
     def env(self):
         """What a shell on this machine has: its Docker, its name."""
         return {"DOCKER_HOST": self.docker_host, "KFS_MACHINE": self.name}
@@ -86,15 +109,79 @@ class Machine:
         names = sorted(p.stem for p in self.dir.glob("*.pid"))
         return [self.daemon(n, []) for n in names if n not in ("containerd", "dockerd")]
 
+    def command(self, argv, env=None):
+        """The argv that runs `argv` on this machine (in its network namespace)."""
+        return ["nsenter", f"--net=/run/netns/{self.netns}", "--", *map(str, argv)]
+
     def run(self, argv, **kwargs):
         """Run a command on this machine (in its namespace, with its DOCKER_HOST)."""
-        env = dict(os.environ, **self.env, **kwargs.pop("env", {}))
-        return subprocess.run(["nsenter", f"--net=/run/netns/{self.netns}", "--", *argv],
-                              env=env, **kwargs)
+        extra = {**self.env, **kwargs.pop("env", {})}
+        return subprocess.run(self.command(argv, extra), env=dict(os.environ, **extra), **kwargs)
+
+    def write(self, path, text):
+        """Write a file on this machine (here: the host's filesystem, which it shares)."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
 
     def docker(self):
         import docker  # imported here so that `kfs lab` works before the venv has it
         return docker.DockerClient(base_url=self.docker_host, timeout=60)
+
+    # -- the IaaS side: the machine itself, its network devices ---------------------------
+
+    def exists(self):
+        return wires.netns_exists(self.netns)
+
+    def create(self, lab):
+        """The machine, cabled to the lab's bridge (``netns.ensure_machine``)."""
+        wires.ensure_machine(self.netns, self.veth, lab.bridge,
+                             f"{self.ip}/{lab.subnet.prefixlen}", lab.host_ip)
+
+    def remove(self):
+        """Every daemon stopped, the runtime's containers and mounts gone, then the machine."""
+        for d in self.components():
+            supervisor.stop(d)
+        self.stop_runtime()
+        unmount_under(self.dir, self.run_dir)
+        wires.remove_machine(self.netns, self.veth)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def addresses(self, device):
+        """The IPv4 addresses (``a.b.c.d/len``) on one of the machine's devices."""
+        out = self.run(["ip", "-j", "addr", "show", "dev", device], capture_output=True,
+                       text=True, timeout=20)
+        found = json.loads(out.stdout or "[]") if out.returncode == 0 else []
+        return [f"{a['local']}/{a['prefixlen']}" for d in found for a in d.get("addr_info", [])
+                if a["family"] == "inet"]
+
+    def has_link(self, device):
+        return self.run(["ip", "link", "show", "dev", device], capture_output=True,
+                        timeout=20).returncode == 0
+
+    def device_with(self, address):
+        """The name of the device that holds `address` (e.g. a VM's host-only NIC), or None."""
+        out = self.run(["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True,
+                       timeout=20)
+        for d in json.loads(out.stdout or "[]") if out.returncode == 0 else []:
+            if any(a.get("local") == address for a in d.get("addr_info", [])):
+                return d["ifname"]
+        return None
+
+    def read(self, path):
+        """A file's text on this machine, or "" if it has none."""
+        try:
+            return Path(path).read_text()
+        except OSError:
+            return ""
+
+    def remove_files(self, *paths):
+        """Remove files or directories on this machine (those missing are no error)."""
+        for path in map(Path, paths):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     # -- the container runtime ---------------------------------------------------------
 
@@ -141,3 +228,11 @@ class Machine:
                 os.kill(int(pidfile.read_text()), 9)
             except (OSError, ValueError):
                 pass
+
+
+def unmount_under(*dirs):
+    """Unmount what a killed Docker left mounted (overlays, netns files), deepest first."""
+    prefixes = tuple(str(d) + "/" for d in dirs)
+    points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    for point in sorted((p for p in points if p.startswith(prefixes)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)

@@ -83,6 +83,10 @@ def next_index(lab):
 def check_can_join(lab):
     if not lab.exists:
         raise LabError(f"no lab {lab.name!r}: kfs lab up --stage {NEEDS} first")
+    if lab.kind == "vagrant":
+        raise LabError("in the Vagrant lab a new machine is a new VM: on the host, "
+                       "KFS_NODES=3 vagrant up node3, then KFS_NODES=3 vagrant provision cp (its "
+                       "provisioner brings the lab to --nodes 3)")
     if not stages.at_least(NEEDS, lab.stage):
         raise LabError(f"the lab is at stage {lab.stage!r}: a node joins with a bootstrap "
                        f"token, and the controller manager signs its certificate, so add-node "

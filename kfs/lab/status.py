@@ -12,8 +12,9 @@ def print_status(lab=None):
     if not lab.exists:
         print(f"lab {lab.name!r} is down (kfs lab up brings it up)")
         return
-    print(f"lab {lab.name!r}  stage {lab.stage or '-'}  network {lab.bridge} "
-          f"{lab.host_ip}/{lab.subnet.prefixlen}  state {lab.dir}")
+    network = (f"VirtualBox host-only {lab.subnet}" if lab.kind == "vagrant" else
+               f"{lab.bridge} {lab.host_ip}/{lab.subnet.prefixlen}")
+    print(f"lab {lab.name!r}  stage {lab.stage or '-'}  network {network}  state {lab.dir}")
     rows = lab.status()
     subnets = any(row["subnet"] for row in rows)  # the pod subnet column, from stage flannel
     print(f"{'MACHINE':8} {'ADDRESS':15} {'NETNS':12} " + (f"{'POD SUBNET':15} " if subnets else "")

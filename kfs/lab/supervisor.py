@@ -7,9 +7,14 @@ which execs, so the PID we record is the daemon's own), logging to
 ``/proc/PID/stat``: a PID the kernel has since reused for another program never matches,
 so ``stop`` can only ever signal the process this supervisor started.
 
+A daemon of a machine kfs does not run on (a Vagrant VM other than ``cp``) has a
+``remote``: every function here then does its work on that machine instead
+(``kfs/lab/vm.py`` runs the same function there, over ssh).
+
 What systemd does differently: cgroups per unit, restart policies, socket activation,
 dependency ordering. Here the lab's ``up`` is the restart policy: it repairs whatever died.
 """
+import functools
 import os
 import shlex
 import signal
@@ -31,6 +36,11 @@ class Daemon:
     directory: Path     # the machine's state directory: logs and pidfiles live here
     netns: str = None   # network namespace to run in (None: the host's)
     env: dict = None    # extra environment
+    remote: object = None   # callable(function name, daemon, *args): do it on the machine
+
+    def to_dict(self):
+        return {"name": self.name, "argv": [str(a) for a in self.argv],
+                "directory": str(self.directory), "netns": self.netns, "env": self.env}
 
     @property
     def pidfile(self):
@@ -49,6 +59,17 @@ class Daemon:
         return shlex.join(str(a) for a in self.argv)
 
 
+def on_its_machine(function):
+    """A daemon with a ``remote`` is started, stopped and watched on its own machine."""
+    @functools.wraps(function)
+    def wrapper(daemon, *args, **kwargs):
+        if daemon.remote is not None:
+            return daemon.remote(function.__name__, daemon, *args, **kwargs)
+        return function(daemon, *args, **kwargs)
+    return wrapper
+
+
+@on_its_machine
 def ensure(daemon):
     """Start the daemon, or restart it if it runs with another command line or in a
     network namespace that is no longer its machine's (the namespace was recreated)."""
@@ -59,6 +80,7 @@ def ensure(daemon):
     return start(daemon)
 
 
+@on_its_machine
 def ensure_started(daemon, marker, timeout=60.0):
     """`ensure` the daemon; if that (re)started it, wait until its log says `marker`
     (a line it writes once it is ready). A daemon that dies meanwhile raises RuntimeError
@@ -88,6 +110,7 @@ def _log_since(daemon, offset):
         return ""
 
 
+@on_its_machine
 def log_tail(daemon, offset=0, lines=5):
     """The last lines its log got since `offset`, on one line (for error messages)."""
     return " | ".join(_log_since(daemon, offset).strip().splitlines()[-lines:])
@@ -126,6 +149,7 @@ def _start_time(pid):
     return fields[19]
 
 
+@on_its_machine
 def pid_of(daemon):
     """The PID of the running daemon, or None (no pidfile, or its process is gone)."""
     try:
@@ -135,6 +159,7 @@ def pid_of(daemon):
     return int(pid) if _start_time(int(pid)) == started else None
 
 
+@on_its_machine
 def start(daemon):
     """Start the daemon unless it runs already; return its PID."""
     pid = pid_of(daemon)
@@ -177,6 +202,7 @@ def _reap(pid):
         proc.poll()
 
 
+@on_its_machine
 def stop(daemon, timeout=10.0):
     """SIGTERM the daemon by PID, SIGKILL after ``timeout``; remove its pidfile."""
     pid = pid_of(daemon)
@@ -199,6 +225,7 @@ def wait_gone(daemon, pid, timeout):
     return False
 
 
+@on_its_machine
 def kill(daemon, sig=signal.SIGKILL):
     """Send a signal without cleaning up: how tests and notebooks simulate a crash."""
     pid = pid_of(daemon)
@@ -209,6 +236,7 @@ def kill(daemon, sig=signal.SIGKILL):
     return pid
 
 
+@on_its_machine
 def restart(daemon, timeout=10.0):
     stop(daemon, timeout)
     return start(daemon)

@@ -44,3 +44,24 @@ def test_a_bad_node_count_is_refused_with_a_message_naming_KFS_NODES(tmp_path, n
     assert done.returncode != 0
     assert "KFS_NODES must be a number of nodes from 1 to 9" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr and "ArgumentError" not in done.stderr
+
+
+def test_the_lab_key_is_made_once_on_the_host_private_and_an_openssh_public_key(tmp_path):
+    """cp's key to the nodes (kfs/lab/vm.py reaches them as root over ssh)."""
+    assert vagrant(tmp_path, "validate", "--ignore-provider").returncode == 0
+    key = tmp_path / "dot" / "kfs-lab" / "id_rsa"
+    public = key.with_suffix(".pub").read_text()
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert public.startswith("ssh-rsa ") and public.endswith(" kfs-lab\n")
+    if shutil.which("ssh-keygen"):
+        derived = subprocess.run(["ssh-keygen", "-y", "-f", key], capture_output=True, text=True)
+        assert derived.stdout.split()[:2] == public.split()[:2]
+    assert vagrant(tmp_path, "validate", "--ignore-provider").returncode == 0
+    assert key.with_suffix(".pub").read_text() == public
+
+
+def test_the_nodes_come_up_before_cp_whose_provisioner_brings_the_cluster_up():
+    text = (LABS / "Vagrantfile").read_text()
+    assert 'machines = nodes + [["cp", "192.168.56.10"]]' in text
+    assert "kfs lab up --lab vagrant --nodes #{NODES} --stage #{STAGE}" in text
+    assert "systemctl disable --now docker.socket docker.service containerd.service" in text

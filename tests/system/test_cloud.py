@@ -111,7 +111,7 @@ def test_every_node_carries_its_provider_id_zone_and_instance_type(cluster, lab)
         assert n["spec"]["providerID"] == f"kfs://{lab.name}/{m.name}"
         assert labels["topology.kubernetes.io/zone"] == cloud.zone(i)
         assert labels["topology.kubernetes.io/region"] == cloud.REGION
-        assert labels["node.kubernetes.io/instance-type"] == cloud.INSTANCE_TYPE
+        assert labels["node.kubernetes.io/instance-type"] == lab.kind  # "netns"
         assert {"type": "InternalIP", "address": m.ip} in n["status"]["addresses"]
         assert UNINITIALIZED not in [t["key"] for t in n["spec"].get("taints") or []]
     assert nodes["node1"]["metadata"]["labels"]["topology.kubernetes.io/zone"] != \
@@ -271,7 +271,7 @@ def test_an_added_machine_is_initialized_by_the_cloud_balanced_to_and_deleted_wi
         labels = node["metadata"]["labels"]
         assert node["spec"]["providerID"] == f"kfs://{lab.name}/{name}"
         assert labels["topology.kubernetes.io/zone"] == cloud.zone(cloud.index_of(lab, machine))
-        assert labels["node.kubernetes.io/instance-type"] == cloud.INSTANCE_TYPE
+        assert labels["node.kubernetes.io/instance-type"] == lab.kind  # "netns"
         assert UNINITIALIZED not in [t["key"] for t in node["spec"].get("taints") or []]
         wait_for(lambda: [b["backends"] for b in lb_status(lab).values()
                           if b["address"] == ip] == [{m.ip: True for m in lab.nodes}], 20,

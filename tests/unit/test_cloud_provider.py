@@ -1,8 +1,10 @@
 """The cloud provider interface: provider IDs, the registry, the netns lab's provider."""
+import json
+
 import pytest
 
-from kfs.cloud import cloud
-from tests.unit.cloud_fakes import fake_cloud
+from kfs.cloud import cloud, netns
+from tests.unit.cloud_fakes import RecordingForwarder, fake_cloud
 
 
 def node(name, provider_id=None, internal=None):
@@ -127,3 +129,13 @@ def test_deleting_releases_the_address_and_deleting_again_is_no_error():
     assert fwd.serving == {} and c.get_load_balancer("kfs", service(uid="1")) == (None, False)
     assert c.ensure_load_balancer("kfs", service(uid="2"), [])["ingress"][0]["ip"] == \
         "192.168.56.200"
+
+
+def test_the_cloud_config_can_ask_for_ipmode_proxy_so_kube_proxy_leaves_the_address_alone(tmp_path):
+    """The Vagrant lab's balancer addresses are on cp, which has no route to pods."""
+    config = tmp_path / "cloud-config.json"
+    config.write_text(json.dumps({"lab": "kfs", "subnet": "192.168.56.0/24", "ipMode": "Proxy",
+                                  "machines": []}))
+    c = netns.new_cloud(str(config), forwarder=RecordingForwarder())
+    status = c.ensure_load_balancer("kfs", service(), [node("node1", internal="192.168.56.11")])
+    assert status == {"ingress": [{"ip": "192.168.56.200", "ipMode": "Proxy"}]}

@@ -125,7 +125,7 @@ def move_etcd_data(lab, old, new, progress):
                  "the old one (every object kept)")
     for m in lab.machines:
         supervisor.stop(etcd_daemon(lab, m))
-        _remove(m.dir / "etcd")
+        m.remove_files(m.dir / "etcd")
     if not saved:
         return False
     cluster = ",".join(f"{m.name}=https://{m.ip}:{PEER_PORT}" for m in new)
@@ -169,11 +169,6 @@ def save_snapshot(lab, members, path):
         if r.returncode == 0:
             return True
     return False
-
-
-def _remove(path):
-    import shutil
-    shutil.rmtree(path, ignore_errors=True)
 
 
 # -- the API server -------------------------------------------------------------------------------

@@ -8,14 +8,15 @@ What a cluster on a cloud has that the lab so far did not, in the order ``up`` d
    (.200–.250 of the lab's /24) and each machine with its address, zone and region
    (``cp`` and odd nodes in ``lab-a``, even nodes in ``lab-b``, region ``lab``; a node's
    number is its address's, .10 + k, so a machine ``add-node`` made keeps its zone when
-   another one is removed), instance
-   type ``netns`` and whether it runs. It is written again at every ``up``, so a machine
-   that ``kfs lab up --nodes N`` removed is gone from the cloud too: the IaaS deleted the
-   instance;
+   another one is removed), instance type (the lab's kind: ``netns`` or ``vagrant``) and
+   whether it runs. It is written again at every ``up``, so a machine that ``kfs lab up
+   --nodes N`` removed is gone from the cloud too: the IaaS deleted the instance;
 2. **the load balancer machine** ``lb``: a network namespace ``<lab>-lb`` on the lab bridge at
    .199, no Docker, running ``kfs load-balancer`` (``kfs.cloud.loadbalancer``): it puts each
    balancer's address on its ``eth0`` and forwards its ports to the nodes' NodePorts,
    health-checking them on kube-proxy's :10256 (or the Service's ``healthCheckNodePort``);
+   in the Vagrant lab ``lb`` is ``cp`` itself: the addresses go on cp's host-only NIC, with
+   ``ipMode: Proxy`` in the Services' status (see ``ip_mode``);
 3. **``kfs cloud-controller-manager``** in cp's namespace, its own client certificate (CN
    ``system:cloud-controller-manager``, the ClusterRole of that name the API server
    bootstraps), ``--cloud-provider netns --cloud-config ...``, ``--node-monitor-period 5s``
@@ -51,9 +52,8 @@ from kfs.cloud.controllers.service import FINALIZER
 from kfs.cloud.loadbalancer import STARTED as LB_STARTED
 from kfs.cloud.main import STARTED
 from kfs.cloud.netns import default_pool
-from kfs.lab import netns, supervisor
+from kfs.lab import supervisor
 from kfs.lab.errors import LabError
-from kfs.lab.machine import Machine
 from kfs.util import wait_for
 
 NAME = "cloud-controller-manager"
@@ -62,7 +62,6 @@ LB = "load-balancer"
 LB_MACHINE = "lb"
 LB_ADDRESS = 199          # .199, just below the pool
 REGION = "lab"
-INSTANCE_TYPE = "netns"
 NODE_MONITOR_PERIOD = "5s"
 
 
@@ -94,8 +93,9 @@ def pool(lab):
 
 
 def lb_machine(lab):
-    """The load balancer machine: a namespace with the lab's supervisor, no Docker."""
-    return Machine(LB_MACHINE, str(lab.subnet.network_address + LB_ADDRESS), lab.name, lab.dir)
+    """The load balancer machine: a namespace with the lab's supervisor, no Docker (in the
+    Vagrant lab, cp itself: its balancers' addresses go on cp's host-only NIC)."""
+    return lab.new_machine(LB_MACHINE, str(lab.subnet.network_address + LB_ADDRESS))
 
 
 # -- the inventory -------------------------------------------------------------------------------
@@ -105,13 +105,21 @@ def inventory(lab):
     return [{"name": m.name, "address": m.ip, "zone": zone(index_of(lab, m)),
              "region": REGION,
              "running": supervisor.pid_of(m.dockerd()) is not None,
-             "instance_type": INSTANCE_TYPE}
-            for m in lab.machines if netns.netns_exists(m.netns)]
+             "instance_type": lab.kind}
+            for m in lab.machines if m.exists()]
+
+
+def ip_mode(lab):
+    """VIP in the netns lab (``lb`` is a machine of its own, with no kube-proxy); Proxy in the
+    Vagrant lab, whose balancers' addresses are on cp: cp's kube-proxy would take traffic to
+    them to pod addresses, and cp, with no flanneld, has no route to those."""
+    return "Proxy" if lab.kind == "vagrant" else "VIP"
 
 
 def write_config(lab):
     config = {"lab": lab.name, "subnet": str(lab.subnet), "pool": pool(lab),
-              "balancersDir": str(balancers_dir(lab)), "machines": inventory(lab)}
+              "balancersDir": str(balancers_dir(lab)), "ipMode": ip_mode(lab),
+              "machines": inventory(lab)}
     cloud_dir(lab).mkdir(parents=True, exist_ok=True)
     tmp = config_path(lab).with_suffix(".tmp")
     tmp.write_text(json.dumps(config, indent=1))
@@ -129,25 +137,29 @@ def ccm_daemon(lab):
     return lab.machine("cp").daemon(NAME, argv)
 
 
-def lb_daemon(lab):
+def lb_device(lab, m):
+    """Where the balancers' addresses go: the lb machine's eth0, or on a VM the NIC of the
+    host-only network (eth0 is VirtualBox's NAT there, 10.0.2.15 on every VM)."""
+    return "eth0" if m.netns else m.device_with(lab.machine("cp").ip) or "eth1"
+
+
+def lb_daemon(lab, device="eth0"):
     argv = [supervisor.kfs_command(), "load-balancer", "--balancers-dir",
-            str(balancers_dir(lab)), "--device", "eth0"]
+            str(balancers_dir(lab)), "--device", device]
     return lb_machine(lab).daemon(LB, argv)
 
 
 def lb_up(lab):
     m = lb_machine(lab)
     m.dir.mkdir(parents=True, exist_ok=True)
-    netns.ensure_machine(m.netns, m.veth, lab.bridge, f"{m.ip}/{lab.subnet.prefixlen}",
-                         lab.host_ip)
-    return supervisor.ensure_started(lb_daemon(lab), LB_STARTED)[0]
+    m.create(lab)
+    return supervisor.ensure_started(lb_daemon(lab, lb_device(lab, m)), LB_STARTED)[0]
 
 
 def lb_down(lab):
     m = lb_machine(lab)
     pid = supervisor.stop(lb_daemon(lab))
-    netns.remove_machine(m.netns, m.veth)
-    shutil.rmtree(m.dir, ignore_errors=True)
+    m.remove()
     return pid
 
 

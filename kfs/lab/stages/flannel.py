@@ -47,11 +47,10 @@ etcd of its own.
 """
 import ipaddress
 import json
-import shutil
 
 from kfs.flannel.main import STARTED
-from kfs.flannel.subnet import read_subnet_file
-from kfs.lab import netns, supervisor
+from kfs.flannel.subnet import parse_subnet_env
+from kfs.lab import supervisor
 from kfs.lab.errors import LabError
 from kfs.lab.stages.apiserver import ETCD_PORT, etcdctl_env
 from kfs.lab.stages.credentials import etcd_machines
@@ -88,7 +87,7 @@ def daemon(lab, machine):
 
 def docker_opts(machine):
     """What mk-docker-opts.sh makes of subnet.env (flanneld masquerades, so Docker must not)."""
-    env = read_subnet_file(subnet_file(machine))
+    env = parse_subnet_env(machine.read(subnet_file(machine)))
     if not env.get("FLANNEL_SUBNET"):
         raise LabError(f"flanneld on {machine.name} wrote no FLANNEL_SUBNET to "
                        f"{subnet_file(machine)}; see {machine.dir / 'flanneld.log'}")
@@ -97,7 +96,7 @@ def docker_opts(machine):
 
 def subnet(machine):
     """The machine's FLANNEL_SUBNET (e.g. 10.244.1.1/24), or None (for ``kfs lab status``)."""
-    return read_subnet_file(subnet_file(machine)).get("FLANNEL_SUBNET")
+    return parse_subnet_env(machine.read(subnet_file(machine))).get("FLANNEL_SUBNET")
 
 
 # -- etcd --------------------------------------------------------------------------------------
@@ -166,9 +165,9 @@ def restart_docker(lab, machine, opts):
     lab.save()
     m = lab.machine(machine.name)             # with its new docker_opts
     supervisor.stop(m.dockerd(), timeout=30)
-    if netns.link("docker0", m.netns):
-        netns.run("ip", "-n", m.netns, "link", "del", "docker0")
-    (m.dir / "docker" / "network" / "files" / "local-kv.db").unlink(missing_ok=True)
+    if m.has_link("docker0"):
+        m.run(["ip", "link", "del", "docker0"], capture_output=True, check=True, timeout=20)
+    m.remove_files(m.dir / "docker" / "network" / "files" / "local-kv.db")
     m.start_runtime()
     return m
 
@@ -178,10 +177,10 @@ def docker_running_with(machine, opts):
     d = machine.dockerd()
     if supervisor.pid_of(d) is None or machine.docker_opts != opts:
         return False
-    if (d.cmdfile.read_text().strip() if d.cmdfile.exists() else "") != d.command_line:
+    if machine.read(d.cmdfile).strip() != d.command_line:
         return False
     bip = next((o.split("=", 1)[1] for o in opts if o.startswith("--bip=")), None)
-    return bip is None or bip in netns.addresses("docker0", machine.netns)
+    return bip is None or bip in machine.addresses("docker0")
 
 
 def forget_removed_machines(lab):
@@ -219,13 +218,12 @@ def on_pod_network(machine):
     """Is the machine's docker0 on an address of the pod network (10.244.x.1)?"""
     network = ipaddress.ip_network(NETWORK)
     return any(ipaddress.ip_interface(a).ip in network
-               for a in netns.addresses("docker0", machine.netns))
+               for a in machine.addresses("docker0"))
 
 
 def leftovers(lab, machine):
-    return (supervisor.pid_of(daemon(lab, machine)) or subnet_file(machine).exists()
-            or machine.docker_opts or netns.link(DEVICE, machine.netns)
-            or on_pod_network(machine))
+    return (supervisor.pid_of(daemon(lab, machine)) or machine.read(subnet_file(machine))
+            or machine.docker_opts or machine.has_link(DEVICE) or on_pod_network(machine))
 
 
 def down(lab, progress):
@@ -233,17 +231,17 @@ def down(lab, progress):
     touched = [m for m in lab.machines if leftovers(lab, m)]
     for m in touched:
         pid = supervisor.stop(daemon(lab, m))
-        if netns.netns_exists(m.netns):
+        if m.exists():
             m.run([supervisor.kfs_command(), "flanneld", "--cleanup",
                    f"--subnet-file={subnet_file(m)}"], capture_output=True, timeout=60)
-        shutil.rmtree(subnet_file(m).parent, ignore_errors=True)
+        m.remove_files(subnet_file(m).parent)
         progress(f"flanneld on {m.name} stopped" + (f" (pid {pid})" if pid else "") +
                  f": {DEVICE}, its routes and the FLANNEL rules removed")
     if touched and any(supervisor.pid_of(m.daemon("etcd", [])) for m in etcd_machines(lab)):
         etcdctl(lab, "del", "--prefix", f"{PREFIX}/", check=False)
         progress(f"flannel: etcdctl del --prefix {PREFIX}/")
     for m in touched:
-        if (m.docker_opts or on_pod_network(m)) and netns.netns_exists(m.netns):
+        if (m.docker_opts or on_pod_network(m)) and m.exists():
             restart_docker(lab, m, [])
             progress(f"docker on {m.name}: back on its default bridge 172.17.0.0/16")
         elif m.docker_opts:

@@ -85,7 +85,7 @@ def up(lab, target, progress):
         ensure_credentials(lab)
     started = []
     for m in lab.nodes:
-        manifest_dir(m).mkdir(parents=True, exist_ok=True)
+        m.run(["mkdir", "-p", manifest_dir(m)], check=True, timeout=60)
         d = daemon(lab, m, target)
         started.append((m, d, supervisor.ensure(d)))
     for m, d, pid in started:
@@ -111,10 +111,8 @@ def down(lab, progress):
 
 def remove_pods(machine):
     """The containers the kubelet made, its manifests and its pods' volumes."""
-    import shutil
     if machine.docker_ready():
         client = machine.docker()
         for c in client.containers.list(all=True, filters={"label": rt.POD_UID}):
             c.remove(force=True)
-    shutil.rmtree(manifest_dir(machine), ignore_errors=True)
-    shutil.rmtree(root_dir(machine) / "pods", ignore_errors=True)
+    machine.remove_files(manifest_dir(machine), root_dir(machine) / "pods")

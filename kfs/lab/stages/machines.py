@@ -24,7 +24,12 @@ def up(lab, target, progress):
 
 
 def network_up(lab, progress):
-    """The host-only network: bridge, firewall chains, forwarding."""
+    """The host-only network (bridge, firewall chains, forwarding) and every machine on it.
+    VMs need none of it (VirtualBox made their network): creating one waits for it."""
+    if not any(m.netns for m in lab.machines):
+        for m in lab.machines:
+            m.create(lab)
+        return
     if "ip_forward_was" not in lab.state:
         lab.state["ip_forward_was"] = netns.sysctl("net.ipv4.ip_forward")
         lab.save()
@@ -32,8 +37,7 @@ def network_up(lab, progress):
     netns.ensure_firewall(lab.chain, lab.bridge, str(lab.subnet))
     netns.sysctl("net.ipv4.ip_forward", 1)
     for m in lab.machines:
-        netns.ensure_machine(m.netns, m.veth, lab.bridge, f"{m.ip}/{lab.subnet.prefixlen}",
-                             lab.host_ip)
+        m.create(lab)
 
 
 def runtime_up(lab, progress, machines=None):
@@ -41,7 +45,7 @@ def runtime_up(lab, progress, machines=None):
     loaded."""
     for m in machines or lab.machines:
         m.start_runtime()
-        loaded = images.load(m.docker_host)
+        loaded = images.load(m.docker_endpoint)
         pids = {d.name: supervisor.pid_of(d) for d in (m.containerd(), m.dockerd())}
         progress(f"machine {m.name:6} {m.ip:15} containerd {pids['containerd']}  "
                  f"dockerd {pids['dockerd']}" + (f"  loaded {', '.join(loaded)}" if loaded else ""))

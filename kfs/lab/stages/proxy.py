@@ -80,9 +80,8 @@ def down(lab, progress):
 
 def cleanup(machine, progress):
     """``kfs proxy --cleanup`` in the machine's namespace: its chains and jump rules go."""
-    from kfs.lab import netns
     d = machine.daemon(NAME, [])
-    if not d.cmdfile.exists() or not netns.netns_exists(machine.netns):
+    if not machine.read(d.cmdfile) or not machine.exists():
         return   # no proxy ever ran here
     r = machine.run([supervisor.kfs_command(), "proxy", "--cleanup"], capture_output=True,
                     text=True, timeout=60)
@@ -90,5 +89,5 @@ def cleanup(machine, progress):
         progress(f"kfs proxy --cleanup on {machine.name} failed: "
                  f"{(r.stderr or r.stdout).strip()[-300:]}")
     else:
-        d.cmdfile.unlink(missing_ok=True)
+        machine.remove_files(d.cmdfile)
         progress(f"removed the proxy's rules on {machine.name}")
