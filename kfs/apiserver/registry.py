@@ -194,7 +194,8 @@ class Registry:
         if md.get("resourceVersion"):
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
         for attempt in range(8):  # a taken generated name: generate another
-            candidate = copy.deepcopy(obj)
+            # a generated name may be taken: keep the original to try again (else no copy)
+            candidate = obj if md.get("name") else copy.deepcopy(obj)
             admission.admit_create(kind, candidate)
             undo = kind.before_create(self, candidate, dry_run)
             if dry_run:

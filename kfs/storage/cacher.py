@@ -158,10 +158,11 @@ class CacheWatcher:
         self.bookmarks, self.send = bookmarks, send
 
     def convert(self, ev):
+        if ev.type == "PROGRESS":  # "you are at N": true of the start revision too
+            return ("BOOKMARK", None, ev) if self.bookmarks and ev.revision >= self.start \
+                else None
         if ev.revision <= self.start:
             return None
-        if ev.type == "PROGRESS":
-            return ("BOOKMARK", None, ev) if self.bookmarks else None
         if self.namespace is not None and \
                 (ev.obj.get("metadata") or {}).get("namespace") != self.namespace:
             return None
