@@ -5,7 +5,10 @@ hooks (``kfs.apiserver.kinds``): a Service claims a ClusterIP and NodePorts arou
 write, a Pod is deleted gracefully and has a ``binding`` subresource, a Deployment a
 ``scale`` subresource, a Namespace empties itself before it goes and guards creates into
 it, an Event expires. Everything else is ``admission`` (decode, defaults, strategy,
-validation) and ``storage`` (transactions on etcd). This module names no kind.
+validation) and ``storage`` (transactions on etcd). A list that need not be consistent
+(``resourceVersion=0``, or ``NotOlderThan`` one) is answered by the resource's watch cache
+(``kfs.storage.cacher``); every other read, and every write, goes to etcd. This module
+names no kind.
 
 The functions are synchronous: the HTTP layer runs them in a thread pool. Errors are
 ``StatusError``s (``kfs.apiserver.errors``), ready to be sent.

@@ -4,16 +4,20 @@
 connection open: every change to a matching pod after revision N arrives as a line
 ``{"type": "ADDED|MODIFIED|DELETED", "object": {...}}``, flushed as it happens. This is
 how every controller, the scheduler, the kubelets and ``kubectl get -w`` learn about
-changes without polling. Each client watch is an etcd watch on the resource's key prefix
-from revision N+1, with previous values, so that:
+changes without polling. A watch from a resourceVersion is served by the resource's
+**watch cache** (``kfs.storage.cacher``: one etcd watch per resource, fanned out; the
+events after N from its window, then the live ones); a watch without one, which must be
+consistent, by an etcd watch of its own on the resource's key prefix (as is every watch
+with ``--watch-cache=false``). Either way:
 
 - without a resourceVersion (or with "0") the current objects come first, as ADDED;
 - a selector is applied to both the new and the previous state: an object that stops
   matching is DELETED for this watcher (a pod bound to another node leaves a kubelet's
   ``spec.nodeName=node1`` watch), one that starts matching is ADDED;
-- a revision etcd has compacted away ends the stream with an ERROR event carrying a 410
-  Expired Status: the client must relist (so does a revision etcd has not reached, which
-  a client can only have from an etcd that was since replaced);
+- a revision older than the cache's window (or, without the cache, one etcd has
+  compacted away) ends the stream with an ERROR event carrying a 410 Expired Status: the
+  client must relist (so does a revision etcd has not reached, which a client can only
+  have from an etcd that was since replaced);
 - with ``allowWatchBookmarks=true``, etcd's progress notifications become BOOKMARK events
   (just a resourceVersion): a quiet watcher still learns how far it is, and resumes from
   there after a disconnect instead of from an old, maybe compacted, revision.
@@ -37,9 +41,10 @@ Mirrors ``apiserver/pkg/endpoints/handlers/watch.go`` (serveWatch),
 initial events and their end bookmark (``storage/cacher``), and
 ``apimachinery/pkg/apis/meta/internalversion/validation`` (ValidateListOptions).
 
-What real Kubernetes does differently: watches are served from the watch cache (one etcd
-watch per resource, fanned out in memory), which also makes bookmarks every minute;
-events can also be framed for protobuf or WebSocket.
+What real Kubernetes does differently: a watch without resourceVersion is served from the
+watch cache too (after a progress request to etcd, which etcd 3.4.23 cannot be trusted
+with), the cache makes bookmarks every minute itself; events can also be framed for
+protobuf or WebSocket.
 """
 import asyncio
 import json
