@@ -17,7 +17,6 @@ import os
 import re
 import sys
 
-import uvloop
 from aiohttp import web
 
 from kfs import pki, storage as st
@@ -147,8 +146,7 @@ def main(args):
     ctx.access_log = args.v >= 3
     print(f"kfs apiserver: serving on https://{args.bind_address}:{args.secure_port}, "
           f"etcd {args.etcd_servers}", flush=True)
-    # uvloop: libuv's event loop, with TLS in C rather than asyncio's pure-Python sslproto
     web.run_app(server.make_app(ctx), host=args.bind_address, port=args.secure_port,
                 ssl_context=tls, print=None, handler_cancellation=True, shutdown_timeout=5,
-                access_log=None, loop=uvloop.new_event_loop())
+                access_log=None)
     return 0
