@@ -35,8 +35,10 @@ def free_port():
 class LocalControlPlane:
     ALICE_TOKEN = "alice-token-0123456789abcdef"
 
-    def __init__(self, directory=None, progress_interval="1s", compaction_interval="5m"):
+    def __init__(self, directory=None, progress_interval="1s", compaction_interval="5m",
+                 apiserver_args=()):
         self.dir = Path(directory or tempfile.mkdtemp(prefix="kfs-cp-"))
+        self.apiserver_args = list(apiserver_args)  # more flags, e.g. --watch-cache=false
         self.pki_dir = self.dir / "pki"
         self.etcd_port, self.peer_port, self.port = free_port(), free_port(), free_port()
         self.progress_interval, self.compaction_interval = progress_interval, compaction_interval
@@ -110,7 +112,8 @@ class LocalControlPlane:
                 "--client-ca-file", p.ca, "--token-auth-file", self.dir / "tokens.csv",
                 "--kubelet-client-certificate", p.cert("apiserver-kubelet-client"),
                 "--kubelet-client-key", p.key("apiserver-kubelet-client"),
-                "--etcd-compaction-interval", self.compaction_interval, "--v", "2"]
+                "--etcd-compaction-interval", self.compaction_interval, "--v", "2",
+                *self.apiserver_args]
 
     def start_apiserver(self, timeout=60):
         proc = self._spawn("apiserver", self.apiserver_argv())

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from kfs import pki, storage as st
 from kfs.apiserver import server
+from kfs.storage import cacher
 from kfs.util import setup_logging
 
 
@@ -33,6 +34,15 @@ def duration(text):
         raise ValueError(f"invalid duration {text!r} (e.g. 5m, 30s, 1h)")
     scale = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
     return sum(float(n) * scale[u] for n, u in parts)
+
+
+def boolean(text):
+    """Go's strconv.ParseBool, for flags as ``--watch-cache=false``."""
+    if text.lower() in ("1", "t", "true"):
+        return True
+    if text.lower() in ("0", "f", "false"):
+        return False
+    raise ValueError(f"invalid boolean {text!r}")
 
 
 def add_arguments(p):
@@ -66,8 +76,14 @@ def add_arguments(p):
                    help="the range Service ClusterIPs come from (default 10.96.0.0/12)")
     p.add_argument("--service-node-port-range", default="30000-32767",
                    help="the range of NodePorts (default 30000-32767)")
+    p.add_argument("--watch-cache", type=boolean, default=True,
+                   help="serve watches and lists that need not be consistent from memory, one "
+                        "etcd watch per resource (default true)")
+    p.add_argument("--default-watch-cache-size", type=int, default=cacher.DEFAULT_CAPACITY,
+                   help="events each resource's watch cache keeps: a watch from an older "
+                        "resourceVersion gets 410 Gone (default 100; 0 turns the cache off)")
     p.add_argument("-v", "--v", type=int, default=0,
-                   help="log verbosity: 2 logs every request")
+                   help="log verbosity: 2 the server's story, 3 a line per request")
 
 
 def kubelet_ssl(args):
@@ -125,7 +141,9 @@ def main(args):
     ctx = server.Context(storage, tokens, args.service_cluster_ip_range,
                          args.service_node_port_range, kubelet,
                          (advertise, args.secure_port) if advertise else None,
-                         args.etcd_compaction_interval, args.event_ttl)
+                         args.etcd_compaction_interval, args.event_ttl,
+                         args.default_watch_cache_size if args.watch_cache else 0)
+    ctx.access_log = args.v >= 3
     print(f"kfs apiserver: serving on https://{args.bind_address}:{args.secure_port}, "
           f"etcd {args.etcd_servers}", flush=True)
     web.run_app(server.make_app(ctx), host=args.bind_address, port=args.secure_port,

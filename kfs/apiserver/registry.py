@@ -5,7 +5,10 @@ hooks (``kfs.apiserver.kinds``): a Service claims a ClusterIP and NodePorts arou
 write, a Pod is deleted gracefully and has a ``binding`` subresource, a Deployment a
 ``scale`` subresource, a Namespace empties itself before it goes and guards creates into
 it, an Event expires. Everything else is ``admission`` (decode, defaults, strategy,
-validation) and ``storage`` (transactions on etcd). This module names no kind.
+validation) and ``storage`` (transactions on etcd). A list that need not be consistent
+(``resourceVersion=0``, or ``NotOlderThan`` one) is answered by the resource's watch cache
+(``kfs.storage.cacher``); every other read, and every write, goes to etcd. This module
+names no kind.
 
 The functions are synchronous: the HTTP layer runs them in a thread pool. Errors are
 ``StatusError``s (``kfs.apiserver.errors``), ready to be sent.
@@ -106,15 +109,31 @@ def parse_patch(content_type, data):
         raise errors.bad_request(f"error decoding patch: {e}") from None
 
 
-class Registry:
-    """`kinds` is {plural: Kind} with the server's state (``kinds.for_server``)."""
+def from_cache(resource_version, match, continue_token, limit):
+    """May a list be answered by the watch cache? Upstream's shouldDelegateList, inverted:
+    not a consistent read (no resourceVersion), not an Exact one, not a paged one (a limit
+    is ignored with "0", as upstream does)."""
+    rv = resource_version or ""
+    return (rv.isdigit() and match != "Exact" and not continue_token
+            and (not limit or rv == "0"))
 
-    def __init__(self, storage, kinds):
+
+class Registry:
+    """`kinds` is {plural: Kind} with the server's state (``kinds.for_server``); `cachers`
+    the watch caches ({etcd prefix: ``kfs.storage.cacher.Cacher``}, none: every read from
+    etcd)."""
+
+    def __init__(self, storage, kinds, cachers=None):
         self.storage, self.kinds = storage, kinds
+        self.cachers = cachers or {}
         self.admission = [p for k in kinds.values() for p in k.admission_plugins()]
 
     def kind(self, resource):
         return self.kinds[resource.plural]
+
+    def cacher(self, resource):
+        """The watch cache of `resource`, or None."""
+        return self.cachers.get(resource.prefix)
 
     @staticmethod
     def key(resource, namespace, name):
@@ -134,21 +153,35 @@ class Registry:
     def list(self, resource, namespace, label_selector=None, field_selector=None, limit=0,
              continue_token=None, resource_version=None, match=None):
         flt = predicate(self.kind(resource), label_selector, field_selector)
-        revision = int(resource_version) if match == "Exact" and resource_version else 0
-        try:
-            with storage_errors(resource):
-                items, rev, token = self.storage.list(self.prefix(resource, namespace), limit,
-                                                      continue_token, revision, flt)
-        except ValueError as e:
-            raise errors.bad_request(str(e)) from None
-        for item in items:  # list items carry no kind (a typed list knows it)
-            item.pop("kind", None)
-            item.pop("apiVersion", None)
+        items = None
+        if self.cacher(resource) and from_cache(resource_version, match, continue_token, limit):
+            try:
+                items, rev = self.cacher(resource).list(int(resource_version),
+                                                         namespace or None, flt)
+                token = None
+            except st.NotReady:
+                pass  # starting, relisting, or behind: etcd answers
+        if items is None:
+            items, rev, token = self._list_etcd(resource, namespace, flt, limit, continue_token,
+                                                resource_version, match)
+        # list items carry no kind (a typed list knows it); the cache's objects are shared
+        items = [{k: v for k, v in item.items() if k != "kind" and k != "apiVersion"}
+                 for item in items]
         md = {"resourceVersion": str(rev)}
         if token:
             md["continue"] = token
         return {"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
                 "metadata": md, "items": items}
+
+    def _list_etcd(self, resource, namespace, flt, limit, continue_token, resource_version,
+                   match):
+        revision = int(resource_version) if match == "Exact" and resource_version else 0
+        try:
+            with storage_errors(resource):
+                return self.storage.list(self.prefix(resource, namespace), limit,
+                                         continue_token, revision, flt)
+        except ValueError as e:
+            raise errors.bad_request(str(e)) from None
 
     # -- create ------------------------------------------------------------------------------
 
@@ -164,7 +197,8 @@ class Registry:
         if md.get("resourceVersion"):
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
         for attempt in range(8):  # a taken generated name: generate another
-            candidate = copy.deepcopy(obj)
+            # a generated name may be taken: keep the original to try again (else no copy)
+            candidate = obj if md.get("name") else copy.deepcopy(obj)
             admission.admit_create(kind, candidate)
             undo = kind.before_create(self, candidate, dry_run)
             if dry_run:

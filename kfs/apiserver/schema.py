@@ -19,6 +19,7 @@ unknown-field detection of ``apiserver/pkg/endpoints/handlers/rest.go``.
 What real Kubernetes does differently: the types are Go structs, compiled in; CRDs get a
 structural-schema pruner doing the same from their OpenAPI schema.
 """
+import functools
 import json
 import re
 from pathlib import Path
@@ -31,6 +32,8 @@ _schema = None
 QUANTITY_FIELDS = {"limits", "requests", "capacity", "allocatable", "overhead", "hard", "used"}
 _GO = {"str": "string", "int": "int64", "bool": "bool", "float": "float64",
        "datetime": "Time", "date": "Time"}
+_PY = {"str": (str,), "datetime": (str,), "date": (str,), "bool": (bool,), "int": (int,),
+       "float": (int, float)}
 _JSON = {str: "string", int: "number", float: "number", bool: "bool", list: "array",
          dict: "object"}
 
@@ -65,21 +68,33 @@ def decode(obj, api_version, kind, root=None):
     return unknown
 
 
-def _walk(value, type_, path, unknown, kind):
+@functools.lru_cache(maxsize=None)
+def _shape(type_):
+    """("list", item type), ("dict", value type) or (None, type_): a type string parsed
+    once, not once per field of every request."""
     m = re.fullmatch(r"List\[(.+)\]", type_)
     if m:
-        _expect(value, list, path, type_, kind)
-        for i, item in enumerate(value):
-            _walk(item, m[1], f"{path}[{i}]", unknown, kind)
-        value[:] = [v for v in value if v is not None]
-        return
+        return "list", m[1]
     m = re.fullmatch(r"Dict\[str, (.+)\]", type_)
     if m:
+        return "dict", m[1]
+    return None, type_
+
+
+def _walk(value, type_, path, unknown, kind):
+    shape, inner = _shape(type_)
+    if shape == "list":
+        _expect(value, list, path, type_, kind)
+        for i, item in enumerate(value):
+            _walk(item, inner, f"{path}[{i}]", unknown, kind)
+        value[:] = [v for v in value if v is not None]
+        return
+    if shape == "dict":
         _expect(value, dict, path, type_, kind)
         for k in [k for k, v in value.items() if v is None]:
             del value[k]
         field = path.rsplit(".", 1)[-1]
-        inner = "quantity" if m[1] == "str" and field in QUANTITY_FIELDS else m[1]
+        inner = "quantity" if inner == "str" and field in QUANTITY_FIELDS else inner
         for k, v in value.items():
             _walk(v, inner, f"{path}[{k}]", unknown, kind)
         return
@@ -94,8 +109,7 @@ def _walk(value, type_, path, unknown, kind):
             raise DecodeError(str(e)) from None
         return
     if type_ in _GO:
-        ok = {"str": (str,), "datetime": (str,), "date": (str,), "bool": (bool,),
-              "int": (int,), "float": (int, float)}[type_]
+        ok = _PY[type_]
         if not isinstance(value, ok) or (type_ in ("int", "float") and isinstance(value, bool)):
             _fail(value, path, _GO[type_], kind)
         return

@@ -38,6 +38,7 @@ from kfs import meta, resources, storage as st
 from kfs.apiserver import (authn, discovery, errors, handlers, kinds, negotiation, openapi,
                            policy, rbac, requestinfo)
 from kfs.apiserver.registry import Registry
+from kfs.storage import cacher
 
 log = logging.getLogger("kfs.apiserver")
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -82,16 +83,30 @@ class Cache:
         return list(self.items.values())
 
 
+def watch_caches(storage, served, size):
+    """{etcd prefix: Cacher} for every stored resource but Events (upstream leaves Events
+    out too: many, short-lived, rarely watched); none if `size` is 0 (``--watch-cache=false``)."""
+    if size <= 0:
+        return {}
+    prefixes = {k.resource.prefix for k in served.values()
+                if k.resource.stored and k.resource.plural != "events"}
+    return cacher.cachers(storage, sorted(prefixes), size)
+
+
 class Context:
     """What every handler needs: storage, registry, authorizer, a thread pool."""
 
     def __init__(self, storage, tokens=None, service_cidr="10.96.0.0/12",
                  node_ports="30000-32767", kubelet_ssl=None, advertise=None,
-                 compaction_interval=300.0, event_ttl=3600):
+                 compaction_interval=300.0, event_ttl=3600,
+                 watch_cache_size=cacher.DEFAULT_CAPACITY):
         self.storage = storage
-        self.registry = Registry(storage, kinds.for_server(kinds.ServerConfig(
-            storage, service_cidr, node_ports, int(event_ttl))))
+        served = kinds.for_server(kinds.ServerConfig(storage, service_cidr, node_ports,
+                                                     int(event_ttl)))
+        self.cachers = watch_caches(storage, served, watch_cache_size)
+        self.registry = Registry(storage, served, self.cachers)
         self.tokens = tokens or {}
+        self.access_log = False  # a line per request (-v=3 and up)
         self.kubelet_ssl = kubelet_ssl
         self.advertise = advertise  # (address, port) of this server for the kubernetes Service
         self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="registry")
@@ -138,7 +153,7 @@ def peer_certificate(request):
 async def dispatch(request):
     ctx = request.app["ctx"]
     started = time.monotonic()
-    user, code = None, 500
+    user = None
     try:
         header = request.headers.get("Authorization")
         user = ctx.authenticate(peer_certificate(request), header)
@@ -162,9 +177,9 @@ async def dispatch(request):
     except Exception as e:  # a bug: say so, keep serving
         log.exception("%s %s failed", request.method, request.path_qs)
         resp = status_response(errors.internal(f"{type(e).__name__}: {e}"))
-    code = resp.status
-    log.info("%s %s %s %d %.1fms", user.name if user else "-", request.method,
-             request.path_qs, code, (time.monotonic() - started) * 1000)
+    if resp.status >= 500 or ctx.access_log:  # -v=3 and up, or a failure
+        (log.warning if resp.status >= 500 else log.info)("%s %s %s %d %.1fms", user.name if user else "-", request.method,
+                    request.path_qs, resp.status, (time.monotonic() - started) * 1000)
     return resp
 
 
@@ -327,15 +342,19 @@ def make_app(ctx):
 
     async def on_startup(app):
         await ctx.run(bootstrap, ctx)
-        for cache in ctx.caches.values():
+        for cache in [*ctx.caches.values(), *ctx.cachers.values()]:
             cache.start()
         for cache in ctx.caches.values():
             await ctx.run(cache.synced.wait, 30)
+        for watch_cache in ctx.cachers.values():
+            await ctx.run(watch_cache.ready.wait, 30)
         ctx.compactor.start()
 
     async def on_shutdown(app):
         for stream in list(ctx.watches):  # end watch streams cleanly: clients resume
             stream.stop()
+        for watch_cache in ctx.cachers.values():
+            watch_cache.stop()
         ctx.compactor.stop()
 
     app.on_startup.append(on_startup)

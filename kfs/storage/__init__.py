@@ -19,8 +19,10 @@ Every object lives under one key, ``/registry/<resource>/<namespace>/<name>`` (s
   etcd deletes the keys when it runs out.
 
 The package follows upstream's files: ``store.py`` (reads, transactions), ``watcher.py``
-(watches), ``compact.py`` (compaction), ``errors.py`` (the errors), and ``codec.py`` (an
-object's bytes and a prefix's key range, which the store and the watcher share). All
+(watches), ``compact.py`` (compaction), ``errors.py`` (the errors), ``codec.py`` (an
+object's bytes and a prefix's key range, which the store and the watcher share), and
+``cacher.py``: the **watch cache**, one etcd watch per resource fanned out to every client
+watch, which also answers lists that need not be consistent (``resourceVersion=0``). All
 calls are synchronous (python ``etcd3``'s gRPC stubs); the API server runs them in a
 thread pool. One gRPC channel is shared by every request. python-etcd3 0.12's helpers
 drop what we need (``get_prefix`` loses the header revision, ``transaction`` the new
@@ -31,17 +33,18 @@ Mirrors ``staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go`` (Create, Get
 GetList, GuaranteedUpdate, Delete), ``watcher.go`` and ``compact.go``.
 
 What real Kubernetes does differently: objects are stored as protobuf (JSON only for
-custom resources), optionally encrypted at rest; lists and watches are usually answered
-from an in-memory watch cache (one etcd watch per resource type, fanned out) instead of
-one etcd watch per client; the etcd client balances over every endpoint and retries.
+custom resources), optionally encrypted at rest; its watch cache also answers consistent
+lists (with an etcd recent enough to confirm its progress); the etcd client balances over
+every endpoint and retries.
 """
 from kfs.storage.codec import decode, encode, prefix_end
+from kfs.storage.cacher import Cacher, NotReady
 from kfs.storage.compact import Compactor
 from kfs.storage.errors import (Conflict, Expired, KeyExists, KeyNotFound, StorageError,
                                 TooLarge, Unavailable)
 from kfs.storage.store import COMPACT_REV_KEY, Storage, channel, wait_ready
 from kfs.storage.watcher import Event, Watch
 
-__all__ = ["COMPACT_REV_KEY", "Compactor", "Conflict", "Event", "Expired", "KeyExists",
-           "KeyNotFound", "Storage", "StorageError", "TooLarge", "Unavailable", "Watch",
+__all__ = ["COMPACT_REV_KEY", "Cacher", "Compactor", "Conflict", "Event", "Expired", "KeyExists",
+           "KeyNotFound", "NotReady", "Storage", "StorageError", "TooLarge", "Unavailable", "Watch",
            "channel", "decode", "encode", "prefix_end", "wait_ready"]

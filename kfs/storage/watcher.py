@@ -6,10 +6,12 @@ bookmarks are wanted (an empty response: "nothing happened up to revision N"). A
 compacted start revision ends the iteration with ``Expired`` (410 for the client), an etcd
 that goes away with ``Unavailable``.
 
-What real Kubernetes does differently: the API server opens one etcd watch per resource
-type, in its watch cache (``cacher``), and fans it out to every client watch; this
-watcher only feeds that cache. It also filters with the client's predicate before
-decoding when it can, and asks for progress notifications on its own schedule.
+It feeds the watch cache (``cacher.py``, one watch per resource) and the watches that
+must be consistent (no resourceVersion), or all of them with ``--watch-cache=false``.
+
+What real Kubernetes does differently: with a recent etcd every client watch is served by
+the cache, this watcher only feeds it; it also filters with the client's predicate
+before decoding when it can, and asks for progress notifications on its own schedule.
 """
 import queue
 import threading

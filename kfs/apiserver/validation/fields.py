@@ -14,6 +14,7 @@ What real Kubernetes does differently: Go prints struct values with their Go typ
 kfs writes the few it needs by hand (`label_selector_repr`) and prints other values as the
 JSON-ish map/list literals of their most common Go type.
 """
+import functools
 import ipaddress
 import json
 import re
@@ -129,8 +130,13 @@ def max_len_error(n):
     return f"must be no more than {n} characters"
 
 
+@functools.lru_cache(maxsize=None)
+def _compiled(regex):
+    return re.compile(regex)
+
+
 def _full(regex, value):
-    return re.fullmatch(regex, value) is not None
+    return _compiled(regex).fullmatch(value) is not None
 
 
 def dns1123_label(value):
