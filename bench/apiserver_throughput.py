@@ -23,7 +23,6 @@ clients still take CPU from the server: the µs per operation are the steadier f
 import argparse
 import json
 import multiprocessing
-import os
 import statistics
 import threading
 import time
@@ -34,6 +33,7 @@ import etcd3
 from kfs.apiserver.local import LocalControlPlane
 from kfs.client import Client
 from kfs.util import wait_for
+from proc import CpuMeter
 
 
 def percentile(values, p):
@@ -53,12 +53,6 @@ def rate(n, threads, work):
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(work, range(n)))
     return n / (time.perf_counter() - start)
-
-
-def cpu_seconds(pid):
-    """User + system CPU seconds a process has used (``/proc/<pid>/stat`` fields 14, 15)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- the load generators, each in a process of its own ---------------------------------------
@@ -113,13 +107,12 @@ def measure(cp, make, n, clients, tag, *args):
     for p in procs:
         p.start()
     ready.wait()
-    pids = {name: cp.procs[name].pid for name in ("apiserver", "etcd")}
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    meter = CpuMeter({name: cp.procs[name].pid for name in ("apiserver", "etcd")}).start()
     start = time.perf_counter()
     go.set()
     done = sum(out.get(timeout=600) for _ in procs)
     took = time.perf_counter() - start
-    used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    used = meter.stop()
     for p in procs:
         p.join()
     return done / took, 1e6 * used["apiserver"] / done, 1e6 * used["etcd"] / done

@@ -21,7 +21,9 @@ one for the raw run: a ratio near 0.5 means the API server, not the decisions, s
 Everything is stopped by PID at the end.
 """
 import argparse
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ from kfs import meta, pki
 from kfs.apiserver.local import LocalControlPlane
 from kfs.client import Client, Informer
 from kfs.util import wait_for
+from proc import CpuMeter
 
 BINDERS = 4  # Scheduler's default bind_workers
 
@@ -64,42 +67,72 @@ def create_pods(client, ns, count, scheduler_name):
                                                      namespace=ns), range(count)))
 
 
-def raw_binding_rate(client, pods, nodes):
+def raw_binding_rate(cp, client, pods, nodes):
+    """(bindings per second, {process: µs of CPU per binding})."""
+    meter = CpuMeter({"apiserver": cp.procs["apiserver"].pid, "etcd": cp.procs["etcd"].pid})
+    meter.start()
     start = time.perf_counter()
     with ThreadPoolExecutor(BINDERS) as pool:
         list(pool.map(lambda ip: client.bind(ip[1], nodes[ip[0] % len(nodes)]),
                       enumerate(pods)))
-    return len(pods) / (time.perf_counter() - start)
+    took = time.perf_counter() - start
+    return len(pods) / took, {name: 1e6 * used / len(pods) for name, used in meter.stop().items()}
 
 
-def scheduler_rate(cp, client, ns, count, workdir):
-    """Start kfs scheduler over `count` pending pods; bound pods per second."""
-    seen = {}
+def scheduler_rate(cp, client, ns, count, workdir, py_spy=None):
+    """Start kfs scheduler over `count` pending pods: (bound pods per second, {process: µs
+    of CPU per pod}) from the first binding an informer sees to the last."""
+    seen, meter, spy = {}, None, []
     informer = Informer(client, "pods", namespace=ns)
 
     def on_pod(kind, obj, old):
         if obj["spec"].get("nodeName") and meta.name(obj) not in seen:
+            if not seen:
+                meter.start()
+                if py_spy:
+                    spy.append(profile(proc.pid, py_spy, workdir))
             seen[meta.name(obj)] = time.perf_counter()
+            if len(seen) == count:
+                meter.stop()
     informer.add_handler(on_pod).start().wait_synced(30)
     kubeconfig = workdir / "kube-scheduler.kubeconfig"
     pki.write_kubeconfig(kubeconfig, cp.server, cp.pki.ca, "system:kube-scheduler",
                          cp.pki.cert("kube-scheduler"), cp.pki.key("kube-scheduler"))
     log = open(workdir / "scheduler.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "kfs.cli", "scheduler", "--kubeconfig",
-                             str(kubeconfig), "--scheduler-name", "bench-scheduler", "-v", "0"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    argv = [sys.executable, "-m", "kfs.cli", "scheduler", "--kubeconfig", str(kubeconfig),
+            "--scheduler-name", "bench-scheduler", "-v", "0"]
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    meter = CpuMeter({"scheduler": proc.pid, "apiserver": cp.procs["apiserver"].pid,
+                      "etcd": cp.procs["etcd"].pid})
     try:
         wait_for(lambda: len(seen) >= count or proc.poll() is not None, 600,
                  interval=0.05, what=f"{count} pods bound by the scheduler")
         if proc.poll() is not None:
             raise RuntimeError(f"kfs scheduler exited; see {workdir / 'scheduler.log'}")
+        wait_for(lambda: meter.used, 10, what="the last binding's CPU reading")
     finally:
+        for p in spy:
+            p.send_signal(signal.SIGINT)  # py-spy writes its profile and exits
+            p.wait(60)
         proc.terminate()
         proc.wait(15)
         log.close()
         informer.stop()
     times = sorted(seen.values())
-    return (count - 1) / (times[-1] - times[0])
+    return ((count - 1) / (times[-1] - times[0]),
+            {name: 1e6 * used / (count - 1) for name, used in meter.used.items()})
+
+
+def profile(pid, out, workdir):
+    """py-spy sampling `pid`'s threads while they hold the GIL (the Python work) into
+    `out`: an SVG flame graph, or speedscope JSON / raw collapsed stacks by the suffix."""
+    fmt = {".json": "speedscope", ".txt": "raw"}.get(Path(out).suffix, "flamegraph")
+    exe = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    spy = subprocess.Popen([exe, "record", "--pid", str(pid), "--rate", "100", "--gil",
+                            "--format", fmt, "--output", str(out)],
+                           stdout=open(workdir / "py-spy.log", "wb"), stderr=subprocess.STDOUT)
+    return spy
 
 
 def decision_rate(client, count):
@@ -122,6 +155,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=100)
     parser.add_argument("--pods", type=int, default=500)
+    parser.add_argument("--py-spy", metavar="FILE", help="sample the scheduler with py-spy "
+                        "(pip install py-spy) into FILE: .svg flame graph, .json speedscope, "
+                        ".txt collapsed stacks")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="kfs-bench-sched-"))
     with LocalControlPlane(workdir / "cp") as cp:
@@ -134,14 +170,18 @@ def main():
         for ns in ("raw", "sched"):
             create_namespace(client, ns)
         raw_pods = create_pods(client, "raw", args.pods, "nobody")
-        raw = raw_binding_rate(client, raw_pods, nodes)
+        raw, raw_cpu = raw_binding_rate(cp, client, raw_pods, nodes)
         create_pods(client, "sched", args.pods, "bench-scheduler")
-        sched = scheduler_rate(cp, client, "sched", args.pods, workdir)
+        sched, cpu = scheduler_rate(cp, client, "sched", args.pods, workdir, args.py_spy)
         decisions = decision_rate(client, min(args.pods, 500))
     print(f"nodes: {args.nodes} (Node objects only), pods: {args.pods} per measurement")
     print(f"raw binding writes ({BINDERS} threads, no decisions): {raw:7.1f} bindings/s")
+    print("CPU per raw binding: " + ", ".join(f"{name} {us:.0f} µs"
+                                              for name, us in raw_cpu.items()))
     print(f"kfs scheduler (its own process):           {sched:7.1f} pods bound/s")
     print(f"ratio scheduler / raw:                     {sched / raw:7.2f}")
+    print("CPU per pod scheduled: " + ", ".join(f"{name} {us:.0f} µs"
+                                                for name, us in cpu.items()))
     print(f"framework alone (filters + scores over {args.nodes} nodes, {args.pods * 2} pods "
           f"placed): {decisions:.0f} decisions/s")
     shutil.rmtree(workdir, ignore_errors=True)

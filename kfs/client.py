@@ -85,6 +85,12 @@ class Client:
         self.server = server.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        # the environment's proxy settings are read once, here, as Go's
+        # http.ProxyFromEnvironment does: with trust_env requests scans the whole
+        # environment (and looks for ~/.netrc) on every request, a sixth of a busy
+        # scheduler's Python time
+        self.session.proxies = requests.utils.get_environ_proxies(self.server)
+        self.session.trust_env = False
         if pool_maxsize:  # components with many threads (watches, workers) share one pool
             self.session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=pool_maxsize))
         self.session.verify = ca if ca else True
@@ -129,8 +135,9 @@ class Client:
         data = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
         headers = {"Content-Type": content_type} if data is not None else {}
         try:
-            # verify is passed explicitly: requests lets $REQUESTS_CA_BUNDLE override the
-            # session's CA otherwise, and the cluster's CA is in no system bundle
+            # verify is passed explicitly: were trust_env ever on, requests would let
+            # $REQUESTS_CA_BUNDLE override the session's CA, and the cluster's CA is in no
+            # system bundle
             resp = self.session.request(method, self.server + path, params=params, data=data,
                                         headers=headers, stream=stream,
                                         timeout=timeout or self.timeout,

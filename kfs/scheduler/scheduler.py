@@ -214,18 +214,30 @@ class Scheduler:
         return result.suggested_host
 
     def binding_cycle(self, pod, node):
-        """POST the Binding; on failure forget the assumption and try the pod again later."""
+        """POST the Binding; on failure, handle_binding_cycle_error. True if bound."""
         try:
             self.client.bind(pod, node)
-        except ApiError as e:
-            self.cache.forget_pod(pod)
+        except Exception as e:  # an API error, or anything else: the pod must not stay assumed
             log.warning('Failed to bind pod pod="%s" node="%s" err="%s"', meta.key(pod), node, e)
-            self.handle_scheduling_failure(pod, None, f"binding rejected: {e}", "SchedulerError")
+            self.handle_binding_cycle_error(pod, node, f"binding rejected: {e}")
             return False
         log.info('Successfully bound pod to node pod="%s" node="%s"', meta.key(pod), node)
         self.recorder.normal(pod, "Scheduled", f"Successfully assigned {meta.namespace(pod)}/"
                              f"{meta.name(pod)} to {node}")
         return True
+
+    def handle_binding_cycle_error(self, pod, node, message):
+        """As upstream's handleBindingCycleError: forget the assumed pod, so its node's
+        resources come back; that is a bound pod gone to the pods parked for want of
+        them (an AssignedPodDelete event, the failed pod itself not included); then the
+        pod itself back to the queue through backoff."""
+        was_assumed = self.cache.is_assumed(pod)
+        self.cache.forget_pod(pod)
+        if was_assumed:
+            assumed = {**pod, "spec": {**pod["spec"], "nodeName": node}}
+            self.queue.move_all_to_active_or_backoff(events.ASSIGNED_POD_DELETE, assumed,
+                                                     None, skip=meta.key(pod))
+        self.handle_scheduling_failure(pod, None, message, "SchedulerError")
 
     def handle_scheduling_failure(self, pod, cycle, message, reason, rejected_by=()):
         """Requeue the pod (parked if Unschedulable, with the plugins that rejected it;

@@ -210,3 +210,22 @@ def test_a_components_client_comes_from_its_flag_or_else_kubeconfig(tmp_path, mo
         assert c.session.headers["User-Agent"] == "kfs-x"
         assert c.session.headers["Authorization"] == "Bearer secret"
         assert c.session.get_adapter("https://10.0.0.1")._pool_maxsize == 7
+
+
+def test_the_proxy_comes_from_the_environment_once_when_the_client_is_made(monkeypatch):
+    """Go's http.ProxyFromEnvironment reads the environment once; so does the client,
+    instead of requests' scan of it on every request."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = Client("https://10.0.0.1:6443")
+    assert client.session.proxies["https"] == "http://proxy.example:3128"
+    assert client.session.trust_env is False
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example:3128")
+    assert client.session.proxies["https"] == "http://proxy.example:3128"
+
+
+def test_no_proxy_for_the_api_server_leaves_the_client_without_one(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "10.0.0.1")
+    assert Client("https://10.0.0.1:6443").session.proxies == {}
