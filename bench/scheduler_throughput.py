@@ -37,7 +37,7 @@ from kfs.client import Client, Informer
 from kfs.util import wait_for
 from proc import CpuMeter
 
-BINDERS = 4  # Scheduler's default bind_workers
+BINDERS = 16  # Scheduler's default bind_workers
 
 
 def node(i):
