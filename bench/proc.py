@@ -1,8 +1,14 @@
-"""What the benches read of a process from ``/proc``: its CPU time and its resident memory.
+"""What the benches read of a process: its CPU time and resident memory from ``/proc``, and
+a sampling profile (py-spy).
 
 Imported by the bench scripts (``bench/`` is on ``sys.path`` when one of them runs).
 """
 import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 
 def cpu_seconds(pid):
@@ -35,3 +41,20 @@ class CpuMeter:
         self.used = {name: cpu_seconds(pid) - self.before[name]
                      for name, pid in self.pids.items()}
         return self.used
+
+
+def profile(pid, out):
+    """Start py-spy (``pip install py-spy``) sampling `pid` into `out`, 100 times a second,
+    only the thread holding the GIL (the Python work): an SVG flame graph, or speedscope
+    JSON / collapsed stacks (one line per stack and its count) by `out`'s suffix. Stop it
+    with ``stop_profile``."""
+    fmt = {".json": "speedscope", ".txt": "raw"}.get(Path(out).suffix, "flamegraph")
+    exe = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    return subprocess.Popen([exe, "record", "--pid", str(pid), "--rate", "100", "--gil",
+                             "--format", fmt, "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profile(spy):
+    spy.send_signal(signal.SIGINT)  # py-spy writes its profile and exits
+    spy.wait(60)

@@ -12,7 +12,7 @@ For each size N (a fresh etcd and ``kfs apiserver`` on loopback each time, as
 2. **N x 30 pods created** (8 client threads): pods created per second;
 3. **bound by the real scheduler** (``kfs scheduler``, its own process, as in
    ``scheduler_throughput.py``): pods bound per second, from the first binding an
-   informer sees to the last;
+   informer sees to the last, and the scheduler's CPU per pod meanwhile;
 4. **list all pods** (``GET /api/v1/pods``, every namespace) ``--lists`` times: p50, p99;
 5. **watch delivery with 100 watchers** (4 processes of 25 watch streams on one
    namespace): ``--watch-pods`` pods created one after another; for every watcher and
@@ -40,7 +40,7 @@ from kfs.apiserver.local import LocalControlPlane
 from kfs.client import Client, Informer
 from kfs.kubelet.node import LEASE_NAMESPACE, micro_now
 from kfs.util import wait_for
-from proc import rss_bytes
+from proc import CpuMeter, rss_bytes
 
 LEASE_EVERY, STATUS_EVERY = 10.0, 60.0
 WATCHERS, WATCH_PROCESSES = 100, 4
@@ -138,12 +138,17 @@ def create_rate(client, namespace, count):
 
 
 def bind_rate(cp, client, namespace, count, workdir):
-    """kfs scheduler started over `count` pending pods: bound pods per second."""
-    seen = {}
+    """kfs scheduler started over `count` pending pods: (bound pods per second, ms of the
+    scheduler's CPU per pod), from the first binding an informer sees to the last."""
+    seen, meter = {}, []
 
     def on_pod(kind, obj, old):
         if obj["spec"].get("nodeName") and meta.name(obj) not in seen:
+            if not seen:
+                meter[0].start()
             seen[meta.name(obj)] = time.perf_counter()
+            if len(seen) == count:
+                meter[0].stop()
     informer = Informer(client, "pods", namespace=namespace).add_handler(on_pod).start()
     informer.wait_synced(120)
     kubeconfig = workdir / "kube-scheduler.kubeconfig"
@@ -154,8 +159,9 @@ def bind_rate(cp, client, namespace, count, workdir):
                                  str(kubeconfig), "--scheduler-name", "bench-scheduler",
                                  "-v", "0"], stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
+    meter.append(CpuMeter({"scheduler": proc.pid}))
     try:
-        wait_for(lambda: len(seen) >= count or proc.poll() is not None, 1800, interval=0.1,
+        wait_for(lambda: meter[0].used or proc.poll() is not None, 1800, interval=0.1,
                  what=f"{count} pods bound by the scheduler")
         if proc.poll() is not None:
             raise RuntimeError(f"kfs scheduler exited; see {workdir / 'scheduler.log'}")
@@ -164,7 +170,7 @@ def bind_rate(cp, client, namespace, count, workdir):
         proc.wait(15)
         informer.stop()
     times = sorted(seen.values())
-    return (count - 1) / (times[-1] - times[0])
+    return (count - 1) / (times[-1] - times[0]), 1e3 * meter[0].used["scheduler"] / (count - 1)
 
 
 def list_latencies(client, repeats):
@@ -234,7 +240,8 @@ def measure(size, args, workdir):
         hollow = HollowNodes(client, size).register()
         try:
             row["created/s"] = create_rate(client, "scale", row["pods"])
-            row["bound/s"] = bind_rate(cp, client, "scale", row["pods"], workdir)
+            row["bound/s"], row["sched CPU ms/pod"] = bind_rate(cp, client, "scale",
+                                                                row["pods"], workdir)
             lists = list_latencies(client, args.lists)
             row["list p50 ms"], row["list p99 ms"] = statistics.median(lists), \
                 percentile(lists, 99)
@@ -249,7 +256,7 @@ def measure(size, args, workdir):
     return row
 
 
-COLUMNS = ["nodes", "pods", "created/s", "bound/s", "list p50 ms", "list p99 ms",
+COLUMNS = ["nodes", "pods", "created/s", "bound/s", "sched CPU ms/pod", "list p50 ms", "list p99 ms",
            "watch p50 ms", "watch p99 ms", "apiserver RSS MiB", "etcd db MiB"]
 
 
@@ -267,7 +274,7 @@ def plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     metrics = COLUMNS[2:]
-    fig, axes = plt.subplots(2, 4, figsize=(16, 7))
+    fig, axes = plt.subplots(3, 3, figsize=(14, 10))
     nodes = [r["nodes"] for r in rows]
     for ax, m in zip(axes.flat, metrics):
         ax.loglog(nodes, [r[m] for r in rows], "o-")

@@ -21,9 +21,7 @@ one for the raw run: a ratio near 0.5 means the API server, not the decisions, s
 Everything is stopped by PID at the end.
 """
 import argparse
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,7 +33,7 @@ from kfs import meta, pki
 from kfs.apiserver.local import LocalControlPlane
 from kfs.client import Client, Informer
 from kfs.util import wait_for
-from proc import CpuMeter
+from proc import CpuMeter, profile, stop_profile
 
 BINDERS = 16  # Scheduler's default bind_workers
 
@@ -115,7 +113,7 @@ def scheduler_rate(cp, client, ns, count, workdir, py_spy=None):
             if not seen:
                 meter.start()
                 if py_spy:
-                    spy.append(profile(proc.pid, py_spy, workdir))
+                    spy.append(profile(proc.pid, py_spy))
             seen[meta.name(obj)] = time.perf_counter()
             if len(seen) == count:
                 meter.stop()
@@ -138,8 +136,7 @@ def scheduler_rate(cp, client, ns, count, workdir, py_spy=None):
         wait_for(lambda: meter.used, 10, what="the last binding's CPU reading")
     finally:
         for p in spy:
-            p.send_signal(signal.SIGINT)  # py-spy writes its profile and exits
-            p.wait(60)
+            stop_profile(p)
         proc.terminate()
         proc.wait(15)
         log.close()
@@ -147,17 +144,6 @@ def scheduler_rate(cp, client, ns, count, workdir, py_spy=None):
     times = sorted(seen.values())
     return ((count - 1) / (times[-1] - times[0]),
             {name: 1e6 * used / (count - 1) for name, used in meter.used.items()})
-
-
-def profile(pid, out, workdir):
-    """py-spy sampling `pid`'s threads while they hold the GIL (the Python work) into
-    `out`: an SVG flame graph, or speedscope JSON / raw collapsed stacks by the suffix."""
-    fmt = {".json": "speedscope", ".txt": "raw"}.get(Path(out).suffix, "flamegraph")
-    exe = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    spy = subprocess.Popen([exe, "record", "--pid", str(pid), "--rate", "100", "--gil",
-                            "--format", fmt, "--output", str(out)],
-                           stdout=open(workdir / "py-spy.log", "wb"), stderr=subprocess.STDOUT)
-    return spy
 
 
 def decision_rate(client, count):
