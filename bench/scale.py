@@ -290,8 +290,8 @@ def plot(rows, path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10,100",
-                    help="node counts, comma-separated (default 10,100: about 3 minutes on "
-                    "2 cores; the issue's 10,100,500 takes about 15)")
+                    help="node counts, comma-separated (default 10,100: about a minute on "
+                    "2 cores; the issue's 10,100,500 takes about 5)")
     ap.add_argument("--pods-per-node", type=int, default=30)
     ap.add_argument("--lists", type=int, default=10, help="lists of all pods per size")
     ap.add_argument("--watch-pods", type=int, default=50,
