@@ -23,7 +23,6 @@ clients still take CPU from the server: the µs per operation are the steadier f
 import argparse
 import json
 import multiprocessing
-import os
 import statistics
 import threading
 import time
@@ -34,6 +33,7 @@ import etcd3
 from kfs.apiserver.local import LocalControlPlane
 from kfs.client import Client
 from kfs.util import wait_for
+from proc import CpuMeter, profile, stop_profile
 
 
 def percentile(values, p):
@@ -53,12 +53,6 @@ def rate(n, threads, work):
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(work, range(n)))
     return n / (time.perf_counter() - start)
-
-
-def cpu_seconds(pid):
-    """User + system CPU seconds a process has used (``/proc/<pid>/stat`` fields 14, 15)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- the load generators, each in a process of its own ---------------------------------------
@@ -100,9 +94,10 @@ def generator(make, cp, tag, args, ids, threads, ready, go, out):
     out.put(len(ids))
 
 
-def measure(cp, make, n, clients, tag, *args):
+def measure(cp, make, n, clients, tag, *args, py_spy=None):
     """(operations/s, µs of API server CPU per op, µs of etcd CPU per op) for n operations
-    spread over `clients` clients in min(clients, 4) processes."""
+    spread over `clients` clients in min(clients, 4) processes; `py_spy`: a file for a
+    profile of the API server while they run."""
     procs_n = min(clients, 4)
     ctx = multiprocessing.get_context("fork")
     ready, go, out = ctx.Barrier(procs_n + 1), ctx.Event(), ctx.Queue()
@@ -113,13 +108,15 @@ def measure(cp, make, n, clients, tag, *args):
     for p in procs:
         p.start()
     ready.wait()
-    pids = {name: cp.procs[name].pid for name in ("apiserver", "etcd")}
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    spy = profile(cp.procs["apiserver"].pid, py_spy) if py_spy else None
+    meter = CpuMeter({name: cp.procs[name].pid for name in ("apiserver", "etcd")}).start()
     start = time.perf_counter()
     go.set()
     done = sum(out.get(timeout=600) for _ in procs)
     took = time.perf_counter() - start
-    used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    used = meter.stop()
+    if spy:
+        stop_profile(spy)
     for p in procs:
         p.join()
     return done / took, 1e6 * used["apiserver"] / done, 1e6 * used["etcd"] / done
@@ -152,6 +149,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pods", type=int, default=300, help="writes per measurement (<= 2000)")
     ap.add_argument("--watch", type=int, default=200, help="pods for the watch latency")
+    ap.add_argument("--py-spy", metavar="FILE", help="profile the API server during the "
+                    "16-client pod creates with py-spy (pip install py-spy) into FILE: .svg "
+                    "flame graph, .json speedscope, .txt collapsed stacks")
     args = ap.parse_args()
     n = min(args.pods, 2000)
     with LocalControlPlane(compaction_interval="0") as cp:
@@ -163,7 +163,8 @@ def main():
         print("                       ops/s   API server CPU/op   etcd CPU/op")
         for clients in (1, 16):
             raw, _, raw_etcd_cpu = measure(cp, raw_etcd_work, n, clients, clients, payload)
-            api, api_cpu, etcd_cpu = measure(cp, create_work, n, clients, clients, "bench")
+            api, api_cpu, etcd_cpu = measure(cp, create_work, n, clients, clients, "bench",
+                                             py_spy=args.py_spy if clients == 16 else None)
             print(f"{clients:2} client(s): raw etcd put {raw:7.0f}          -        "
                   f"{raw_etcd_cpu:7.0f} µs")
             print(f"             pod create   {api:7.0f}   {api_cpu:9.0f} µs   "

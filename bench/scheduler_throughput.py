@@ -33,8 +33,9 @@ from kfs import meta, pki
 from kfs.apiserver.local import LocalControlPlane
 from kfs.client import Client, Informer
 from kfs.util import wait_for
+from proc import CpuMeter, profile, stop_profile
 
-BINDERS = 4  # Scheduler's default bind_workers
+BINDERS = 16  # Scheduler's default bind_workers
 
 
 def node(i):
@@ -64,42 +65,85 @@ def create_pods(client, ns, count, scheduler_name):
                                                      namespace=ns), range(count)))
 
 
-def raw_binding_rate(client, pods, nodes):
+def scheduled_event(pod, node_name):
+    """The Event kfs scheduler writes for a pod it bound (EventRecorder's body)."""
+    at = meta.now()
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{meta.name(pod)}.{time.time_ns():x}"},
+            "involvedObject": {"kind": "Pod", "apiVersion": "v1", "name": meta.name(pod),
+                               "namespace": meta.namespace(pod), "uid": pod["metadata"]["uid"],
+                               "resourceVersion": pod["metadata"]["resourceVersion"]},
+            "reason": "Scheduled", "type": "Normal", "count": 1,
+            "message": f"Successfully assigned {meta.key(pod)} to {node_name}",
+            "firstTimestamp": at, "lastTimestamp": at,
+            "source": {"component": "bench"}, "reportingComponent": "bench",
+            "reportingInstance": ""}
+
+
+def raw_binding_rate(cp, client, pods, nodes, with_events=False):
+    """(bindings per second, {process: µs of CPU per binding}), while an informer watches
+    the namespace as the scheduler run's does; `with_events`: each binding followed by the
+    Scheduled Event the scheduler would write, so both of its writes per pod."""
+    informer = Informer(client, "pods", namespace=meta.namespace(pods[0])).start()
+    informer.wait_synced(30)
+    meter = CpuMeter({"apiserver": cp.procs["apiserver"].pid, "etcd": cp.procs["etcd"].pid})
+
+    def bind(i, p):
+        client.bind(p, nodes[i % len(nodes)])
+        if with_events:
+            client.create(scheduled_event(p, nodes[i % len(nodes)]), meta.namespace(p))
+    meter.start()
     start = time.perf_counter()
     with ThreadPoolExecutor(BINDERS) as pool:
-        list(pool.map(lambda ip: client.bind(ip[1], nodes[ip[0] % len(nodes)]),
-                      enumerate(pods)))
-    return len(pods) / (time.perf_counter() - start)
+        list(pool.map(lambda ip: bind(*ip), enumerate(pods)))
+    took = time.perf_counter() - start
+    used = meter.stop()
+    informer.stop()
+    return len(pods) / took, {name: 1e6 * u / len(pods) for name, u in used.items()}
 
 
-def scheduler_rate(cp, client, ns, count, workdir):
-    """Start kfs scheduler over `count` pending pods; bound pods per second."""
-    seen = {}
+def scheduler_rate(cp, client, ns, count, workdir, py_spy=None):
+    """Start kfs scheduler over `count` pending pods: (bound pods per second, {process: µs
+    of CPU per pod}) from the first binding an informer sees to the last."""
+    seen, meter, spy = {}, None, []
     informer = Informer(client, "pods", namespace=ns)
 
     def on_pod(kind, obj, old):
         if obj["spec"].get("nodeName") and meta.name(obj) not in seen:
+            if not seen:
+                meter.start()
+                if py_spy:
+                    spy.append(profile(proc.pid, py_spy))
             seen[meta.name(obj)] = time.perf_counter()
+            if len(seen) == count:
+                meter.stop()
     informer.add_handler(on_pod).start().wait_synced(30)
     kubeconfig = workdir / "kube-scheduler.kubeconfig"
     pki.write_kubeconfig(kubeconfig, cp.server, cp.pki.ca, "system:kube-scheduler",
                          cp.pki.cert("kube-scheduler"), cp.pki.key("kube-scheduler"))
     log = open(workdir / "scheduler.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "kfs.cli", "scheduler", "--kubeconfig",
-                             str(kubeconfig), "--scheduler-name", "bench-scheduler", "-v", "0"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    argv = [sys.executable, "-m", "kfs.cli", "scheduler", "--kubeconfig", str(kubeconfig),
+            "--scheduler-name", "bench-scheduler", "-v", "0"]
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    meter = CpuMeter({"scheduler": proc.pid, "apiserver": cp.procs["apiserver"].pid,
+                      "etcd": cp.procs["etcd"].pid})
     try:
         wait_for(lambda: len(seen) >= count or proc.poll() is not None, 600,
                  interval=0.05, what=f"{count} pods bound by the scheduler")
         if proc.poll() is not None:
             raise RuntimeError(f"kfs scheduler exited; see {workdir / 'scheduler.log'}")
+        wait_for(lambda: meter.used, 10, what="the last binding's CPU reading")
     finally:
+        for p in spy:
+            stop_profile(p)
         proc.terminate()
         proc.wait(15)
         log.close()
         informer.stop()
     times = sorted(seen.values())
-    return (count - 1) / (times[-1] - times[0])
+    return ((count - 1) / (times[-1] - times[0]),
+            {name: 1e6 * used / (count - 1) for name, used in meter.used.items()})
 
 
 def decision_rate(client, count):
@@ -118,30 +162,45 @@ def decision_rate(client, count):
     return count / (time.perf_counter() - start)
 
 
+def cpu_text(cpu):
+    return ", ".join(f"{name} {us:.0f} µs" for name, us in cpu.items())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=100)
     parser.add_argument("--pods", type=int, default=500)
+    parser.add_argument("--py-spy", metavar="FILE", help="sample the scheduler with py-spy "
+                        "(pip install py-spy) into FILE: .svg flame graph, .json speedscope, "
+                        ".txt collapsed stacks")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="kfs-bench-sched-"))
     with LocalControlPlane(workdir / "cp") as cp:
-        client = Client.from_kubeconfig(cp.kubeconfig())
-        import requests.adapters
-        client.session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=16))
+        client = Client.from_kubeconfig(cp.kubeconfig(), pool_maxsize=16)
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda i: client.create(node(i)), range(args.nodes)))
         nodes = [meta.name(n) for n in client.list("nodes")["items"]]
-        for ns in ("raw", "sched"):
+        for ns in ("raw", "rawev", "sched"):
             create_namespace(client, ns)
         raw_pods = create_pods(client, "raw", args.pods, "nobody")
-        raw = raw_binding_rate(client, raw_pods, nodes)
+        raw, raw_cpu = raw_binding_rate(cp, client, raw_pods, nodes)
+        rawev_pods = create_pods(client, "rawev", args.pods, "nobody")
+        rawev, rawev_cpu = raw_binding_rate(cp, client, rawev_pods, nodes, with_events=True)
         create_pods(client, "sched", args.pods, "bench-scheduler")
-        sched = scheduler_rate(cp, client, "sched", args.pods, workdir)
+        sched, cpu = scheduler_rate(cp, client, "sched", args.pods, workdir, args.py_spy)
         decisions = decision_rate(client, min(args.pods, 500))
     print(f"nodes: {args.nodes} (Node objects only), pods: {args.pods} per measurement")
-    print(f"raw binding writes ({BINDERS} threads, no decisions): {raw:7.1f} bindings/s")
+    print(f"raw binding writes ({BINDERS} threads, no decisions): {raw:7.1f} bindings/s   "
+          f"CPU per binding: {cpu_text(raw_cpu)}")
+    print(f"raw bindings + Scheduled events:           {rawev:7.1f} pods/s       "
+          f"CPU per pod: {cpu_text(rawev_cpu)}")
     print(f"kfs scheduler (its own process):           {sched:7.1f} pods bound/s")
-    print(f"ratio scheduler / raw:                     {sched / raw:7.2f}")
+    print(f"                                           {'':7}              "
+          f"CPU per pod: {cpu_text(cpu)}")
+    print(f"ratio scheduler / raw bindings:            {sched / raw:7.2f}")
+    print(f"ratio scheduler / raw bindings + events:   {sched / rawev:7.2f}")
+    print(f"the scheduler's own ceiling (1 core / its CPU per pod): "
+          f"{1e6 / cpu['scheduler']:.0f} pods/s")
     print(f"framework alone (filters + scores over {args.nodes} nodes, {args.pods * 2} pods "
           f"placed): {decisions:.0f} decisions/s")
     shutil.rmtree(workdir, ignore_errors=True)

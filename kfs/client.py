@@ -4,7 +4,8 @@ Mirrors ``client-go`` (``rest``, ``tools/cache`` reflector + informer, ``util/wo
 shrunk. Every kfs component talks to the API server through this module and nothing else:
 
 - ``Client``: ``get``, ``list``, ``watch``, ``create``, ``replace``, ``patch``, ``delete``
-  (and ``bind``, ``log``) over HTTPS, authenticated with a client certificate or a token
+  (and ``bind``, ``log``) over HTTPS (``urllib3``'s keep-alive pools, without requests'
+  layers above them, which cost as much CPU again per request), authenticated with a client certificate or a token
   from a kubeconfig (``Client.for_component``: a component's ``--kubeconfig`` flag);
   errors raise ``ApiError`` carrying the server's ``Status``;
 - ``Informer``: list, then watch from the list's resourceVersion, keeping a local cache
@@ -36,8 +37,10 @@ import threading
 import time
 from base64 import b64decode
 
-import requests
-import requests.adapters
+import urllib.request
+from urllib.parse import urlencode, urlsplit
+
+import urllib3
 import yaml
 
 from kfs import meta, resources
@@ -84,15 +87,12 @@ class Client:
                  timeout=30, pool_maxsize=None):
         self.server = server.rstrip("/")
         self.timeout = timeout
-        self.session = requests.Session()
-        if pool_maxsize:  # components with many threads (watches, workers) share one pool
-            self.session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=pool_maxsize))
-        self.session.verify = ca if ca else True
-        if cert:
-            self.session.cert = (cert, key)
-        self.session.headers["User-Agent"] = user_agent
+        self.headers = {"User-Agent": user_agent, "Accept": "*/*"}
         if token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
+            self.headers["Authorization"] = f"Bearer {token}"
+        # pool_maxsize: connections kept open, for components whose threads (watches,
+        # workers) share one client
+        self.http = _pool_manager(self.server, ca, cert, key, pool_maxsize or 10)
 
     @classmethod
     def from_kubeconfig(cls, path=None, user_agent="kfs", pool_maxsize=None):
@@ -126,23 +126,30 @@ class Client:
 
     def request(self, method, path, params=None, body=None, content_type="application/json",
                 stream=False, timeout=None, raw=False):
+        """One HTTP request: the decoded JSON answer; or, with `stream` or `raw`, the
+        ``urllib3.HTTPResponse`` (streamed: read it with ``lines``). An error Status (or
+        no answer at all) raises ApiError. `timeout`: seconds, or (connect, read)."""
         data = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
-        headers = {"Content-Type": content_type} if data is not None else {}
+        headers = self.headers
+        if data is not None:
+            headers = {**headers, "Content-Type": content_type}
+            data = data.encode() if isinstance(data, str) else data
+        url = self.server + path + (f"?{urlencode(params, doseq=True)}" if params else "")
+        timeout = timeout or self.timeout
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         try:
-            # verify is passed explicitly: requests lets $REQUESTS_CA_BUNDLE override the
-            # session's CA otherwise, and the cluster's CA is in no system bundle
-            resp = self.session.request(method, self.server + path, params=params, data=data,
-                                        headers=headers, stream=stream,
-                                        timeout=timeout or self.timeout,
-                                        verify=self.session.verify)
-        except requests.RequestException as e:
+            resp = self.http.urlopen(method, url, body=data, headers=headers,
+                                     preload_content=not stream, redirect=False,
+                                     retries=NO_RETRIES,
+                                     timeout=urllib3.Timeout(connect=connect, read=read))
+        except urllib3.exceptions.HTTPError as e:
             raise ApiError({"message": f"{method} {path}: {e}", "reason": "ConnectionError"},
                            0) from None
-        if resp.status_code >= 400:
+        if resp.status >= 400:
             raise _error(resp)
         if stream or raw:
             return resp
-        return resp.json() if resp.content else None
+        return json.loads(resp.data) if resp.data else None
 
     def path(self, resource, namespace=None, name=None, subresource=None):
         r = _resource(resource)
@@ -176,8 +183,8 @@ class Client:
                             timeout=(10, read_timeout))
         if response_hook:
             response_hook(resp)
-        with resp:
-            for line in resp.iter_lines(chunk_size=None):
+        try:
+            for line in lines(resp):
                 if not line:
                     continue
                 event = json.loads(line)
@@ -185,6 +192,12 @@ class Client:
                     status = event["object"]
                     raise (Expired if status.get("code") == 410 else ApiError)(status)
                 yield event["type"], event["object"]
+        except urllib3.exceptions.HTTPError as e:  # the stream broke off
+            raise ApiError({"message": f"watch {resource}: {e}", "reason": "ConnectionError"},
+                           0) from None
+        finally:
+            resp.close()
+            resp.release_conn()
 
     def create(self, body, namespace=None, dry_run=False, subresource=None, name=None):
         r = resources.for_object(body)
@@ -237,7 +250,40 @@ class Client:
             params["follow"] = "true"
         resp = self.request("GET", self.path("pods", namespace, pod, "log"), params=params,
                             stream=follow, raw=True)
-        return resp.iter_lines(decode_unicode=True) if follow else resp.text
+        if follow:
+            return (line.decode("utf-8", "replace").rstrip("\r") for line in lines(resp))
+        return resp.data.decode("utf-8", "replace")
+
+
+NO_RETRIES = urllib3.Retry(0, read=False)  # as requests: an error is the caller's to retry
+
+
+def _pool_manager(server, ca, cert, key, maxsize):
+    """The client's connection pools, through the environment's proxy if it names one.
+
+    The proxy settings are read once, here, as Go's ``http.ProxyFromEnvironment`` does
+    (requests, which kfs used before, scanned the whole environment on every request).
+    """
+    tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": ca, "cert_file": cert, "key_file": key}
+    tls = {k: v for k, v in tls.items() if v}
+    host = urlsplit(server).hostname or ""
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(urlsplit(server).scheme) or proxies.get("all")
+    if proxy and not urllib.request.proxy_bypass_environment(host, proxies):
+        return urllib3.ProxyManager(proxy, maxsize=maxsize, **tls)
+    return urllib3.PoolManager(maxsize=maxsize, **tls)
+
+
+def lines(resp):
+    """The lines of a streamed response (without their newline), each as soon as it has
+    arrived: watch events, a followed log."""
+    pending = b""
+    for chunk in resp.stream(None, decode_content=True):
+        parts = (pending + chunk).split(b"\n")
+        pending = parts.pop()
+        yield from parts
+    if pending:
+        yield pending
 
 
 def abort(response):
@@ -246,7 +292,7 @@ def abort(response):
     ``response.close()`` would wait for the reader (it holds the socket's buffer lock until
     data arrives); shutting the socket down makes the reader's recv return at once.
     """
-    conn = getattr(response.raw, "connection", None) or getattr(response.raw, "_connection", None)
+    conn = getattr(response, "connection", None) or getattr(response, "_connection", None)
     sock = getattr(conn, "sock", None)
     try:
         if sock is not None:
@@ -265,7 +311,7 @@ def _named(items, name):
 
 
 def _file(section, field):
-    """A kubeconfig file reference. requests wants files, so *-data fields are written once
+    """A kubeconfig file reference. The ssl module wants files, so *-data fields are written once
     to a private file named by their content's hash (reused by every later client)."""
     if section.get(field):
         return section[field]
@@ -295,13 +341,14 @@ def _selectors(label_selector, field_selector):
 
 
 def _error(resp):
+    text = resp.data.decode("utf-8", "replace")
     try:
-        status = resp.json()
+        status = json.loads(text)
     except ValueError:
-        status = {"message": resp.text.strip() or resp.reason}
+        status = {"message": text.strip() or resp.reason}
     if not isinstance(status, dict) or status.get("kind") != "Status":
-        status = {"message": str(status), "code": resp.status_code}
-    return (Expired if resp.status_code == 410 else ApiError)(status, resp.status_code)
+        status = {"message": str(status), "code": resp.status}
+    return (Expired if resp.status == 410 else ApiError)(status, resp.status)
 
 
 class Informer:

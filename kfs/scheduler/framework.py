@@ -27,8 +27,7 @@ What real Kubernetes does differently: plugins implement more extension points (
 PostFilter, PreScore, Reserve, Permit, PreBind, Bind, PostBind besides Filter, Score and
 EnqueueExtensions) and are configured per profile in KubeSchedulerConfiguration, weights
 included; filters and scores
-run in parallel (16 goroutines); only ``percentageOfNodesToScore`` of a large cluster's
-nodes are examined; PostFilter really preempts lower-priority pods (kfs pods have no
+run in parallel (16 goroutines); PostFilter really preempts lower-priority pods (kfs pods have no
 priority, so it would never find a victim, and kfs only writes what it would have said).
 """
 import random
@@ -333,13 +332,37 @@ class NoNodesAvailable(Exception):
     """The cluster has no nodes at all."""
 
 
-class Framework:
-    """One scheduling profile: its filter plugins, in order, and its score plugins."""
+MIN_FEASIBLE_NODES_TO_FIND = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 
-    def __init__(self, filters, scores, rng=None):
+
+def num_feasible_nodes_to_find(num_all_nodes, percentage=0):
+    """How many feasible nodes are enough to stop filtering (upstream's
+    ``numFeasibleNodesToFind``): every node of a cluster under 100; else `percentage` of
+    them (0: adaptive, 50 % minus 1 % per 125 nodes, at least 5 %), and at least 100."""
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_all_nodes
+    if percentage == 0:
+        percentage = max(50 - num_all_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    return max(num_all_nodes * percentage // 100, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+class Framework:
+    """One scheduling profile: its filter plugins, in order, and its score plugins.
+
+    In a cluster of 100 nodes or more, filtering stops once enough nodes fit
+    (``percentage_of_nodes_to_score``, KubeSchedulerConfiguration's
+    ``percentageOfNodesToScore``; 0 is upstream's adaptive default), and the next pod's
+    search starts where this one's stopped (``next_start_node_index``), so every node is
+    examined as often as the others.
+    """
+
+    def __init__(self, filters, scores, rng=None, percentage_of_nodes_to_score=0):
         self.filters = list(filters)   # [Plugin with filter()]
         self.scores = list(scores)     # [Plugin with score() and weight]
         self.rng = rng or random.Random()
+        self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
+        self.next_start_node_index = 0
 
     def queueing_hints(self):
         """{registered ClusterEvent: [(plugin name, hint)]} of the plugins that can reject
@@ -366,13 +389,23 @@ class Framework:
         return None
 
     def find_nodes_that_fit(self, pod, node_infos):
+        """(feasible NodeInfos, {node name: Status} of the others examined), examining the
+        nodes from ``next_start_node_index`` on, round the list, until enough fit."""
         feasible, statuses = [], {}
-        for ni in node_infos:
+        n = len(node_infos)
+        enough = num_feasible_nodes_to_find(n, self.percentage_of_nodes_to_score)
+        for i in range(n):
+            ni = node_infos[(self.next_start_node_index + i) % n]
             status = self.run_filter_plugins(pod, ni)
             if status is None:
                 feasible.append(ni)
+                if len(feasible) >= enough:
+                    break
             else:
                 statuses[ni.name] = status
+        if n:
+            self.next_start_node_index = (self.next_start_node_index + len(feasible)
+                                          + len(statuses)) % n
         return feasible, statuses
 
     def run_score_plugins(self, pod, node_infos):
@@ -418,10 +451,11 @@ class Framework:
         feasible, statuses = self.find_nodes_that_fit(pod, node_infos)
         if not feasible:
             raise FitError(pod, len(node_infos), statuses)
+        evaluated = len(feasible) + len(statuses)
         if len(feasible) == 1:  # nothing to compare: upstream skips scoring too
-            return ScheduleResult(feasible[0].name, len(node_infos), 1)
+            return ScheduleResult(feasible[0].name, evaluated, 1)
         totals = self.prioritize_nodes(pod, feasible)
-        return ScheduleResult(self.select_host(totals), len(node_infos), len(feasible), totals)
+        return ScheduleResult(self.select_host(totals), evaluated, len(feasible), totals)
 
     def explain(self, pod, node_infos):
         """Every node's verdict, plugin by plugin: what a notebook shows of one decision.

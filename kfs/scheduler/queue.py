@@ -197,11 +197,14 @@ class SchedulingQueue:
 
     # -- cluster events -------------------------------------------------------------------
 
-    def move_all_to_active_or_backoff(self, event, old=None, new=None):
+    def move_all_to_active_or_backoff(self, event, old=None, new=None, skip=None):
         """A ClusterEvent (`old` and `new` the object before and after; None for an add or
-        a delete): give the parked pods it may help another try."""
+        a delete): give the parked pods it may help another try (all but the key `skip`:
+        upstream's preCheck, which leaves out the pod whose failed binding this is)."""
         with self.cond:
             for key in list(self.unschedulable):
+                if key == skip:
+                    continue
                 if self.is_pod_worth_requeuing(self._info(key), event, old, new):
                     del self.unschedulable[key]
                     self._requeue(key)

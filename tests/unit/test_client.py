@@ -207,6 +207,37 @@ def test_a_components_client_comes_from_its_flag_or_else_kubeconfig(tmp_path, mo
     for flag in (None, str(tmp_path / "kc")):
         c = Client.for_component(flag, "kfs-x", pool_maxsize=7)
         assert c.server == "https://10.0.0.1:6443"
-        assert c.session.headers["User-Agent"] == "kfs-x"
-        assert c.session.headers["Authorization"] == "Bearer secret"
-        assert c.session.get_adapter("https://10.0.0.1")._pool_maxsize == 7
+        assert c.headers["User-Agent"] == "kfs-x"
+        assert c.headers["Authorization"] == "Bearer secret"
+        assert c.http.connection_pool_kw["maxsize"] == 7
+
+
+def test_the_proxy_comes_from_the_environment_once_when_the_client_is_made(monkeypatch):
+    """Go's http.ProxyFromEnvironment reads the environment once; so does the client
+    (requests scanned it on every request)."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = Client("https://10.0.0.1:6443")
+    assert client.http.proxy.host == "proxy.example"
+
+
+def test_no_proxy_for_the_api_server_leaves_the_client_without_one(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "10.0.0.1")
+    assert getattr(Client("https://10.0.0.1:6443").http, "proxy", None) is None
+
+
+def test_a_followed_log_is_read_line_by_line_as_it_arrives(server):
+    client, routes, _ = server
+    routes[("GET", "/api/v1/namespaces/default/pods/p/log")] = (200, b"one\r\ntwo\nthree")
+    assert list(client.log("p", follow=True)) == ["one", "two", "three"]
+    assert client.log("p") == "one\r\ntwo\nthree"
+
+
+def test_query_parameters_are_encoded(server):
+    client, routes, seen = server
+    routes[("GET", "/api/v1/namespaces/default/pods")] = (200, {"items": []})
+    client.list("pods", "default", label_selector="app=web,tier in (a,b)")
+    assert seen[-1][1] == ("/api/v1/namespaces/default/pods?labelSelector="
+                           "app%3Dweb%2Ctier+in+%28a%2Cb%29")

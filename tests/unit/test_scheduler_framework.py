@@ -5,7 +5,7 @@ import pytest
 
 from kfs.scheduler import events, plugins
 from kfs.scheduler.framework import (FitError, Framework, InvalidScore, NoNodesAvailable,
-                                     ScorePlugin)
+                                     ScorePlugin, num_feasible_nodes_to_find)
 from tests.unit.scheduler_objects import node, node_info, pod
 
 UNREACHABLE = [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"}]
@@ -143,3 +143,37 @@ def test_queueing_hints_gather_what_the_filters_registered_and_no_score():
     label_change = [name for registered, hs in hints.items()
                     if registered.match(events.NODE_LABEL_CHANGE) for name, _ in hs]
     assert label_change == ["NodeAffinity"]
+
+
+@pytest.mark.parametrize("nodes, percentage, enough", [
+    (50, 0, 50),        # under 100 nodes: every node
+    (100, 0, 100),      # 50 % of 100 is under the floor of 100
+    (500, 0, 230),      # adaptive: 50 % - 500/125 = 46 %
+    (1000, 0, 420),     # 42 %
+    (10000, 0, 500),    # 50 % - 80 is under the floor of 5 %
+    (2000, 10, 200),    # percentageOfNodesToScore set
+    (500, 10, 100),     # at least 100 all the same
+])
+def test_how_many_feasible_nodes_are_enough_is_upstreams_rule(nodes, percentage, enough):
+    assert num_feasible_nodes_to_find(nodes, percentage) == enough
+
+
+def test_in_a_large_cluster_the_search_stops_early_and_the_next_one_goes_on_from_there():
+    nodes = [node_info(node(f"n{i:03d}")) for i in range(500)]
+    f = framework()
+    first = f.schedule_pod(pod("a"), nodes)
+    assert (first.evaluated_nodes, first.feasible_nodes) == (230, 230)
+    assert first.suggested_host in {f"n{i:03d}" for i in range(230)}
+    second = f.schedule_pod(pod("b"), nodes)
+    assert second.suggested_host in {f"n{i:03d}" for i in range(230, 460)}
+    assert f.next_start_node_index == 460
+
+
+def test_when_few_nodes_fit_every_node_is_examined():
+    nodes = [node_info(node(f"n{i:03d}", cpu="1")) for i in range(199)] + \
+        [node_info(node("big", cpu="8"))]
+    result = framework().schedule_pod(pod("a", cpu="4"), nodes)
+    assert (result.suggested_host, result.evaluated_nodes) == ("big", 200)
+    with pytest.raises(FitError) as e:
+        framework().schedule_pod(pod("b", cpu="16"), nodes)
+    assert e.value.message.startswith("0/200 nodes are available: 200 Insufficient cpu.")

@@ -46,6 +46,19 @@ def test_an_unschedulable_pod_waits_for_a_cluster_event():
     assert q.pop(0)[0] == "ns/a"
 
 
+def test_an_event_can_leave_out_the_pod_it_is_about():
+    """A failed binding's AssignedPodDelete wakes the others, not the failed pod itself."""
+    q, clock = queue()
+    for key in ("ns/a", "ns/b"):
+        q.add(key)
+        k, cycle = q.pop(0)
+        q.add_unschedulable(k, cycle)
+        q.done(k)
+    clock.now += 60
+    q.move_all_to_active_or_backoff(events.ASSIGNED_POD_DELETE, skip="ns/a")
+    assert q.pending()["unschedulable"] == ["ns/a"] and q.pop(0)[0] == "ns/b"
+
+
 def test_a_moved_pod_still_serves_its_backoff():
     q, clock = queue(initial_backoff=1.0)
     q.add("ns/a")

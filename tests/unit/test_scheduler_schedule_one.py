@@ -210,6 +210,57 @@ def test_a_failed_binding_gives_the_node_back_and_retries_the_pod(api, sched):
     assert node_of(api, "a") == "node1"
 
 
+class DeferredBinder:
+    """Stands in for the scheduler's binding threads: binding cycles run on `run()`."""
+
+    def __init__(self):
+        self.cycles = []
+
+    def submit(self, fn, *args):
+        self.cycles.append((fn, args))
+
+    def run(self):
+        cycles, self.cycles = self.cycles, []
+        for fn, args in cycles:
+            fn(*args)
+
+    def shutdown(self, wait=True):
+        pass
+
+
+def test_a_failed_binding_wakes_the_pod_parked_for_the_room_it_held(api, sched):
+    """upstream's handleBindingCycleError: forgetting the assumed pod is an
+    AssignedPodDelete to the parked pods; the failed pod goes back through backoff."""
+    sched.binder = DeferredBinder()
+    create(api, node("node1", cpu="2"))
+    create(api, pod("a", cpu="1500m"))
+    sched.run_once(timeout=0)          # a assumed on node1, its binding in flight
+    create(api, pod("b", cpu="1500m"))
+    sched.run_once(timeout=0)          # no room for b while a is counted: parked
+    assert sched.queue.pending()["unschedulable"] == ["default/b"]
+    api.fail["bind"] = status_error(500, "InternalError", "etcd is unhappy")
+    sched.binder.run()                 # a's binding fails
+    assert sched.queue.pending()["unschedulable"] == []
+    assert not sched.cache.is_assumed(api.get("pods", "a", "default"))
+    drain(sched)
+    sched.binder.run()
+    bound = {node_of(api, "a"), node_of(api, "b")}
+    assert bound == {"node1", None}    # one of them got the room, the other waits for it
+
+
+def test_a_binding_that_raises_anything_forgets_the_pod_and_retries_it(api, sched):
+    class Broken(Exception):
+        pass
+    create(api, node("node1", cpu="2"))
+    create(api, pod("a", cpu="1500m"))
+    api.fail["bind"] = Broken("a bug in the client")
+    sched.run_once(timeout=0)
+    assert sched.cache.node_info("node1").requested.milli_cpu == 0
+    assert sched.queue.pending()["backoff"] == ["default/a"]
+    drain(sched)
+    assert node_of(api, "a") == "node1"
+
+
 def test_a_pod_for_another_scheduler_is_left_alone(api, sched):
     create(api, node("node1"))
     create(api, pod("theirs", scheduler_name="my-scheduler"))
