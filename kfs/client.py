@@ -5,8 +5,8 @@ shrunk. Every kfs component talks to the API server through this module and noth
 
 - ``Client``: ``get``, ``list``, ``watch``, ``create``, ``replace``, ``patch``, ``delete``
   (and ``bind``, ``log``) over HTTPS (``urllib3``'s keep-alive pools, without requests'
-  layers above them, which cost as much CPU again per request), authenticated with a client certificate or a token
-  from a kubeconfig (``Client.for_component``: a component's ``--kubeconfig`` flag);
+  layers above them, which cost as much CPU again per request), authenticated with a
+  client certificate or a token from a kubeconfig (``Client.for_component``: a component's ``--kubeconfig`` flag);
   errors raise ``ApiError`` carrying the server's ``Status``;
 - ``Informer``: list, then watch from the list's resourceVersion, keeping a local cache
   (``store``) and calling handlers on every change; resumes the watch from the last seen
