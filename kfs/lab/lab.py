@@ -2,8 +2,9 @@
 
 ``Lab.up(nodes, stage)`` makes the lab match what was asked, whatever state it is in:
 it creates what is missing, restarts what died, leaves alone what runs, and stops the
-components of later stages; a node ``kfs lab stop-node`` stopped (``stopped`` in the record)
-stays stopped until ``kfs lab start-node``. ``down`` removes everything ``up`` created, processes by PID.
+components of later stages; a node ``kfs lab stop-node`` stopped (``stopped`` in the
+record) stays stopped until ``kfs lab start-node``. ``down`` removes everything ``up``
+created, processes by PID.
 
 The lab's record (``lab.json`` in its state directory) is written *before* anything is
 created, so a crashed ``up`` still leaves ``down`` knowing what to remove.
