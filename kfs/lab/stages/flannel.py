@@ -244,7 +244,8 @@ def down(lab, progress):
     for m in touched:
         if (m.docker_opts or on_pod_network(m)) and m.exists():
             restart_docker(lab, m, [])
-            progress(f"docker on {m.name}: back on its default bridge 172.17.0.0/16")
+            progress(f"docker on {m.name}: back on its default bridge 172.17.0.0/16"
+                     + (" when the machine starts" if m.stopped else ""))
         elif m.docker_opts:
             lab.state["docker_opts"].pop(m.name, None)
             lab.save()
