@@ -58,6 +58,12 @@ def lab_commands(sub):
     rm = lab.add_parser("remove-node", help="drain a node added with add-node, delete its "
                         "machine and its Node")
     rm.add_argument("name")
+    stop = lab.add_parser("stop-node", help="stop a node's machine (every daemon; its disk "
+                          "kept): kfs lab up leaves it stopped")
+    stop.add_argument("name")
+    start = lab.add_parser("start-node", help="start a node stop-node stopped: its daemons "
+                           "again, as kfs lab up repairs them")
+    start.add_argument("name")
     lab.add_parser("status", help="machines, addresses, daemons and their PIDs")
     lab.add_parser("kubeconfig", help="print the path of the admin kubeconfig "
                    "(export KUBECONFIG=$(kfs lab kubeconfig))")
@@ -119,6 +125,14 @@ def lab_main(args):
         from kfs.lab.nodes import remove_node
         remove_node(lab, args.name)
         print(f"node {args.name} removed")
+    elif cmd == "stop-node":
+        from kfs.lab.nodes import stop_node
+        stop_node(lab, args.name)
+        print(f"node {args.name} is stopped (kfs lab start-node {args.name} starts it)")
+    elif cmd == "start-node":
+        from kfs.lab.nodes import start_node
+        start_node(lab, args.name)
+        print(f"node {args.name} is running")
     elif cmd == "exec":
         argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         m = lab.machine(args.machine)

@@ -20,10 +20,11 @@ def nodes_ready(api, count):
 def catch_up(stage, lab=None, **options):
     from kfs.client import Client
     from kfs.lab import Lab
-    from kfs.lab.stages import at_least
+    from kfs.lab.stages import at_least, running
     lab = (lab or Lab()).up(stage=stage, **options)
     if not at_least("apiserver", stage):
         return lab, None
     api = Client.from_kubeconfig(lab.admin_kubeconfig)
-    wait(lambda: nodes_ready(api, len(lab.nodes)), 90, what=f"the {len(lab.nodes)} nodes Ready")
+    count = len(running(lab.nodes))   # a node kfs lab stop-node stopped is NotReady
+    wait(lambda: nodes_ready(api, count), 90, what=f"the {count} nodes Ready")
     return lab, api

@@ -2,7 +2,9 @@
 
 ``Lab.up(nodes, stage)`` makes the lab match what was asked, whatever state it is in:
 it creates what is missing, restarts what died, leaves alone what runs, and stops the
-components of later stages. ``down`` removes everything ``up`` created, processes by PID.
+components of later stages; a node ``kfs lab stop-node`` stopped (``stopped`` in the
+record) stays stopped until ``kfs lab start-node``. ``down`` removes everything ``up``
+created, processes by PID.
 
 The lab's record (``lab.json`` in its state directory) is written *before* anything is
 created, so a crashed ``up`` still leaves ``down`` knowing what to remove.
@@ -51,11 +53,12 @@ class Lab:
         return self.state.get("kind", "netns")
 
     def new_machine(self, name, ip, docker_opts=(), joined=False):
+        stopped = name in self.stopped
         if self.kind == "vagrant":
             from kfs.lab.vm import VM
-            return VM(name, ip, self.name, self.dir, list(docker_opts), joined,
+            return VM(name, ip, self.name, self.dir, list(docker_opts), joined, stopped,
                       here=name in ("cp", "lb"))   # kfs runs on cp (the lb is cp's, too)
-        return Machine(name, ip, self.name, self.dir, list(docker_opts), joined)
+        return Machine(name, ip, self.name, self.dir, list(docker_opts), joined, stopped)
 
     @property
     def bridge(self):
@@ -87,6 +90,12 @@ class Lab:
     def joined(self):
         """{name: address index} of the nodes added by ``kfs lab add-node``."""
         return dict(sorted(self.state.get("joined", {}).items(), key=lambda kv: kv[1]))
+
+    @property
+    def stopped(self):
+        """Names of the nodes ``kfs lab stop-node`` stopped (``kfs.lab.nodes``): the stages
+        start nothing on them, so ``up`` does not silently start a stopped instance again."""
+        return sorted(self.state.get("stopped", []))
 
     @property
     def appliances(self):
@@ -164,6 +173,7 @@ class Lab:
             check_kind(self, options.get("kind"))
             old = self.machines
             check_joined(self, nodes, stage)
+            check_stopped(self, options.get("etcd_members"))
             from kfs.lab.stages.apiserver import etcd_move
             move = etcd_move(self, options.get("etcd_members"))
             if move:  # said before anything is done
@@ -175,6 +185,7 @@ class Lab:
                 if m.name not in {n.name for n in self.machines}:
                     progress(f"removing machine {m.name}")
                     remove_machine(m)
+            forget_stopped(self)
             stages.bring_to(self, stage, progress)
             self.state["stage"] = stage
             self.save()
@@ -207,11 +218,12 @@ class Lab:
                        [m.containerd(), m.dockerd(), *m.components()]}
             rows.append({"machine": m.name, "address": m.ip,
                          "netns": (m.netns or "vm") if m.exists() else None,
-                         "daemons": daemons, "subnet": flannel.subnet(m)})
+                         "daemons": daemons, "subnet": flannel.subnet(m),
+                         "stopped": m.stopped})
         for m in self.appliances:  # no Docker there
             rows.append({"machine": m.name, "address": m.ip, "netns": m.netns or "vm",
                          "daemons": {d.name: supervisor.pid_of(d) for d in m.components()},
-                         "subnet": None})
+                         "subnet": None, "stopped": False})
         return rows
 
 
@@ -230,6 +242,25 @@ def check_joined(lab, nodes, stage):
     if taken:
         raise LabError(f"--nodes {nodes} would need {', '.join(taken)}, added with add-node; "
                        f"remove it first (kfs lab remove-node NAME) or use fewer nodes")
+
+
+def check_stopped(lab, etcd_members=None):
+    """Stopped nodes stay stopped through ``up``, but not an etcd member: without it a
+    3-member etcd has no room for another failure."""
+    count = int(etcd_members or lab.state.get("etcd_members") or 1)
+    members = ("node1", "node2") if count == 3 else ()
+    held = [n for n in lab.stopped if n in members]
+    if held:
+        raise LabError(f"{', '.join(held)} is stopped (kfs lab stop-node) but runs an etcd "
+                       f"member (--etcd-members 3): kfs lab start-node {held[0]} first")
+
+
+def forget_stopped(lab):
+    """A removed machine is no longer stopped: one of the same name made later runs."""
+    names = {m.name for m in lab.machines}
+    if any(n not in names for n in lab.stopped):
+        lab.state["stopped"] = [n for n in lab.stopped if n in names]
+        lab.save()
 
 
 def check_kind(lab, kind):

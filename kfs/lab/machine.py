@@ -11,6 +11,7 @@ so that the same stage code runs the netns lab and the Vagrant lab (``kfs/lab/vm
 - ``docker_host`` (its Docker as seen on the machine, for its kubelet) and ``docker()`` (a
   client of that Docker from where kfs runs);
 - ``exists()``, ``create(lab)``, ``remove()``: the IaaS side: is it there, make it, delete it;
+  ``stop()``: stop it, keeping its disk (``kfs lab stop-node``; ``stopped`` says so);
 - ``addresses(device)``, ``has_link(device)``, ``device_with(address)``: its network
   devices, read with ``ip``.
 
@@ -59,6 +60,7 @@ class Machine:
     lab_dir: Path
     docker_opts: list = field(default_factory=list)  # e.g. --bip/--mtu once flannel runs
     joined: bool = False   # added by `kfs lab add-node`: its kubelet bootstraps with a token
+    stopped: bool = False  # stopped by `kfs lab stop-node`: `kfs lab up` leaves it stopped
 
     @property
     def netns(self):
@@ -147,6 +149,14 @@ class Machine:
         shutil.rmtree(self.run_dir, ignore_errors=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def stop(self):
+        """The instance stopped (a cloud's "stop instance"): every daemon stopped, Docker's
+        containers stopped with it but kept, its disk and its network device kept.
+        Returns {daemon: pid} of those that ran."""
+        pids = {d.name: supervisor.stop(d) for d in self.components()}
+        pids.update(self.halt_runtime())
+        return {name: pid for name, pid in pids.items() if pid}
+
     def addresses(self, device):
         """The IPv4 addresses (``a.b.c.d/len``) on one of the machine's devices."""
         out = self.run(["ip", "-j", "addr", "show", "dev", device], capture_output=True,
@@ -217,17 +227,23 @@ class Machine:
             return False
 
     def stop_runtime(self):
-        """Remove every container, stop dockerd and containerd, kill leftover shims."""
+        """Remove every container, then stop the runtime (``halt_runtime``)."""
         if supervisor.pid_of(self.dockerd()) and self.docker_ready():
             for c in self.docker().containers.list(all=True):
                 c.remove(force=True)
-        supervisor.stop(self.dockerd(), timeout=20)
-        supervisor.stop(self.containerd())
+        self.halt_runtime()
+
+    def halt_runtime(self):
+        """Stop dockerd (which stops its containers) and containerd, kill leftover shims;
+        returns their PIDs (None: it was not running)."""
+        pids = {"dockerd": supervisor.stop(self.dockerd(), timeout=20),
+                "containerd": supervisor.stop(self.containerd())}
         for pidfile in (self.run_dir / "containerd").glob("io.containerd.runtime.v2.task/*/*/shim.pid"):
             try:
                 os.kill(int(pidfile.read_text()), 9)
             except (OSError, ValueError):
                 pass
+        return pids
 
 
 def unmount_under(*dirs):

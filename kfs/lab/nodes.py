@@ -1,5 +1,6 @@
-"""``kfs lab add-node [NAME]`` and ``kfs lab remove-node NAME``: the IaaS creating and
-deleting an instance, and the node joining and leaving the cluster.
+"""``kfs lab add-node [NAME]``, ``kfs lab remove-node NAME``: the IaaS creating and deleting
+an instance, and the node joining and leaving the cluster; ``kfs lab stop-node NAME``,
+``kfs lab start-node NAME``: the IaaS stopping an instance and starting it again.
 
 **add-node** is what a cloud's "create instance" plus ``kubeadm join`` do:
 
@@ -33,9 +34,30 @@ Only machines added by add-node can be removed; node1 and node2 are the lab's ow
 (``kfs lab up --nodes N``). Both commands are idempotent: add-node NAME of a node already
 added repairs it, and remove-node of one half-removed finishes the job.
 
+**stop-node** is a cloud's "stop instance": every daemon of the machine stops (its kubelet,
+kube-proxy, flanneld, then dockerd, which stops its containers, and containerd), and its
+disk stays: the Docker data with its stopped containers, the kubelet's certificates, the
+Docker options flannel gave it. The lab records it (``stopped`` in its record), so ``kfs lab
+up`` repairs everything else and leaves it stopped (``kfs lab status`` says so), and at stage
+``cloud`` rewrites the cloud's inventory (``running: false``). The cluster then sees what
+it sees of a powered-off machine: the kubelet's heartbeats stop, the controller manager
+marks the Node's Ready ``Unknown`` after its grace (20 s here) and taints it unreachable
+(evicting its pods after their tolerations), and the cloud-controller-manager's node
+lifecycle controller, asking the cloud about a NotReady Node, finds the instance there but
+not running: it adds the ``node.cloudprovider.kubernetes.io/shutdown`` taint and does not
+delete the Node. **start-node** clears the mark and brings the lab up again: the stages
+start that machine's daemons with their own code, as ``kfs lab up`` repairs a dead one; the
+kubelet finds its pods' containers exited and makes new sandboxes, the Node is Ready
+again, and the cloud-controller-manager takes the shutdown taint off. Only nodes can be
+stopped (not ``cp``, not the load balancer ``lb``), and not an etcd member; both commands
+are idempotent.
+
 What real clusters do differently: a cloud's machine image runs ``kubeadm join`` (or a
 cloud-init script) at first boot; the cluster-autoscaler or Karpenter adds and removes
-nodes by demand, draining them first the same way.
+nodes by demand, draining them first the same way. A stopped cloud instance loses its
+memory and (on many clouds) its public address; kube-controller-manager's node lifecycle
+then also marks volumes attached to a shut-down node for detaching (non-graceful node
+shutdown, with the ``node.kubernetes.io/out-of-service`` taint).
 """
 import re
 from contextlib import contextmanager
@@ -131,6 +153,8 @@ def add_node(lab, name=None, progress=print, timeout=JOIN_TIMEOUT):
         name = name or next_name(lab)
         check_name(lab, name)
         client = join.admin(lab)
+        if name in lab.stopped:
+            raise LabError(f"{name} is stopped: kfs lab start-node {name} starts it")
         if name not in lab.joined and node_exists(client, name):
             raise LabError(f"a Node named {name} exists already (kubectl get node {name}); "
                            "pick another name")
@@ -181,6 +205,9 @@ def remove_node(lab, name, progress=print, timeout=JOIN_TIMEOUT):
             why = (f"{name} is one of the lab's own machines (kfs lab up --nodes N changes "
                    "those)" if name in own else f"no node {name!r} was added with add-node")
             raise LabError(f"{why}; added with add-node: {added}")
+        if name in lab.stopped:   # drain would wait for a kubelet that is not there
+            raise LabError(f"{name} is stopped: kfs lab start-node {name} first, so that "
+                           f"drain can move its pods, then remove it")
         m = lab.machine(name)
         client = join.admin(lab)
         if node_exists(client, name):
@@ -237,3 +264,70 @@ def cleanup_after(lab, machine, client, progress, timeout):
     if stages.at_least("flannel", lab.stage):
         for key in flannel.release_lease(lab, machine):
             progress(f"flannel: etcdctl del {key}")
+
+
+# -- stop-node, start-node ------------------------------------------------------------------------
+
+def check_can_stop(lab, name, verb="stop"):
+    """Only a node of a netns lab, and not an etcd member, can be stopped (and started)."""
+    if not lab.exists:
+        raise LabError(f"no lab {lab.name!r}, so no node {name!r} to {verb}")
+    if lab.kind == "vagrant":
+        raise LabError("in the Vagrant lab a stopped machine is a halted VM: on the host, "
+                       f"vagrant halt {name} (vagrant up {name} starts it again; then "
+                       "kfs lab up on cp repairs its daemons)")
+    nodes = [m.name for m in lab.nodes]
+    if name not in nodes:
+        what = {"cp": "cp is the control plane: only nodes can be stopped and started",
+                cloud.LB_MACHINE: "lb is the cloud's load balancer: only nodes can be "
+                "stopped and started"}.get(name, f"no node {name!r} in the lab")
+        raise LabError(f"{what}; nodes: {', '.join(nodes) or 'none'}")
+    if int(lab.state.get("etcd_members") or 1) == 3 and name in ("node1", "node2"):
+        raise LabError(f"{name} runs an etcd member (--etcd-members 3): stopping it would "
+                       "leave etcd one failure from losing its quorum; not done")
+
+
+def stop_node(lab, name, progress=print):
+    """Stop every daemon of the node's machine, keep its disk, mark it stopped (see the
+    module); returns {daemon: pid} of those it stopped."""
+    check_host()
+    check_can_stop(lab, name)
+    with lab.locked():
+        check_can_stop(lab, name)
+        was = name in lab.stopped
+        lab.state["stopped"] = sorted({*lab.stopped, name})   # first: up leaves it alone
+        lab.save()
+        stopped = lab.machine(name).stop()
+        if stopped:
+            progress(f"stopped {name}: " + ", ".join(f"{n} (pid {p})" for n, p in stopped.items())
+                     + "; its disk is kept")
+        elif was:
+            progress(f"{name} is stopped already")
+        if has_cloud_controller_manager(lab.stage):
+            cloud.write_config(lab)
+            progress(f"cloud: the inventory says {name} is not running (the "
+                     "cloud-controller-manager taints its Node once it is NotReady)")
+    return stopped
+
+
+def start_node(lab, name, progress=print, timeout=JOIN_TIMEOUT):
+    """Clear the node's stopped mark and bring the lab up again, which starts its daemons;
+    wait for its Node to be Ready (from stage apiserver on)."""
+    check_host()
+    check_can_stop(lab, name, verb="start")
+    with lab.locked(), api_answers(lab):
+        check_can_stop(lab, name, verb="start")
+        progress(f"starting {name}" if name in lab.stopped else
+                 f"{name} is not stopped: repairing it as kfs lab up does")
+        lab.state["stopped"] = [n for n in lab.stopped if n != name]
+        lab.save()
+        stages.bring_to(lab, lab.stage, progress)   # its daemons, by the stages' own code
+        if stages.at_least("apiserver", lab.stage):
+            client = join.admin(lab)
+            try:
+                wait_for(lambda: node_ready(client, name), timeout=timeout, interval=0.5,
+                         what=f"Node {name} to be Ready")
+            except TimeoutError as e:
+                raise LabError(f"{e}; see {lab.machine(name).dir / 'kubelet.log'}") from None
+            progress(f"node {name} is Ready")
+    return lab.machine(name)

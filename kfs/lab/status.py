@@ -2,7 +2,8 @@
 
 Printed by ``kfs lab up`` and ``kfs lab status``, and by the main job (``kfs demo``)
 before it starts. A daemon whose process is gone shows ``DEAD``; a machine whose network
-namespace is gone shows ``MISSING`` (``kfs lab up`` repairs both).
+namespace is gone shows ``MISSING`` (``kfs lab up`` repairs both); a node ``kfs lab
+stop-node`` stopped shows ``stopped`` instead of its daemons (``kfs lab up`` leaves it so).
 """
 from kfs.lab.lab import Lab
 
@@ -21,6 +22,8 @@ def print_status(lab=None):
           + "DAEMONS (PID)")
     for row in rows:
         daemons = "  ".join(f"{n} {p or 'DEAD'}" for n, p in row["daemons"].items())
+        if row.get("stopped"):
+            daemons = f"stopped (kfs lab start-node {row['machine']} starts it)"
         subnet = f"{row['subnet'] or '-':15} " if subnets else ""
         print(f"{row['machine']:8} {row['address']:15} {row['netns'] or 'MISSING':12} {subnet}"
               f"{daemons}")

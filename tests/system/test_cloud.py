@@ -4,8 +4,8 @@ through the API server, the real kubectl, curl from the host and the load balanc
 
 One lab at stage cloud is shared by the module; a Deployment ``web`` of ``kfs/echo:1`` (4
 replicas over node1 and node2) is made once. One test adds a machine with ``kfs lab
-add-node`` and removes it again. The last test removes node2 from the lab and brings it
-back, so it runs last.
+add-node`` and removes it again, one stops node2 (``kfs lab stop-node``) and starts it
+again. The last test removes node2 from the lab and brings it back, so it runs last.
 """
 import json
 import subprocess
@@ -15,6 +15,7 @@ import pytest
 
 from kfs import meta
 from kfs.cloud.controllers.node import UNINITIALIZED
+from kfs.cloud.controllers.nodelifecycle import SHUTDOWN
 from kfs.cloud.controllers.service import FINALIZER
 from kfs.cloud.loadbalancer import STATUS_FILE
 from kfs.kubectl import kubectl
@@ -295,6 +296,49 @@ def test_an_added_machine_is_initialized_by_the_cloud_balanced_to_and_deleted_wi
         delete_service(cluster, "web-join")
         if name in lab.joined:
             lab_nodes.remove_node(lab, name, **quiet)
+
+
+def taint_keys(client, name):
+    return [t["key"] for t in client.get("nodes", name)["spec"].get("taints") or []]
+
+
+def test_a_stopped_machine_keeps_its_node_tainted_shutdown_until_it_is_started(cluster, lab):
+    """stop-node: every daemon of node2 stops, kfs lab up leaves it stopped; after the
+    controller manager's 20 s grace the Node is NotReady and the cloud node lifecycle
+    controller, finding the instance there but not running, taints it shutdown and does not
+    delete it. start-node: Ready again, the taint removed, web-cloud's pods Ready again."""
+    before = cluster.get("nodes", "node2")["metadata"]["uid"]
+    start = time.monotonic()
+    stopped = lab_nodes.stop_node(lab, "node2", **quiet)
+    try:
+        assert {"kubelet", "proxy", "flanneld", "dockerd", "containerd"} <= set(stopped)
+        assert {m["name"]: m["running"] for m in json.loads(
+            cloud.config_path(lab).read_text())["machines"]}["node2"] is False
+        lab.up(stage="cloud", **quiet)              # a repair does not start it again
+        node2 = lab.machine("node2")
+        assert node2.stopped and supervisor.pid_of(node2.dockerd()) is None
+        assert supervisor.pid_of(kubelet.daemon(lab, node2)) is None
+        wait_for(lambda: SHUTDOWN in taint_keys(cluster, "node2"), 60, interval=0.5,
+                 what="node2 tainted shutdown by the cloud-controller-manager")
+        assert time.monotonic() - start < 20 + 5 + 30
+        node = cluster.get("nodes", "node2")
+        assert node["metadata"]["uid"] == before                 # the same Node: not deleted
+        assert not meta.condition_true(node, "Ready")
+        assert not any(e["reason"] == "DeletingNode" and e["involvedObject"].get("uid") == before
+                       for e in cluster.list("events")["items"])
+    finally:
+        lab_nodes.start_node(lab, "node2", **quiet)
+    assert not lab.machine("node2").stopped
+    wait_for(lambda: SHUTDOWN not in taint_keys(cluster, "node2"), 20, interval=0.5,
+             what="the shutdown taint off node2")
+    node = cluster.get("nodes", "node2")
+    assert node["metadata"]["uid"] == before and meta.condition_true(node, "Ready")
+
+    def web_ready():
+        pods = cluster.list("pods", "default", label_selector=LABEL)["items"]
+        return sum(meta.condition_true(p, "Ready") and not p["metadata"].get("deletionTimestamp")
+                   for p in pods) >= 4
+    wait_for(web_ready, 90, interval=0.5, what="web-cloud's 4 pods Ready again")
 
 
 def test_a_machine_removed_from_the_lab_loses_its_node_within_the_grace(cluster, lab):

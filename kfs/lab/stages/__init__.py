@@ -10,7 +10,8 @@ because a component may run differently further on (the kubelets run standalone 
 ``kubelet`` and against the API server from ``apiserver``). A stage module starts its
 component's processes (``kfs kubelet``, ``kfs apiserver``, ...) under the lab's supervisor
 and may import the component's package for its constants; a component never imports the
-lab (``tests/unit/test_imports.py`` checks it, and that kfs has no import cycle).
+lab (``tests/unit/test_imports.py`` checks it, and that kfs has no import cycle). A
+stage's ``up`` starts nothing on a node ``kfs lab stop-node`` stopped (``running``).
 ``credentials.py`` is not a stage: it holds the certificates and kubeconfigs that the
 ``kubelet`` stage makes first and the ``apiserver`` stage uses.
 """
@@ -50,6 +51,12 @@ def _resolve(ref):
         if e.name and module.startswith(e.name):
             return None
         raise
+
+
+def running(machines):
+    """The machines a stage starts its daemons on: not those ``kfs lab stop-node`` stopped
+    (``kfs lab start-node`` brings them back through the same stages)."""
+    return [m for m in machines if not m.stopped]
 
 
 def available():

@@ -10,7 +10,8 @@ What a cluster on a cloud has that the lab so far did not, in the order ``up`` d
    number is its address's, .10 + k, so a machine ``add-node`` made keeps its zone when
    another one is removed), instance type (the lab's kind: ``netns`` or ``vagrant``) and
    whether it runs. It is written again at every ``up``, so a machine that ``kfs lab up
-   --nodes N`` removed is gone from the cloud too: the IaaS deleted the instance;
+   --nodes N`` removed is gone from the cloud too: the IaaS deleted the instance (and by
+   ``kfs lab stop-node``: a stopped one is there, not running);
 2. **the load balancer machine** ``lb``: a network namespace ``<lab>-lb`` on the lab bridge at
    .199, no Docker, running ``kfs load-balancer`` (``kfs.cloud.loadbalancer``): it puts each
    balancer's address on its ``eth0`` and forwards its ports to the nodes' NodePorts,
@@ -101,10 +102,11 @@ def lb_machine(lab):
 # -- the inventory -------------------------------------------------------------------------------
 
 def inventory(lab):
-    """The machines as the cloud sees them: those whose namespace exists, with zones."""
+    """The machines as the cloud sees them: those whose namespace exists, with zones; one
+    runs if its dockerd does, and ``kfs lab stop-node`` did not stop it."""
     return [{"name": m.name, "address": m.ip, "zone": zone(index_of(lab, m)),
              "region": REGION,
-             "running": supervisor.pid_of(m.dockerd()) is not None,
+             "running": not m.stopped and supervisor.pid_of(m.dockerd()) is not None,
              "instance_type": lab.kind}
             for m in lab.machines if m.exists()]
 

@@ -50,7 +50,7 @@ import json
 
 from kfs.flannel.main import STARTED
 from kfs.flannel.subnet import parse_subnet_env
-from kfs.lab import supervisor
+from kfs.lab import stages, supervisor
 from kfs.lab.errors import LabError
 from kfs.lab.stages.apiserver import ETCD_PORT, etcdctl_env
 from kfs.lab.stages.credentials import etcd_machines
@@ -168,7 +168,8 @@ def restart_docker(lab, machine, opts):
     if m.has_link("docker0"):
         m.run(["ip", "link", "del", "docker0"], capture_output=True, check=True, timeout=20)
     m.remove_files(m.dir / "docker" / "network" / "files" / "local-kv.db")
-    m.start_runtime()
+    if not m.stopped:   # a stopped machine's Docker starts with the machine
+        m.start_runtime()
     return m
 
 
@@ -199,7 +200,7 @@ def up(lab, target, progress):
                        "(kfs lab up --stage apiserver)")
     forget_removed_machines(lab)
     put_config(lab, progress)
-    for m in machines(lab):
+    for m in stages.running(machines(lab)):
         d = daemon(lab, m)
         try:
             supervisor.ensure_started(d, STARTED)
@@ -243,7 +244,8 @@ def down(lab, progress):
     for m in touched:
         if (m.docker_opts or on_pod_network(m)) and m.exists():
             restart_docker(lab, m, [])
-            progress(f"docker on {m.name}: back on its default bridge 172.17.0.0/16")
+            progress(f"docker on {m.name}: back on its default bridge 172.17.0.0/16"
+                     + (" when the machine starts" if m.stopped else ""))
         elif m.docker_opts:
             lab.state["docker_opts"].pop(m.name, None)
             lab.save()

@@ -84,7 +84,7 @@ def up(lab, target, progress):
     if stages.at_least("apiserver", target):  # the kubeconfig and certificates, made first
         ensure_credentials(lab)
     started = []
-    for m in lab.nodes:
+    for m in stages.running(lab.nodes):
         m.run(["mkdir", "-p", manifest_dir(m)], check=True, timeout=60)
         d = daemon(lab, m, target)
         started.append((m, d, supervisor.ensure(d)))

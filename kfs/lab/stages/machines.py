@@ -44,6 +44,10 @@ def runtime_up(lab, progress, machines=None):
     """containerd and dockerd on every machine (or on `machines`), with the course's images
     loaded."""
     for m in machines or lab.machines:
+        if m.stopped:
+            progress(f"machine {m.name:6} {m.ip:15} stopped (kfs lab start-node {m.name} "
+                     "starts it)")
+            continue
         m.start_runtime()
         loaded = images.load(m.docker_endpoint)
         pids = {d.name: supervisor.pid_of(d) for d in (m.containerd(), m.dockerd())}

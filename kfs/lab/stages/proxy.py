@@ -61,7 +61,7 @@ def up(lab, target, progress):
     if not lab.kubeconfig(KUBECONFIG).exists():
         raise LabError(f"no {lab.kubeconfig(KUBECONFIG)}: the apiserver stage writes it "
                        "(kfs lab up --stage apiserver)")
-    for m in machines(lab):
+    for m in stages.running(machines(lab)):
         d = daemon(lab, m, target)
         try:
             pid, _ = supervisor.ensure_started(d, STARTED)
