@@ -11,11 +11,9 @@ the address, or the machine (the ``kubernetes`` Service's endpoint is the API se
 a dotted line for an endpoint that is not ready. Later stages may add node kinds (subnets,
 tunnels) and a style for each to ``STYLES``.
 
-A picture says what changed since the one before: ``difference(before, after)`` compares two
-graphs (the machines, pods and Services each has), ``mark(g, before)`` records it in `g`, and
-``draw`` shows it: what is new in a green box with a "new" tag, what is gone in a note under
-the picture ("gone since the last picture: pod echo-abc (node1)"). ``topology(lab)`` marks
-against the lab's last topology picture in this process; the first picture marks nothing.
+A picture says what changed since the one before (``kfs.viz.marks``: ``mark(g, before)``
+records it in `g`, ``draw`` and ``describe`` show it). ``topology(lab)`` marks against the
+lab's last topology picture in this process; the first picture marks nothing.
 
 The layout is measured, not guessed: every box is its label's text plus a pad (matplotlib
 sizes a text's box to the text), and boxes are placed from their measured sizes: the
@@ -31,13 +29,15 @@ import io
 import math
 import textwrap
 from contextlib import closing
-from typing import NamedTuple
 
 import matplotlib
 import networkx as nx
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
+
+from kfs.viz import marks
+from kfs.viz.marks import Difference, difference, is_object, mark, what  # noqa: F401
 
 if matplotlib.get_backend().startswith("module://"):
     # a notebook's inline backend: importing it registers the formatter that shows a
@@ -55,8 +55,6 @@ STYLES = {  # kind -> box face colour
     "service": "#e6dcf5",
 }
 ENDPOINT_COLOUR = "#7b5ea7"
-NEW_COLOUR = "#2e8b2e"   # the frame and tag of what is new since the last picture
-GONE_COLOUR = "#9c3030"  # the note of what is gone since it
 FONT = dict(fontsize=8, family="monospace")
 PAD = 0.4           # a box's padding around its text, in font sizes
 DPI = 100
@@ -281,58 +279,7 @@ def describe(g):
         label = g.nodes[svc]["label"].splitlines()
         ends = [g.nodes[t]["label"].splitlines()[0].split()[0] for t in g.successors(svc)]
         lines.append(f"{label[0]} {label[1]} {label[2]} -> {', '.join(ends) or 'no endpoints'}")
-    d = g.graph.get("marks")
-    if d and d.new:
-        lines.append(f"new since {d.since}: " + ", ".join(what(g, n) for n in d.new))
-    if d and d.gone:
-        lines.append(f"gone since {d.since}: " + ", ".join(d.gone))
-    return "\n".join(lines)
-
-
-# -- what changed since the last picture -----------------------------------------------
-
-class Difference(NamedTuple):
-    """What `after` has that `before` had not (its node names), and what `before` had that
-    `after` has not (in words: ``pod echo-abc (node1)``), since when (in words)."""
-    new: list
-    gone: list
-    since: str = "the last picture"
-
-    def __bool__(self):
-        return bool(self.new or self.gone)
-
-
-def is_object(g, n):
-    """A machine, a pod or a Service: what a picture can gain or lose (not the network)."""
-    kind = str(g.nodes[n].get("kind", ""))
-    return kind.startswith(("machine", "pod")) or kind == "service"
-
-
-def what(g, n):
-    """A machine, pod or Service in words: ``pod echo-abc (node1)``, ``svc default/echo``."""
-    kind = str(g.nodes[n].get("kind", ""))
-    if kind.startswith("pod"):
-        on = [p for p in g.predecessors(n) if str(g.nodes[p].get("kind")).startswith("machine")]
-        return f"pod {n.rsplit('/', 1)[1]} ({on[0] if on else 'not scheduled'})"
-    if kind == "service":
-        return f"svc {n.partition('/')[2]}"
-    return f"machine {n}"
-
-
-def difference(before, after):
-    """What changed from the picture `before` to the picture `after` (graphs); nothing when
-    there is no picture before."""
-    if before is None:
-        return Difference([], [])
-    return Difference([n for n in after if is_object(after, n) and n not in before],
-                      [what(before, n) for n in before if is_object(before, n) and n not in after])
-
-
-def mark(g, before):
-    """Mark in `g` what changed since the picture `before` (None: nothing); `draw` and
-    `describe` show the marks. Returns the Difference."""
-    g.graph["marks"] = difference(before, g)
-    return g.graph["marks"]
+    return "\n".join(lines + marks.described(g))
 
 
 # -- where each box goes ---------------------------------------------------------------
@@ -495,9 +442,9 @@ def draw(g, ax=None, title=None):
     width = max((x + sizes[n][0] / 2 for n, (x, _) in pos.items()), default=1.0) + 2 * MARGIN
     height = max((-y + sizes[n][1] / 2 for n, (_, y) in pos.items()), default=1.0) \
         + 2 * MARGIN + (TITLE_HEIGHT if title else 0)
-    note = gone_note(g, width)
+    note = marks.gone_note(g, width - 2 * MARGIN, FONT)
     if note:
-        height += ROW_GAP / 2 + note.count("\n") * LINE + LINE
+        height += ROW_GAP / 2 + (note.count("\n") + 1) * marks.line_height(FONT)
     if own:  # the figure fits the picture (text sizes are in points: they stay as measured)
         fig.set_size_inches(width, height)
     draw_frames_and_edges(g, ax, texts, sizes)
@@ -510,36 +457,11 @@ def draw(g, ax=None, title=None):
                  va="center", fontsize=10)
     elif title:
         ax.set_title(title)
-    draw_marks(g, ax, texts, sizes)
+    marks.draw_new(g, ax, texts, sizes)
     if note:  # a figure text too, under the lowest box
         fig.text(MARGIN, -height + MARGIN, note, transform=ax.transData, ha="left",
-                 va="bottom", color=GONE_COLOUR, **FONT)
+                 va="bottom", color=marks.GONE_COLOUR, **FONT)
     return fig
-
-
-LINE = 1.25 * FONT["fontsize"] / 72  # inches per line of text
-
-
-def gone_note(g, width):
-    """"gone since the last picture: ...", wrapped to `width` inches; "" if nothing is gone."""
-    d = g.graph.get("marks")
-    if not d or not d.gone:
-        return ""
-    chars = max(30, int((width - 2 * MARGIN) * 72 / (0.6 * FONT["fontsize"])))
-    return "\n".join(textwrap.wrap(f"gone since {d.since}: " + ", ".join(d.gone), chars,
-                                    break_on_hyphens=False))
-
-
-def draw_marks(g, ax, texts, sizes):
-    """What is new since the last picture: its box framed in green, a "new" tag on the frame's
-    top right corner (a figure text: ``ax.texts`` holds one box per graph node)."""
-    d = g.graph.get("marks")
-    for n in (d.new if d else []):
-        texts[n].get_bbox_patch().set(edgecolor=NEW_COLOUR, linewidth=2)
-        (x, y), (w, h) = texts[n].get_position(), sizes[n]
-        ax.figure.text(x + w / 2 - 0.05, y + h / 2, "new", transform=ax.transData, ha="right",
-                       va="center", color="white", zorder=4, fontsize=6, fontweight="bold",
-                       bbox=dict(boxstyle="round,pad=0.15", fc=NEW_COLOUR, ec="none"))
 
 
 def draw_frames_and_edges(g, ax, texts, sizes):
