@@ -244,7 +244,7 @@ def tx_bytes(machine, device):
 def lab_measure(machines, ips, runs, seconds):
     """{path: [Gbit/s per run]}: pod to pod over flannel.1, over vxhand, and the underlay."""
     n1, n2 = machines
-    node = [["nsenter", f"--net=/run/netns/{m.netns}", "--"] for m in machines]
+    node = [m.command([]) for m in machines]   # a command run on each machine
     pods = (in_pod(n1), in_pod(n2), ips["node1"], ips["node2"])
     out = {"flannel vxlan": [], "hand-made vxlan": [], "underlay": []}
     for i in range(runs):

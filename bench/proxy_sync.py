@@ -117,7 +117,7 @@ def lab_run(args):
         sys.exit(f"bench/proxy_sync.py --lab: lab {lab.name} is at stage {lab.stage}; "
                  "bring it to stage proxy or later first (kfs lab up --stage proxy)")
     api, node1 = Client.from_kubeconfig(lab.admin_kubeconfig), lab.machine("node1")
-    nat = Iptables(["nsenter", f"--net=/run/netns/{node1.netns}", "--"])
+    nat = Iptables(node1.command([]))   # iptables run on node1
     api.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": LAB_SERVICE},
                 "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
                namespace="default")
