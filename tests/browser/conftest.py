@@ -83,8 +83,23 @@ def pytest_runtest_makereport(item, call):
     except Exception as e:  # the page itself may be what broke
         shot = f"no screenshot: {e}"
     server = item.funcargs.get("jupyter")
+    logged = ""
     if server is not None and server.log.exists():
         shutil.copy(server.log, ARTIFACTS / f"{name}.jupyterlab.log")
+        logged = "\n".join(server_errors(server.log.read_text())[-60:])
     report.sections.append(("browser", f"screenshot: {shot}\nfront-end errors: "
                             f"{getattr(page, 'errors', [])}\nJupyterLab log: "
-                            f"{ARTIFACTS / (name + '.jupyterlab.log')}"))
+                            f"{ARTIFACTS / (name + '.jupyterlab.log')}\n"
+                            f"its errors:\n{logged or '(none)'}"))
+
+
+def server_errors(log):
+    """The JupyterLab log's error records ([E ...] and [C ...], with their indented
+    tracebacks): CI keeps the test's output, not the artifacts."""
+    out, inside = [], False
+    for line in log.splitlines():
+        if line.startswith("["):
+            inside = line.startswith(("[E ", "[C "))
+        if inside:
+            out.append(line)
+    return out

@@ -110,13 +110,18 @@ def launch(playwright, profile):
 
 
 def open_lab(context, server, timeout=180):
-    """A page showing JupyterLab; its `errors` lists the front end's errors."""
+    """A page showing JupyterLab in a new, empty workspace of its own: it reopens none of
+    the notebooks an earlier page left open (JupyterLab restores a workspace's documents,
+    and a restored notebook reconnecting to a kernel that is going away fails with a 500).
+    Its `errors` lists the front end's errors and every server error with its URL."""
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda e: page.errors.append(f"page error: {e}"))
     page.on("console", lambda m: m.type == "error" and page.errors.append(
         f"console error: {m.text}"))
-    page.goto(f"{server.url}/lab?token={server.token}")
+    page.on("response", lambda r: r.status >= 500 and page.errors.append(
+        f"HTTP {r.status}: {r.request.method} {r.url.split('?')[0]}"))
+    page.goto(f"{server.url}/lab/workspaces/{secrets.token_hex(4)}?reset&token={server.token}")
     page.wait_for_function("window.jupyterapp !== undefined", timeout=timeout * 1000)
     page.evaluate("async () => { await window.jupyterapp.restored; window.__kfs = {}; }")
     return page
