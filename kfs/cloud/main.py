@@ -13,9 +13,7 @@ with ``--allocate-node-cidrs``) programs the cloud's routes; leader election, pe
 service-account credentials, /healthz and /metrics on port 10258.
 """
 import logging
-import signal
 import sys
-import threading
 
 from kfs.controllers.main import duration, enabled_controllers
 from kfs.util import setup_logging
@@ -106,25 +104,6 @@ def main(args):
         print(f"kfs cloud-controller-manager: {e}", file=sys.stderr)
         return 2
     manager = ControllerManager(client, controllers, informers)
-    done, running = threading.Event(), threading.Event()
-
-    def on_sigterm(*_):
-        done.set()
-        if not running.is_set():
-            raise SystemExit(0)
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        manager.run()
-        running.set()
-    except TimeoutError as e:
-        print(f"kfs cloud-controller-manager: {e}", file=sys.stderr)
-        return 1
-    log.info("%s %s (cloud provider %s)", STARTED, ", ".join(c.name for c in controllers),
-             args.cloud_provider)
-    try:
-        while not done.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-    manager.stop()
-    return 0
+    return manager.serve("kfs cloud-controller-manager",
+                         f"{STARTED} {', '.join(c.name for c in controllers)} "
+                         f"(cloud provider {args.cloud_provider})", logger=log)

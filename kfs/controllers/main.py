@@ -15,9 +15,7 @@ default tolerations are the API server's (the DefaultTolerationSeconds admission
 import argparse
 import logging
 import re
-import signal
 import sys
-import threading
 
 from kfs.util import setup_logging
 
@@ -171,24 +169,4 @@ def main(args):
     informers = SharedInformers(client)
     recorders = {n: EventRecorder(client, EVENT_SOURCES[n]) for n in enabled}
     manager = ControllerManager(client, build(args, client, informers, recorders), informers)
-    done, running = threading.Event(), threading.Event()
-
-    def on_sigterm(*_):
-        done.set()
-        if not running.is_set():  # still waiting for the first lists: just go
-            raise SystemExit(0)
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        manager.run()
-        running.set()
-    except TimeoutError as e:  # the API server never answered the first lists
-        print(f"kfs controller-manager: {e}", file=sys.stderr)
-        return 1
-    logging.getLogger("kfs.controllers").info("%s %s", STARTED, ", ".join(enabled))
-    try:
-        while not done.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-    manager.stop()
-    return 0
+    return manager.serve("kfs controller-manager", f"{STARTED} {', '.join(enabled)}")

@@ -19,6 +19,8 @@ health and metrics server on port 10257; per-controller client credentials (serv
 accounts); informers with indexers and resync periods per handler.
 """
 import logging
+import signal
+import sys
 import threading
 
 from kfs import resources
@@ -135,3 +137,30 @@ class ControllerManager:
         for c in self.controllers:
             c.queue.shutdown()
         self.informers.stop()
+
+    def serve(self, program, started, logger=log):
+        """A manager binary's life (both ``kfs controller-manager`` and ``kfs
+        cloud-controller-manager``): run, log `started`, work until SIGTERM or Ctrl-C, stop.
+        SIGTERM before the first lists are done just exits. Returns the exit code: 1 (and
+        a message naming `program`) if the API server never answered the first lists."""
+        done, running = threading.Event(), threading.Event()
+
+        def on_sigterm(*_):
+            done.set()
+            if not running.is_set():  # still waiting for the first lists: just go
+                raise SystemExit(0)
+        signal.signal(signal.SIGTERM, on_sigterm)
+        try:
+            self.run()
+            running.set()
+        except TimeoutError as e:  # the API server never answered the first lists
+            print(f"{program}: {e}", file=sys.stderr)
+            return 1
+        logger.info("%s", started)
+        try:
+            while not done.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            pass
+        self.stop()
+        return 0

@@ -1,5 +1,9 @@
 """The controller manager's wiring: flags, shared informers, workers, on FakeApi."""
 import argparse
+import logging
+import os
+import signal
+import threading
 
 import pytest
 
@@ -79,3 +83,46 @@ def test_the_manager_runs_workers_that_turn_a_deployment_into_pods():
                                     for p in api.all("pods"))
     finally:
         manager.stop()
+
+
+class NeverSynced(SharedInformers):
+    def wait_synced(self, timeout=60.0):
+        raise TimeoutError("the API server never answered the first lists")
+
+
+def test_serve_exits_1_naming_the_program_when_the_first_lists_never_come(capsys):
+    api = FakeApi()
+    informers = NeverSynced(api, api.informer)
+    manager = ControllerManager(api, main.build(args("--controllers", "replicaset"), api,
+                                                informers), informers)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        assert manager.serve("kfs controller-manager", "started") == 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        manager.stop()
+    assert "kfs controller-manager: the API server never answered" in capsys.readouterr().err
+
+
+def test_serve_logs_started_works_until_sigterm_then_stops_its_controllers(caplog):
+    api = FakeApi()
+    informers = SharedInformers(api, api.informer)
+    manager = ControllerManager(api, main.build(args("--controllers", "replicaset"), api,
+                                                informers), informers)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def sigterm_once_started():
+        wait_for(lambda: "controllers started: replicaset" in caplog.text, 10,
+                 what="the started line")
+        os.kill(os.getpid(), signal.SIGTERM)
+    sent = threading.Thread(target=sigterm_once_started)
+    try:
+        with caplog.at_level(logging.INFO, logger="kfs.controllers"):
+            sent.start()
+            assert manager.serve("kfs controller-manager",
+                                 "controllers started: replicaset") == 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sent.join(10)
+    assert manager.stopped.is_set()
+    assert all(c.queue.shutting_down for c in manager.controllers)

@@ -143,7 +143,7 @@ def test_external_traffic_policy_local_keeps_the_source_and_uses_local_endpoints
     assert len(local_rules) == 1 and "10.244.1.2:8080" in local_rules[0]
     ext = rules.service_external_chain_name("default/web:http", "tcp")
     assert f"-A {ext} -j {svl}" in restore
-    assert f"masquerade traffic for default/web:http" not in restore
+    assert "masquerade traffic for default/web:http" not in restore
     assert '"default/web:http health check node port" -m tcp -p tcp --dport 32000 -j ACCEPT' \
         in restore
     assert "-d 192.168.56.200 --dport 80 -j " + ext in restore

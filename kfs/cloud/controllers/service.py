@@ -27,7 +27,6 @@ import copy
 import logging
 
 from kfs import meta
-from kfs.client import ApiError
 from kfs.cloud import cloud
 from kfs.cloud.controllers.node import UNINITIALIZED
 from kfs.controllers.manager import Controller
@@ -169,7 +168,7 @@ class ServiceController(Controller):
             try:
                 self.balancers.update_load_balancer(self.cluster_name, service, nodes)
                 self.event(service, "Normal", "UpdatedLoadBalancer",
-                           f"Updated load balancer with new hosts")
+                           "Updated load balancer with new hosts")
             except cloud.CloudError as e:  # e.g. not ensured yet: its own sync will do it
                 log.warning("service %s: %s", meta.key(service), e)
                 retry = RETRY

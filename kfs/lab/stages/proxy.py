@@ -24,7 +24,6 @@ What real Kubernetes does differently: kubeadm runs kube-proxy as a DaemonSet (o
 node, host network, privileged), configured by the ``kube-proxy`` ConfigMap
 (KubeProxyConfiguration) rather than flags, with a ServiceAccount token as its identity.
 """
-import subprocess
 
 from kfs.lab import stages, supervisor
 from kfs.lab.errors import LabError
