@@ -30,12 +30,13 @@ CONTROLLERS = {
     "disruption": "disruption-controller",
     "csrapproving": "certificatesigningrequest-approving-controller",
     "csrsigning": "certificatesigningrequest-signing-controller",
+    "csrcleaner": "certificatesigningrequest-cleaner-controller",
 }
 EVENT_SOURCES = {"replicaset": "replicaset-controller", "deployment": "deployment-controller",
                  "endpoint": "endpoint-controller", "endpointslice": "endpoint-slice-controller",
                  "garbagecollector": "garbage-collector", "nodelifecycle": "node-controller",
                  "disruption": "controllermanager", "csrapproving": "csrapproving",
-                 "csrsigning": "csrsigning"}
+                 "csrsigning": "csrsigning", "csrcleaner": "csrcleaner"}
 STARTED = "controllers started:"  # logged once informers synced and workers run
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
@@ -104,6 +105,7 @@ def build(args, client, informers, recorders=None):
     from kfs.controllers.deployment import DeploymentController
     from kfs.controllers.disruption import DisruptionController
     from kfs.controllers.endpoints import EndpointsController
+    from kfs.controllers.csrcleaner import CSRCleaner
     from kfs.controllers.endpointslice import EndpointSliceController
     from kfs.controllers.garbagecollector import GarbageCollector
     from kfs.controllers.nodelifecycle import NodeLifecycleController
@@ -132,6 +134,7 @@ def build(args, client, informers, recorders=None):
         "csrsigning": lambda r: CSRSigningController(
             client, informers, r, args.cluster_signing_cert_file,
             args.cluster_signing_key_file, args.cluster_signing_duration),
+        "csrcleaner": lambda r: CSRCleaner(client, informers, r),
     }
     return [make[name](recorders.get(name)) for name in runnable(args)]
 

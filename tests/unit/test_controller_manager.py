@@ -23,9 +23,10 @@ def args(*argv):
 
 @pytest.mark.parametrize("spec, expected", [
     ("*", ["replicaset", "deployment", "endpoint", "endpointslice", "garbagecollector",
-           "nodelifecycle", "disruption", "csrapproving", "csrsigning"]),
+           "nodelifecycle", "disruption", "csrapproving", "csrsigning", "csrcleaner"]),
     ("*,-garbagecollector", ["replicaset", "deployment", "endpoint", "endpointslice",
-                             "nodelifecycle", "disruption", "csrapproving", "csrsigning"]),
+                             "nodelifecycle", "disruption", "csrapproving", "csrsigning",
+                             "csrcleaner"]),
     ("replicaset,deployment-controller", ["replicaset", "deployment"]),
     ("disruption-controller", ["disruption"]),
     ("", []),
