@@ -1,9 +1,10 @@
 """The controller manager's machinery: shared informers, one queue and workers per controller.
 
 Mirrors ``cmd/kube-controller-manager/app/controllermanager.go`` and client-go's
-``informers.SharedInformerFactory``, shrunk. Nine controllers watch overlapping things (the
+``informers.SharedInformerFactory``, shrunk. Ten controllers watch overlapping things (the
 ReplicaSet, deployment, endpoints, endpointslice, garbage-collector, node and disruption
-controllers all watch pods; csrapproving and csrsigning both watch CSRs), so the manager opens **one** informer per resource and hands the same cache to
+controllers all watch pods; csrapproving, csrsigning and csrcleaner all watch CSRs), so
+the manager opens **one** informer per resource and hands the same cache to
 every controller that asks: one list and one watch per resource for the whole process, not
 one per controller.
 

@@ -26,8 +26,8 @@ as kubelet-csr-approver does in real clusters.
 Mirrors pkg/controller/certificates/approver/sarapprove.go.
 
 What real Kubernetes does differently: the recognizers also check that the CSR's usages
-and subject match exactly (the same checks, here `certificates.validate_kubelet_client`);
-the CSR cleaner deletes old requests after a while (1 hour once issued, 24 hours pending).
+and subject match exactly (the same checks, here `certificates.validate_kubelet_client`).
+(Old requests are deleted by csrcleaner, ``csrcleaner.py``, as upstream's cleaner does.)
 """
 import logging
 
