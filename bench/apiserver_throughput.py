@@ -89,15 +89,18 @@ def generator(make, cp, tag, args, ids, threads, ready, go, out):
     work = make(cp, tag, *args)
     ready.wait()          # every generator built its clients: start together
     go.wait()
+    def timed(i):
+        start = time.perf_counter()
+        work(i)
+        return time.perf_counter() - start
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(work, ids))
-    out.put(len(ids))
+        out.put(list(pool.map(timed, ids)))  # each operation's latency, seconds
 
 
 def measure(cp, make, n, clients, tag, *args, py_spy=None):
-    """(operations/s, µs of API server CPU per op, µs of etcd CPU per op) for n operations
-    spread over `clients` clients in min(clients, 4) processes; `py_spy`: a file for a
-    profile of the API server while they run."""
+    """(operations/s, µs of API server CPU per op, µs of etcd CPU per op, p50 latency in
+    ms) for n operations spread over `clients` clients in min(clients, 4) processes;
+    `py_spy`: a file for a profile of the API server while they run."""
     procs_n = min(clients, 4)
     ctx = multiprocessing.get_context("fork")
     ready, go, out = ctx.Barrier(procs_n + 1), ctx.Event(), ctx.Queue()
@@ -112,14 +115,16 @@ def measure(cp, make, n, clients, tag, *args, py_spy=None):
     meter = CpuMeter({name: cp.procs[name].pid for name in ("apiserver", "etcd")}).start()
     start = time.perf_counter()
     go.set()
-    done = sum(out.get(timeout=600) for _ in procs)
+    latencies = [x for _ in procs for x in out.get(timeout=600)]
+    done = len(latencies)
     took = time.perf_counter() - start
     used = meter.stop()
     if spy:
         stop_profile(spy)
     for p in procs:
         p.join()
-    return done / took, 1e6 * used["apiserver"] / done, 1e6 * used["etcd"] / done
+    return (done / took, 1e6 * used["apiserver"] / done, 1e6 * used["etcd"] / done,
+            1e3 * statistics.median(latencies))
 
 
 def watch_latency(cp, m, namespace):
@@ -160,17 +165,21 @@ def main():
             admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         stored = admin.create(pod("sample"), "bench", dry_run=True)
         payload = json.dumps(stored)
-        print("                       ops/s   API server CPU/op   etcd CPU/op")
+        print("                       ops/s   API server CPU/op   etcd CPU/op   p50 latency")
         for clients in (1, 16):
-            raw, _, raw_etcd_cpu = measure(cp, raw_etcd_work, n, clients, clients, payload)
-            api, api_cpu, etcd_cpu = measure(cp, create_work, n, clients, clients, "bench",
-                                             py_spy=args.py_spy if clients == 16 else None)
+            raw, _, raw_etcd_cpu, raw_p50 = measure(cp, raw_etcd_work, n, clients, clients,
+                                                    payload)
+            api, api_cpu, etcd_cpu, p50 = measure(
+                cp, create_work, n, clients, clients, "bench",
+                py_spy=args.py_spy if clients == 16 else None)
             print(f"{clients:2} client(s): raw etcd put {raw:7.0f}          -        "
-                  f"{raw_etcd_cpu:7.0f} µs")
+                  f"{raw_etcd_cpu:7.0f} µs   {raw_p50:6.2f} ms")
             print(f"             pod create   {api:7.0f}   {api_cpu:9.0f} µs   "
-                  f"{etcd_cpu:9.0f} µs   ratio to raw {api / raw:.2f}")
-        rate_, api_cpu, etcd_cpu = measure(cp, binding_work, n, 16, 16, "bench")
-        print(f"16 clients: pods/binding {rate_:7.0f}/s   {api_cpu:9.0f} µs   {etcd_cpu:9.0f} µs")
+                  f"{etcd_cpu:9.0f} µs   {p50:6.2f} ms   ratio to raw {api / raw:.2f}, "
+                  f"p50 {p50 / raw_p50:.1f}x raw")
+        rate_, api_cpu, etcd_cpu, p50 = measure(cp, binding_work, n, 16, 16, "bench")
+        print(f"16 clients: pods/binding {rate_:7.0f}/s   {api_cpu:9.0f} µs   {etcd_cpu:9.0f} µs"
+              f"   {p50:6.2f} ms")
         lat = watch_latency(cp, min(args.watch, 1000), "watch")
         print(f"watch delivery: p50 {statistics.median(lat):.1f} ms   p99 "
               f"{percentile(lat, 99):.1f} ms   (n={len(lat)})")
