@@ -48,7 +48,8 @@ exactly what its loop needs and nothing more. Who is who comes from the certific
 |             | patch nodes/status                              | annotates its own node           |
 | dns         | list, watch services, endpointslices,           | answers Services by name         |
 |             |   namespaces                                    |                                  |
-| controllers | read certificatesigningrequests                 | csrapproving, csrsigning         |
+| controllers | read, delete certificatesigningrequests         | csrapproving, csrsigning;        |
+|             |                                                 | csrcleaner deletes old ones      |
 |  (more)     | update csr/approval, csr/status                 | approves, then signs             |
 |             | create subjectaccessreviews                     | asks RBAC whether the requester  |
 |             |                                                 | may have its CSR auto-approved   |
@@ -186,7 +187,7 @@ CLUSTER_ROLES = {
         rule(READ, ["services", "nodes"]),
         rule(["patch"], ["nodes"]),                        # node lifecycle: taints
         rule((*READ, "delete"), ["leases"], [COORDINATION]),  # heartbeats; a gone node's lease
-        rule(READ, [CSRS], [CERTIFICATES]),                # csrapproving, csrsigning
+        rule((*READ, "delete"), [CSRS], [CERTIFICATES]),   # csrapproving, -signing, -cleaner
         rule(["update"], [f"{CSRS}/approval", f"{CSRS}/status"], [CERTIFICATES]),
         rule(["create"], ["subjectaccessreviews"], ["authorization.k8s.io"]),  # sarapprove
         events_rule()],

@@ -102,10 +102,10 @@ def add_arguments(parser):
 
 def build(args, client, informers, recorders=None):
     """The enabled controllers over `informers` (a SharedInformers)."""
+    from kfs.controllers.csrcleaner import CSRCleaner
     from kfs.controllers.deployment import DeploymentController
     from kfs.controllers.disruption import DisruptionController
     from kfs.controllers.endpoints import EndpointsController
-    from kfs.controllers.csrcleaner import CSRCleaner
     from kfs.controllers.endpointslice import EndpointSliceController
     from kfs.controllers.garbagecollector import GarbageCollector
     from kfs.controllers.nodelifecycle import NodeLifecycleController

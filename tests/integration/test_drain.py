@@ -24,7 +24,8 @@ TOO_MANY = "Cannot evict pod as it would violate the pod's disruption budget."
 
 
 class ControllerManagerProcess:
-    def __init__(self, cp, directory):
+    def __init__(self, cp, directory, controllers="disruption"):
+        self.controllers = controllers
         self.kubeconfig = directory / "kube-controller-manager.kubeconfig"
         pki.write_kubeconfig(self.kubeconfig, cp.server, cp.pki.ca, "system:kube-controller-manager",
                              cp.pki.cert("kube-controller-manager"), cp.pki.key("kube-controller-manager"))
@@ -35,7 +36,7 @@ class ControllerManagerProcess:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "kfs.cli", "controller-manager", "--kubeconfig", self.kubeconfig,
-                 "--controllers", "disruption"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                 "--controllers", self.controllers], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         wait_for(lambda: "controllers started:" in self.log.read_text() or self.proc.poll() is not None,
                  30, what="the controller manager to start")
         assert self.proc.poll() is None, self.log.read_text()[-2000:]

@@ -85,6 +85,9 @@ CASES = [
     (res(CM, "watch", "poddisruptionbudgets", group="policy"), True),
     (res(CM, "update", "poddisruptionbudgets", "default", "policy", "status", "web"), True),
     (res(CM, "update", "poddisruptionbudgets", "default", "policy", name="web"), False),
+    (res(CM, "delete", "certificatesigningrequests", group="certificates.k8s.io",
+         name="csr-1"), True),                                      # csrcleaner
+    (res(CM, "create", "certificatesigningrequests", group="certificates.k8s.io"), False),
     (res(CM, "create", "pods", "default", sub="eviction", name="web-1"), False),  # kubectl's
     (res(CM, "create", "deployments", "default", APPS), False),   # users create deployments
     (res(CM, "delete", "deployments", "default", APPS, name="web"), False),
