@@ -40,12 +40,19 @@ FAILED_EXPIRATION = 3600         # failedExpiration
 PENDING_EXPIRATION = 24 * 3600   # pendingExpiration
 
 
+def seconds(stamp):
+    """An RFC 3339 time (as Kubernetes writes them) in seconds, or None if unreadable."""
+    try:
+        return meta.parse_time(stamp).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
 def condition_time(csr, type_):
     """When the CSR's true condition `type_` was last updated (seconds), or None."""
     for c in (csr.get("status") or {}).get("conditions") or []:
         if c.get("type") == type_ and c.get("status", "True") == "True":
-            stamp = c.get("lastUpdateTime") or c.get("lastTransitionTime")
-            return meta.parse_time(stamp).timestamp() if stamp else None
+            return seconds(c.get("lastUpdateTime") or c.get("lastTransitionTime"))
     return None
 
 
@@ -66,8 +73,9 @@ def why_delete(csr, now):
     if certs.issued(csr) and certificate_expired(csr, now):
         return "its certificate has expired"
     if not (csr.get("status") or {}).get("conditions"):  # kubectl shows it Pending
-        created = meta.parse_time(csr["metadata"]["creationTimestamp"]).timestamp()
-        return "pending for more than 24h" if now - created > PENDING_EXPIRATION else None
+        created = seconds(csr["metadata"].get("creationTimestamp"))
+        old = created is not None and now - created > PENDING_EXPIRATION
+        return "pending for more than 24h" if old else None
     if past("Denied", DENIED_EXPIRATION):
         return "denied more than 1h ago"
     if past("Failed", FAILED_EXPIRATION):

@@ -66,6 +66,15 @@ def test_a_csr_is_cleaned_by_upstreams_deadlines(obj, reason):
     assert why_delete(obj, NOW.timestamp()) == reason
 
 
+def test_a_time_it_cannot_read_keeps_the_csr_rather_than_failing():
+    obj = request(decided=timedelta(hours=2), decision="Denied")
+    obj["status"]["conditions"][0]["lastUpdateTime"] = "2026-12-03T09:00:00.123456Z"
+    assert why_delete(obj, NOW.timestamp()) is None
+    pending = request()
+    pending["metadata"]["creationTimestamp"] = "yesterday"
+    assert why_delete(pending, NOW.timestamp()) is None
+
+
 def setup(*objects):
     api = FakeApi(*objects)
     cleaner = CSRCleaner(api, SharedInformers(api, api.informer), wall=NOW.timestamp)
