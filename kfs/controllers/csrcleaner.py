@@ -17,8 +17,8 @@ Mirrors pkg/controller/certificates/cleaner/cleaner.go (``handle``, ``isIssuedEx
 ``isIssuedPastDeadline``).
 
 What real Kubernetes does differently: it lists the CSRs from its informer every hour
-(``pollingInterval``) and has no event handler; a CSR whose condition has no
-``lastUpdateTime`` is judged by that condition's ``lastTransitionTime`` in newer releases.
+(``pollingInterval``) and has no event handler; a condition without ``lastUpdateTime`` is
+never old there, while kfs falls back to the condition's ``lastTransitionTime``.
 """
 import base64
 import logging

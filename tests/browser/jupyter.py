@@ -112,8 +112,9 @@ def launch(playwright, profile):
 def open_lab(context, server, timeout=180):
     """A page showing JupyterLab in a new, empty workspace of its own: it reopens none of
     the notebooks an earlier page left open (JupyterLab restores a workspace's documents,
-    and a restored notebook reconnecting to a kernel that is going away fails with a 500).
-    Its `errors` lists the front end's errors and every server error with its URL."""
+    which would start or reconnect to kernels in the middle of the next module's tests:
+    the likely source of the 500 one CI run saw). Its `errors` lists the front end's
+    errors and every server error with its URL."""
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda e: page.errors.append(f"page error: {e}"))
