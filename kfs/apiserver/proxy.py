@@ -10,6 +10,15 @@ refusing is answered before the client's upgrade, as an ordinary ``Status`` (wit
 kubelet's reason, read from its answer to the same URL without the upgrade); a kubelet
 nobody answers for is a 500 after at most `DIAL_TIMEOUT` seconds, never a hang.
 
+Dialling first has a cost upstream's order does not: the kubelet starts the command as it
+accepts, so its first output can reach the client together with the 101. client-go
+(kubectl >= 1.30) starts reading the connection before it has registered its streams and
+drops data for a stream it does not know yet ("Unknown stream id 1, discarding message":
+a rare lost stdout on a busy machine). Upstream's API server reaches the kubelet only after
+the client's upgrade (a round trip and the runtime's exec start later), so kfs gives the
+client that time explicitly: `STREAMS_GRACE` seconds between the upgrade and the first
+message relayed.
+
 SPDY upgrades (``Upgrade: SPDY/3.1``, what kubectl < 1.30 speaks, and what newer kubectls
 fall back to when the WebSocket upgrade is refused) are refused with a 400 that says so
 (`spdy`), after the same checks, the kubelet's included (asked plainly, so nothing runs): a
@@ -35,6 +44,7 @@ from kfs.apiserver import errors
 
 DIAL_TIMEOUT = 10       # seconds to reach the kubelet
 HANDSHAKE_TIMEOUT = 30  # ... and for it to answer the upgrade (a kubelet that hangs)
+STREAMS_GRACE = 0.1     # seconds the client has to register its streams (see above)
 
 
 def is_websocket(request):
@@ -89,6 +99,7 @@ async def websocket(request, url, ssl_context):
         ws = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else (),
                                    max_msg_size=0)
         await ws.prepare(request)
+        await asyncio.sleep(STREAMS_GRACE)
         await relay(ws, upstream)
         return ws
     finally:
