@@ -111,13 +111,8 @@ def child(mode, target, rpc_dir, n):
     print(json.dumps({"rate": rate, "cpu": cpu, "protobuf": api_implementation.Type()}))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_etcd(workdir):
+    from kfs.apiserver.local import free_port
     client, peer = free_port(), free_port()
     proc = subprocess.Popen(
         ["etcd", "--data-dir", f"{workdir}/data", "--name", "bench",

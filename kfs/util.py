@@ -1,6 +1,8 @@
 """Small helpers shared by components, notebooks and tests."""
 import re
+import signal
 import subprocess
+import threading
 import time
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
@@ -30,6 +32,20 @@ def wait_for(condition, timeout=30.0, interval=0.1, what="condition"):
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(interval)
+
+
+def handle_sigterm():
+    """A component's SIGTERM: it sets the returned `stopped` event; before the component
+    sets the returned `running` one (still waiting for its first lists), it just exits.
+    Returns (stopped, running)."""
+    stopped, running = threading.Event(), threading.Event()
+
+    def on_sigterm(*_):
+        stopped.set()
+        if not running.is_set():  # still waiting for the first lists: just go
+            raise SystemExit(0)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return stopped, running
 
 
 def setup_logging(verbosity):

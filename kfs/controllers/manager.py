@@ -20,12 +20,12 @@ health and metrics server on port 10257; per-controller client credentials (serv
 accounts); informers with indexers and resync periods per handler.
 """
 import logging
-import signal
 import sys
 import threading
 
 from kfs import resources
 from kfs.client import Informer
+from kfs.util import handle_sigterm
 from kfs.workqueue import WorkQueue, start_workers
 
 log = logging.getLogger("kfs.controllers")
@@ -144,13 +144,7 @@ class ControllerManager:
         cloud-controller-manager``): run, log `started`, work until SIGTERM or Ctrl-C, stop.
         SIGTERM before the first lists are done just exits. Returns the exit code: 1 (and
         a message naming `program`) if the API server never answered the first lists."""
-        done, running = threading.Event(), threading.Event()
-
-        def on_sigterm(*_):
-            done.set()
-            if not running.is_set():  # still waiting for the first lists: just go
-                raise SystemExit(0)
-        signal.signal(signal.SIGTERM, on_sigterm)
+        done, running = handle_sigterm()
         try:
             self.run()
             running.set()

@@ -19,12 +19,11 @@ object with retries.
 import argparse
 import logging
 import shutil
-import signal
 import socket
 import sys
 import threading
 
-from kfs.util import duration, setup_logging
+from kfs.util import duration, handle_sigterm, setup_logging
 
 log = logging.getLogger("kfs.proxy")
 
@@ -195,13 +194,7 @@ def main(args):
     except (FileNotFoundError, KeyError, OSError) as e:
         print(f"kfs proxy: {e}", file=sys.stderr)
         return 2
-    stopped, running = threading.Event(), threading.Event()
-
-    def on_sigterm(*_):
-        stopped.set()
-        if not running.is_set():  # still waiting for the first lists: just go
-            raise SystemExit(0)
-    signal.signal(signal.SIGTERM, on_sigterm)
+    stopped, running = handle_sigterm()
     try:
         proxier, informers = run(args, client, stopped)
         running.set()

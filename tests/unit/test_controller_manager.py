@@ -91,26 +91,34 @@ class NeverSynced(SharedInformers):
         raise TimeoutError("the API server never answered the first lists")
 
 
-def test_serve_exits_1_naming_the_program_when_the_first_lists_never_come(capsys):
+def replicaset_manager(informers_class=SharedInformers):
     api = FakeApi()
-    informers = NeverSynced(api, api.informer)
-    manager = ControllerManager(api, main.build(args("--controllers", "replicaset"), api,
-                                                informers), informers)
+    informers = informers_class(api, api.informer)
+    return ControllerManager(api, main.build(args("--controllers", "replicaset"), api,
+                                             informers), informers)
+
+
+@pytest.fixture
+def sigterm_restored():
+    """serve installs a SIGTERM handler: the test process gets its own back."""
     previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_serve_exits_1_naming_the_program_when_the_first_lists_never_come(
+        capsys, sigterm_restored):
+    manager = replicaset_manager(NeverSynced)
     try:
         assert manager.serve("kfs controller-manager", "started") == 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
         manager.stop()
     assert "kfs controller-manager: the API server never answered" in capsys.readouterr().err
 
 
-def test_serve_logs_started_works_until_sigterm_then_stops_its_controllers(caplog):
-    api = FakeApi()
-    informers = SharedInformers(api, api.informer)
-    manager = ControllerManager(api, main.build(args("--controllers", "replicaset"), api,
-                                                informers), informers)
-    previous = signal.getsignal(signal.SIGTERM)
+def test_serve_logs_started_works_until_sigterm_then_stops_its_controllers(
+        caplog, sigterm_restored):
+    manager = replicaset_manager()
 
     def sigterm_once_started():
         wait_for(lambda: "controllers started: replicaset" in caplog.text, 10,
@@ -123,7 +131,6 @@ def test_serve_logs_started_works_until_sigterm_then_stops_its_controllers(caplo
             assert manager.serve("kfs controller-manager",
                                  "controllers started: replicaset") == 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
         sent.join(10)
     assert manager.stopped.is_set()
     assert all(c.queue.shutting_down for c in manager.controllers)
