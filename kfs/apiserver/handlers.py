@@ -169,7 +169,7 @@ async def list_or_watch(request, ctx, k, ns, info, user):
 async def create(request, ctx, k, ns, info, user):
     obj, warnings = await _object(request, k.resource)
     k.prepare_for_create_as(obj, user)
-    created = await ctx.run(ctx.registry.create, k.resource, ns, obj, _dry_run(request))
+    created = await ctx.create(k.resource, ns, obj, _dry_run(request))
     return respond(request, created, 201, warnings)
 
 

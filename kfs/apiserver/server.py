@@ -94,7 +94,8 @@ def watch_caches(storage, served, size):
 
 
 class Context:
-    """What every handler needs: storage, registry, authorizer, a thread pool."""
+    """What every handler needs: storage, registry, authorizer, a thread pool (and the
+    event loop's own etcd channel for the creates that need no pool)."""
 
     def __init__(self, storage, tokens=None, service_cidr="10.96.0.0/12",
                  node_ports="30000-32767", kubelet_ssl=None, advertise=None,
@@ -110,6 +111,7 @@ class Context:
         self.kubelet_ssl = kubelet_ssl
         self.advertise = advertise  # (address, port) of this server for the kubernetes Service
         self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="registry")
+        self.loop_storage = None  # kfs.storage.LoopStorage, on the first inline create
         self.watches = set()
         self.caches = {kind: Cache(storage, resources.for_object(
             {"apiVersion": policy.RBAC_API_VERSION, "kind": kind})) for kind in RBAC_KINDS}
@@ -135,6 +137,16 @@ class Context:
         """Run a blocking (etcd) call in the thread pool."""
         return await asyncio.get_running_loop().run_in_executor(
             self.pool, partial(fn, *args, **kwargs))
+
+    async def create(self, resource, namespace, obj, dry_run=False):
+        """A create: on the event loop when only its write reaches etcd (a pod's), else
+        in the thread pool (a Service's allocations, an Event's lease)."""
+        if not self.registry.creates_inline(resource, namespace):
+            return await self.run(self.registry.create, resource, namespace, obj, dry_run)
+        if self.loop_storage is None:  # made in the loop it belongs to
+            self.loop_storage = st.LoopStorage(self.storage)
+        return await self.registry.create_inline(self.loop_storage, resource, namespace, obj,
+                                                 dry_run)
 
 
 def status_response(e):
@@ -356,6 +368,8 @@ def make_app(ctx):
         for watch_cache in ctx.cachers.values():
             watch_cache.stop()
         ctx.compactor.stop()
+        if ctx.loop_storage is not None:
+            await ctx.loop_storage.close()
 
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)

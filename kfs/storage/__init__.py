@@ -24,7 +24,9 @@ object's bytes and a prefix's key range, which the store and the watcher share),
 ``cacher.py``: the **watch cache**, one etcd watch per resource fanned out to every client
 watch, which also answers lists that need not be consistent (``resourceVersion=0``). All
 calls are synchronous (python ``etcd3``'s gRPC stubs); the API server runs them in a
-thread pool. One gRPC channel is shared by every request. python-etcd3 0.12's helpers
+thread pool, except its plainest creates, which it awaits on its event loop through
+``LoopStorage`` (the same transaction over a ``grpc.aio`` channel: no thread hop). One
+gRPC channel of each kind is shared by every request. python-etcd3 0.12's helpers
 drop what we need (``get_prefix`` loses the header revision, ``transaction`` the new
 revision, its watcher hangs on a compacted start revision), so this module builds the
 requests itself with the library's protobuf messages and stubs.
@@ -42,9 +44,9 @@ from kfs.storage.cacher import Cacher, NotReady
 from kfs.storage.compact import Compactor
 from kfs.storage.errors import (Conflict, Expired, KeyExists, KeyNotFound, StorageError,
                                 TooLarge, Unavailable)
-from kfs.storage.store import COMPACT_REV_KEY, Storage, channel, wait_ready
+from kfs.storage.store import COMPACT_REV_KEY, LoopStorage, Storage, channel, wait_ready
 from kfs.storage.watcher import Event, Watch
 
 __all__ = ["COMPACT_REV_KEY", "Cacher", "Compactor", "Conflict", "Event", "Expired", "KeyExists",
-           "KeyNotFound", "NotReady", "Storage", "StorageError", "TooLarge", "Unavailable", "Watch",
-           "channel", "decode", "encode", "prefix_end", "wait_ready"]
+           "KeyNotFound", "LoopStorage", "NotReady", "Storage", "StorageError", "TooLarge",
+           "Unavailable", "Watch", "channel", "decode", "encode", "prefix_end", "wait_ready"]

@@ -1,6 +1,7 @@
 """What the API server does with objects, seen over real HTTPS: deletion, subresources,
 allocation, watch semantics (the watch list of KEP-3157 too), reviews, and etcd
 underneath."""
+import asyncio
 import json
 import socket
 import threading
@@ -8,7 +9,9 @@ import threading
 import pytest
 import requests
 
-from kfs import storage as st
+from kfs import resources, storage as st
+from kfs.apiserver import errors, kinds
+from kfs.apiserver.registry import Registry
 from kfs.util import wait_for
 
 
@@ -409,3 +412,30 @@ def test_objects_written_with_a_ttl_expire_even_after_an_update(etcd):
     assert int(etcd.get(key)["metadata"]["resourceVersion"]) > int(
         created["metadata"]["resourceVersion"])
     wait_for(lambda: not etcd.range(key).kvs, 20, what="the lease to expire")
+
+
+def test_a_create_awaited_on_the_event_loop_stores_the_pod_and_refuses_a_taken_name(etcd, ns):
+    """Registry.create_inline (what the API server does for a pod's create) against etcd."""
+    registry = Registry(etcd, kinds.for_server(kinds.ServerConfig(etcd)))
+    pods = resources.lookup("pods")
+    generated = pod("")
+    generated["metadata"] = {"generateName": "web-"}
+
+    async def creates():
+        loop_storage = st.LoopStorage(etcd)
+        try:
+            made = [await registry.create_inline(loop_storage, pods, ns, body)
+                    for body in (pod("inline"), generated, generated)]
+            with pytest.raises(errors.StatusError) as taken:
+                await registry.create_inline(loop_storage, pods, ns, pod("inline"))
+            dry = await registry.create_inline(loop_storage, pods, ns, pod("dry"), dry_run=True)
+            return made, taken.value, dry
+        finally:
+            await loop_storage.close()
+    made, taken, dry = asyncio.run(creates())
+    assert etcd.get(f"/registry/pods/{ns}/inline") == made[0]
+    assert made[0]["metadata"]["uid"] and made[0]["status"]["phase"] == "Pending"
+    assert [p["metadata"]["name"][:4] for p in made[1:]] == ["web-", "web-"]
+    assert made[1]["metadata"]["name"] != made[2]["metadata"]["name"]
+    assert (taken.code, taken.reason) == (409, "AlreadyExists")
+    assert dry["metadata"]["uid"] and not etcd.range(f"/registry/pods/{ns}/dry").kvs

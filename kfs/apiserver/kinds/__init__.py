@@ -186,6 +186,11 @@ class Kind:
         """Seconds after which etcd forgets a created object (None: never)."""
         return None
 
+    def create_reads_storage(self):
+        """Do this kind's create hooks call etcd (`before_create`, a TTL's lease)? If not,
+        the API server awaits the create on its event loop, no thread hop."""
+        return type(self).before_create is not Kind.before_create or bool(self.storage_ttl())
+
     def before_create(self, registry, obj, dry_run):
         """Claim what the object needs (a ClusterIP...); returns an undo function or None."""
         return None

@@ -38,10 +38,7 @@ class Lifecycle:
         self.seen, self.clock = {}, clock   # name -> when it was last seen to exist
 
     def admit(self, registry, resource, namespace):
-        if not resource.namespaced:
-            return
-        seen = self.seen.get(namespace)
-        if seen is not None and self.clock() - seen < LIFECYCLE_TTL:
+        if not self.reads_storage(resource, namespace):
             return
         ns_resource = resources.lookup("namespaces")
         ns = registry.get(ns_resource, None, namespace)
@@ -49,6 +46,11 @@ class Lifecycle:
             raise errors.forbidden(ns_resource, namespace, f"unable to create new content in "
                                    f"namespace {namespace} because it is being terminated")
         self.seen[namespace] = self.clock()
+
+    def reads_storage(self, resource, namespace):
+        """Would `admit` read the namespace (not seen to exist for LIFECYCLE_TTL)?"""
+        seen = self.seen.get(namespace)
+        return resource.namespaced and (seen is None or self.clock() - seen >= LIFECYCLE_TTL)
 
     def forget(self, namespace):
         self.seen.pop(namespace, None)

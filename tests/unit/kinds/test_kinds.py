@@ -10,6 +10,7 @@ from kfs import resources
 from kfs.apiserver import kinds, protobuf, schema
 from kfs.apiserver.kinds.namespace import Lifecycle
 from kfs.apiserver.errors import StatusError
+from kfs.apiserver.registry import Registry
 
 APISERVER = Path(kinds.__file__).resolve().parent.parent
 SERVED = [(r.api_version, r.kind) for r in resources.RESOURCES]
@@ -104,3 +105,26 @@ def test_namespace_lifecycle_trusts_a_namespace_it_saw_for_a_few_seconds_only():
     assert registry.reads == 2
     lifecycle.admit(registry, resources.lookup("nodes"), None)   # cluster-scoped: no check
     assert registry.reads == 2
+
+
+def test_a_create_leaves_the_event_loop_only_when_its_hooks_or_admission_reach_etcd():
+    registry = Registry(None, kinds.for_server(kinds.ServerConfig(None)))
+    lifecycle = registry.kinds["namespaces"].lifecycle
+    pods, nodes = resources.lookup("pods"), resources.lookup("nodes")
+    assert registry.creates_inline(nodes, None)  # no hook, no namespace to check
+    assert not registry.creates_inline(pods, "team")  # NamespaceLifecycle must read "team"
+    lifecycle.admit(_Namespaces(team="Active"), pods, "team")
+    assert registry.creates_inline(pods, "team")  # ... seen it: nothing to read
+    assert not registry.creates_inline(resources.lookup("services"), "team")  # a ClusterIP
+    assert not registry.creates_inline(resources.lookup("events"), "team")  # a lease
+
+
+def test_namespace_lifecycle_says_when_it_would_read_the_namespace():
+    now = [0.0]
+    lifecycle, pods = Lifecycle(clock=lambda: now[0]), resources.lookup("pods")
+    assert lifecycle.reads_storage(pods, "team")
+    assert not lifecycle.reads_storage(resources.lookup("nodes"), None)
+    lifecycle.admit(_Namespaces(team="Active"), pods, "team")
+    assert not lifecycle.reads_storage(pods, "team")
+    now[0] = 10.0
+    assert lifecycle.reads_storage(pods, "team")
