@@ -204,9 +204,14 @@ class Registry:
 
     def creates_inline(self, resource, namespace):
         """May this create run on the event loop (`create_inline`)? When nothing in it but
-        the write itself reaches etcd: no kind hook (a ClusterIP, an Event's lease) and
-        no admission read (NamespaceLifecycle saw the namespace recently)."""
-        if self.kind(resource).create_reads_storage():
+        the write itself reaches etcd: no kind hook (a ClusterIP), no lease to grant (an
+        Event's TTL: the shared lease is held for a second more at least), no admission read
+        (NamespaceLifecycle saw the namespace recently)."""
+        kind = self.kind(resource)
+        if kind.create_reads_storage():
+            return False
+        ttl = kind.storage_ttl()
+        if ttl and self.storage.cached_lease(ttl, margin=1.0) is None:
             return False
         return not any(p.reads_storage(resource, namespace) for p in self.admission)
 
@@ -219,10 +224,14 @@ class Registry:
             if dry_run:
                 return candidate
             name = candidate["metadata"]["name"]
+            ttl = kind.storage_ttl()
+            lease = self.storage.cached_lease(ttl) if ttl else 0
+            if lease is None:  # only if `creates_inline` was not asked just before
+                raise errors.internal("no lease for the TTL: create in the thread pool")
             try:
                 with storage_errors(resource, name):
                     return await loop_storage.create(self.key(resource, namespace, name),
-                                                     candidate)
+                                                     candidate, lease)
             except errors.StatusError as e:
                 self._create_failed(e, undo, obj, attempt)
 

@@ -140,7 +140,7 @@ class Context:
 
     async def create(self, resource, namespace, obj, dry_run=False):
         """A create: on the event loop when only its write reaches etcd (a pod's), else
-        in the thread pool (a Service's allocations, an Event's lease)."""
+        in the thread pool (a Service's allocations, the lease for the next Events)."""
         if not self.registry.creates_inline(resource, namespace):
             return await self.run(self.registry.create, resource, namespace, obj, dry_run)
         if self.loop_storage is None:  # made in the loop it belongs to

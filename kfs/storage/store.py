@@ -188,13 +188,20 @@ class Storage:
     def lease(self, ttl):
         """A lease of at least `ttl` seconds, shared by the writes of the next ttl/10
         seconds (upstream's leaseManager): one lease per burst, not one per object."""
-        now = time.monotonic()
-        if self._lease is None or now > self._lease[1] or self._lease[2] != ttl:
-            reuse = max(ttl // 10, 1)
+        if self.cached_lease(ttl) is None:
+            now, reuse = time.monotonic(), max(ttl // 10, 1)
             granted = etcdrpc.LeaseStub(self.channel).LeaseGrant(
                 etcdrpc.LeaseGrantRequest(TTL=ttl + reuse), self.timeout)
             self._lease = (granted.ID, now + reuse, ttl)
         return self._lease[0]
+
+    def cached_lease(self, ttl, margin=0.0):
+        """The lease `lease(ttl)` would return without asking etcd, if it is still to be
+        shared for `margin` seconds more; else None."""
+        held = self._lease
+        if held is None or held[2] != ttl or time.monotonic() + margin > held[1]:
+            return None
+        return held[0]
 
     @staticmethod
     def _get(key):
@@ -303,10 +310,10 @@ class LoopStorage:
         self.kv = etcdrpc.KVStub(self.channel)
         self.timeout = storage.timeout
 
-    async def create(self, key, obj):
-        """`Storage.create` without a TTL, awaited."""
+    async def create(self, key, obj, lease=0):
+        """`Storage.create`, awaited; a TTL's `lease` is one already granted."""
         try:
-            resp = await self.kv.Txn(create_request(key, obj), timeout=self.timeout)
+            resp = await self.kv.Txn(create_request(key, obj, lease), timeout=self.timeout)
         except grpc.RpcError as e:
             raise translate(e) from None
         return created(resp, key, obj)

@@ -439,3 +439,23 @@ def test_a_create_awaited_on_the_event_loop_stores_the_pod_and_refuses_a_taken_n
     assert made[1]["metadata"]["name"] != made[2]["metadata"]["name"]
     assert (taken.code, taken.reason) == (409, "AlreadyExists")
     assert dry["metadata"]["uid"] and not etcd.range(f"/registry/pods/{ns}/dry").kvs
+
+
+def test_an_event_created_on_the_event_loop_shares_the_lease_already_granted(etcd, ns):
+    registry = Registry(etcd, kinds.for_server(kinds.ServerConfig(etcd, event_ttl=30)))
+    events = resources.lookup("events")
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"},
+             "involvedObject": {"kind": "Pod", "namespace": ns, "name": "p"},
+             "reason": "Tested", "message": "on the loop", "type": "Normal"}
+    registry.create(events, ns, {**event, "metadata": {"name": "e0"}})  # in the pool: grants
+    assert registry.creates_inline(events, ns)
+
+    async def create():
+        loop_storage = st.LoopStorage(etcd)
+        try:
+            return await registry.create_inline(loop_storage, events, ns, event)
+        finally:
+            await loop_storage.close()
+    asyncio.run(create())
+    leases = [etcd.range(f"/registry/events/{ns}/{name}").kvs[0].lease for name in ("e0", "e1")]
+    assert leases[0] and leases[0] == leases[1]

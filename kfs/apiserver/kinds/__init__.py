@@ -187,9 +187,9 @@ class Kind:
         return None
 
     def create_reads_storage(self):
-        """Do this kind's create hooks call etcd (`before_create`, a TTL's lease)? If not,
-        the API server awaits the create on its event loop, no thread hop."""
-        return type(self).before_create is not Kind.before_create or bool(self.storage_ttl())
+        """Does this kind's `before_create` call etcd (a ClusterIP)? If not, the API server
+        may await the create on its event loop, no thread hop."""
+        return type(self).before_create is not Kind.before_create
 
     def before_create(self, registry, obj, dry_run):
         """Claim what the object needs (a ClusterIP...); returns an undo function or None."""

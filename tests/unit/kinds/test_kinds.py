@@ -107,8 +107,19 @@ def test_namespace_lifecycle_trusts_a_namespace_it_saw_for_a_few_seconds_only():
     assert registry.reads == 2
 
 
+class _Leases:
+    """Just enough storage for `Registry.creates_inline`: the lease it holds, if any."""
+
+    def __init__(self):
+        self.held = None
+
+    def cached_lease(self, ttl, margin=0.0):
+        return self.held
+
+
 def test_a_create_leaves_the_event_loop_only_when_its_hooks_or_admission_reach_etcd():
-    registry = Registry(None, kinds.for_server(kinds.ServerConfig(None)))
+    leases = _Leases()
+    registry = Registry(leases, kinds.for_server(kinds.ServerConfig(None)))
     lifecycle = registry.kinds["namespaces"].lifecycle
     pods, nodes = resources.lookup("pods"), resources.lookup("nodes")
     assert registry.creates_inline(nodes, None)  # no hook, no namespace to check
@@ -116,7 +127,9 @@ def test_a_create_leaves_the_event_loop_only_when_its_hooks_or_admission_reach_e
     lifecycle.admit(_Namespaces(team="Active"), pods, "team")
     assert registry.creates_inline(pods, "team")  # ... seen it: nothing to read
     assert not registry.creates_inline(resources.lookup("services"), "team")  # a ClusterIP
-    assert not registry.creates_inline(resources.lookup("events"), "team")  # a lease
+    assert not registry.creates_inline(resources.lookup("events"), "team")  # a lease to grant
+    leases.held = 7
+    assert registry.creates_inline(resources.lookup("events"), "team")  # ... one to share
 
 
 def test_namespace_lifecycle_says_when_it_would_read_the_namespace():
