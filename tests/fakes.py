@@ -501,9 +501,9 @@ class MemoryStorage:
             self._check(key, revision)
             return self._put(key, obj)
 
-    def guaranteed_update(self, key, try_update, current=None):
-        with self.lock:
-            current = self.get(key)  # no other writer can get in between here
+    def guaranteed_update(self, key, try_update, current=None, cached=False):
+        with self.lock:  # a given (or cached) copy is ignored: the current one is read,
+            current = self.get(key)  # and no other writer can get in between here
             new = try_update(copy.deepcopy(current))
             if codec.encode(new) == codec.encode(current):
                 return current, False

@@ -267,12 +267,20 @@ class Registry:
 
     def update_with(self, resource, namespace, name, change, dry_run=False):
         """Read, `change(current)` -> new, write; again on a conflict (GuaranteedUpdate). No
-        admission: for the server's own writes (a binding, a namespace's phase)."""
+        admission: for the server's own writes (a binding, a namespace's phase). The read is
+        the watch cache's copy where there is one, as upstream's: no etcd read unless it
+        was stale."""
         key = self.key(resource, namespace, name)
         with storage_errors(resource, name):
             if dry_run:
                 return change(self.storage.get(key))
-            return self.storage.guaranteed_update(key, change)[0]
+            cached = self.cached(resource, namespace, name)
+            return self.storage.guaranteed_update(key, change, cached, cached is not None)[0]
+
+    def cached(self, resource, namespace, name):
+        """The watch cache's copy of an object (maybe behind etcd), or None."""
+        cacher = self.cacher(resource)
+        return cacher.get(namespace if resource.namespaced else None, name) if cacher else None
 
     def _update(self, resource, namespace, name, make_new, subresource, dry_run):
         """The update loop shared by PUT and PATCH: `make_new(current)` -> new object."""

@@ -258,6 +258,14 @@ class Cacher:
             self._wait_fresh(revision, timeout)
             return self.cache.snapshot(namespace, flt), self.cache.revision
 
+    def get(self, namespace, name):
+        """The cached object (shared: do not change it), or None (not ready, not there):
+        where a read-modify-write may start, as upstream's GuaranteedUpdate starts from
+        the cache's copy; the write's compare on its resourceVersion catches a stale one."""
+        if not self.ready.is_set():
+            return None
+        return self.cache.store.get(f"{namespace}/{name}" if namespace else name)
+
     def wait_fresh(self, revision, timeout=FRESH_TIMEOUT):
         with self.lock:
             self._wait_fresh(revision, timeout)

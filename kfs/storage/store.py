@@ -223,21 +223,35 @@ class Storage:
             raise Conflict(key)
         return with_version(obj, resp.header.revision)
 
-    def guaranteed_update(self, key, try_update, current=None):
+    def guaranteed_update(self, key, try_update, current=None, cached=False):
         """Read-modify-write until it sticks: upstream's GuaranteedUpdate.
 
         `try_update(obj)` gets a private copy of the current object and returns the new
         one (or raises, e.g. a 409 when the caller's resourceVersion is stale). If another
         writer got in between, it is called again on the newer object. An unchanged
         object is not written. Returns (new object, changed).
+
+        `current`, if given, is where to start; `cached` says it is the watch cache's copy,
+        which may be behind etcd: then a `try_update` that fails or changes nothing is
+        asked again on etcd's copy before its answer counts (upstream's
+        ``origStateIsCurrent``), and a stale copy fails the transaction's compare.
         """
         if current is None:
-            current = self.get(key)
+            current, cached = self.get(key), False
         while True:
             revision = int(current["metadata"]["resourceVersion"])
-            new = try_update(json.loads(json.dumps(current)))
+            try:
+                new = try_update(json.loads(json.dumps(current)))
+            except Exception:
+                if not cached:
+                    raise
+                current, cached = self.get(key), False
+                continue
             if encode(new) == encode(current):
-                return current, False
+                if not cached:
+                    return current, False
+                current, cached = self.get(key), False
+                continue
             resp = self._txn([self._compare(key, "mod", revision)],
                              [self._put(key, encode(new), keep_lease=True)], [self._get(key)])
             if resp.succeeded:
@@ -245,7 +259,7 @@ class Storage:
             kvs = resp.responses[0].response_range.kvs
             if not kvs:
                 raise KeyNotFound(key)
-            current = decode(kvs[0].value, kvs[0].mod_revision)
+            current, cached = decode(kvs[0].value, kvs[0].mod_revision), False
 
     def delete(self, key, revision):
         """Delete the object if still at `revision`: returns its last state, versioned at

@@ -459,3 +459,32 @@ def test_an_event_created_on_the_event_loop_shares_the_lease_already_granted(etc
     asyncio.run(create())
     leases = [etcd.range(f"/registry/events/{ns}/{name}").kvs[0].lease for name in ("e0", "e1")]
     assert leases[0] and leases[0] == leases[1]
+
+
+def test_a_read_modify_write_from_a_stale_cached_copy_decides_on_etcds_copy(etcd):
+    """GuaranteedUpdate from the watch cache's copy (upstream's origStateIsCurrent)."""
+    key = "/registry/configmaps/default/rmw-stale"
+    stale = etcd.create(key, {"metadata": {"name": "rmw-stale"}, "n": 1})
+    etcd.guaranteed_update(key, lambda o: {**o, "n": 2})
+    try:
+        seen = []
+
+        def set_two(o):
+            seen.append(o["n"])
+            return {**o, "n": 2}
+        assert etcd.guaranteed_update(key, set_two, stale, cached=True)[1] is False
+        assert seen == [1, 2]  # "no change" on the stale copy was asked again on etcd's
+
+        def needs_two(o):
+            if o["n"] != 2:
+                raise ValueError("decided on a stale copy")
+            return {**o, "n": 3}
+        with pytest.raises(ValueError):  # a copy read from etcd: the failure counts
+            etcd.guaranteed_update(key, needs_two, stale)
+        assert etcd.guaranteed_update(key, needs_two, stale, cached=True)[0]["n"] == 3
+        # a change made on the stale copy fails the compare and is made again on etcd's
+        new, changed = etcd.guaranteed_update(key, lambda o: {**o, "n": o["n"] + 1}, stale,
+                                              cached=True)
+        assert changed and new["n"] == 4 == etcd.get(key)["n"]
+    finally:
+        etcd.delete_key(key)
