@@ -85,10 +85,13 @@ def docker(machine, *argv):
     return machine.run(["docker", *argv], capture_output=True, text=True, check=True).stdout
 
 
-def kubelet_containers(machine, pod_name=None):
-    """Names of the containers the kubelet made (all, or one pod's), running or not."""
+def kubelet_containers(machine, pod_name=None, running=False):
+    """Names of the containers the kubelet made (all, or one pod's), running or not; with
+    running=True only those running, in one `docker ps` (a separate inspect races the
+    kubelet removing the container)."""
     label = f"io.kubernetes.pod.name={pod_name}" if pod_name else "io.kubernetes.pod.uid"
-    out = docker(machine, "ps", "-a", "--filter", f"label={label}", "--format", "{{.Names}}")
+    status = ["--filter", "status=running"] if running else ["-a"]
+    out = docker(machine, "ps", *status, "--filter", f"label={label}", "--format", "{{.Names}}")
     return out.split()
 
 

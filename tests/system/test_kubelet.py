@@ -21,8 +21,8 @@ SLEEPER = {"name": "shell", "image": "kfs/busybox:1", "command": ["sleep", "3600
 
 def running_container(machine, pod, container_name):
     """The Docker name of the running instance of one of the pod's containers."""
-    (name,) = [n for n in kubelet_containers(machine, pod) if n.startswith(f"k8s_{container_name}_")
-               and docker(machine, "inspect", "-f", "{{.State.Running}}", n).strip() == "true"]
+    (name,) = [n for n in kubelet_containers(machine, pod, running=True)
+               if n.startswith(f"k8s_{container_name}_")]
     return name
 
 

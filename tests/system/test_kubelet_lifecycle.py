@@ -21,11 +21,8 @@ def busybox(name, script, **extra):
 
 def app_container(machine, pod, name):
     """The Docker name of the running instance of a pod's container."""
-    for n in kubelet_containers(machine, pod):
-        if n.startswith(f"k8s_{name}_") and \
-                docker(machine, "inspect", "-f", "{{.State.Running}}", n).strip() == "true":
-            return n
-    return None
+    return next((n for n in kubelet_containers(machine, pod, running=True)
+                 if n.startswith(f"k8s_{name}_")), None)
 
 
 def test_a_crashing_container_is_restarted_then_backs_off(node1):
