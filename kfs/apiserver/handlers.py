@@ -242,12 +242,16 @@ async def delete_collection(request, ctx, k, ns, info, user):
 
 async def create_subresource(request, ctx, k, ns, info, user):
     """POST to a create subresource (pods/binding, pods/eviction): the kind acts on the
-    object."""
+    object; a binding's read-modify-write is awaited on the event loop."""
     kind, version = k.subresource_kind(info.subresource)
     body, _ = await _object(request, k.resource, kind, version,
                             kinds.lookup(version, kind).also_accepts)
-    await ctx.run(k.create_subresource, ctx.registry, info.subresource, ns, info.name, body,
-                  _dry_run(request))
+    change, dry_run = k.subresource_change(info.subresource, info.name, body), _dry_run(request)
+    if change and not dry_run:
+        await ctx.update_with(k.resource, ns, info.name, change)
+    else:
+        await ctx.run(k.create_subresource, ctx.registry, info.subresource, ns, info.name,
+                      body, dry_run)
     return respond(request, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                              "status": "Success", "code": 201}, 201)
 

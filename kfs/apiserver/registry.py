@@ -277,6 +277,13 @@ class Registry:
             cached = self.cached(resource, namespace, name)
             return self.storage.guaranteed_update(key, change, cached, cached is not None)[0]
 
+    async def update_with_inline(self, loop_storage, resource, namespace, name, change):
+        """`update_with` awaited on the event loop through `loop_storage` (a binding)."""
+        key, cached = self.key(resource, namespace, name), self.cached(resource, namespace, name)
+        with storage_errors(resource, name):
+            new, _ = await loop_storage.guaranteed_update(key, change, cached, cached is not None)
+            return new
+
     def cached(self, resource, namespace, name):
         """The watch cache's copy of an object (maybe behind etcd), or None."""
         cacher = self.cacher(resource)

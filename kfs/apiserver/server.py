@@ -95,7 +95,7 @@ def watch_caches(storage, served, size):
 
 class Context:
     """What every handler needs: storage, registry, authorizer, a thread pool (and the
-    event loop's own etcd channel for the creates that need no pool)."""
+    event loop's own etcd channel for the creates and bindings that need no pool)."""
 
     def __init__(self, storage, tokens=None, service_cidr="10.96.0.0/12",
                  node_ports="30000-32767", kubelet_ssl=None, advertise=None,
@@ -111,7 +111,7 @@ class Context:
         self.kubelet_ssl = kubelet_ssl
         self.advertise = advertise  # (address, port) of this server for the kubernetes Service
         self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="registry")
-        self.loop_storage = None  # kfs.storage.LoopStorage, on the first inline create
+        self.loop_storage = None  # kfs.storage.LoopStorage, made by on_loop()
         self.watches = set()
         self.caches = {kind: Cache(storage, resources.for_object(
             {"apiVersion": policy.RBAC_API_VERSION, "kind": kind})) for kind in RBAC_KINDS}
@@ -143,10 +143,19 @@ class Context:
         in the thread pool (a Service's allocations, the lease for the next Events)."""
         if not self.registry.creates_inline(resource, namespace):
             return await self.run(self.registry.create, resource, namespace, obj, dry_run)
-        if self.loop_storage is None:  # made in the loop it belongs to
-            self.loop_storage = st.LoopStorage(self.storage)
-        return await self.registry.create_inline(self.loop_storage, resource, namespace, obj,
+        return await self.registry.create_inline(self.on_loop(), resource, namespace, obj,
                                                  dry_run)
+
+    async def update_with(self, resource, namespace, name, change):
+        """A read-modify-write with no admission (a binding), awaited on the event loop."""
+        return await self.registry.update_with_inline(self.on_loop(), resource, namespace,
+                                                      name, change)
+
+    def on_loop(self):
+        """The LoopStorage, made in the loop it belongs to on first use."""
+        if self.loop_storage is None:
+            self.loop_storage = st.LoopStorage(self.storage)
+        return self.loop_storage
 
 
 def status_response(e):

@@ -24,8 +24,9 @@ object's bytes and a prefix's key range, which the store and the watcher share),
 ``cacher.py``: the **watch cache**, one etcd watch per resource fanned out to every client
 watch, which also answers lists that need not be consistent (``resourceVersion=0``). All
 calls are synchronous (python ``etcd3``'s gRPC stubs); the API server runs them in a
-thread pool, except its plainest creates, which it awaits on its event loop through
-``LoopStorage`` (the same transaction over a ``grpc.aio`` channel: no thread hop). One
+thread pool, except its plainest creates and its bindings, which it awaits on its event
+loop through ``LoopStorage`` (the same transactions over a ``grpc.aio`` channel: no
+thread hop; a read-modify-write's steps are written once, ``store.update_steps``). One
 gRPC channel of each kind is shared by every request. python-etcd3 0.12's helpers
 drop what we need (``get_prefix`` loses the header revision, ``transaction`` the new
 revision, its watcher hangs on a compacted start revision), so this module builds the

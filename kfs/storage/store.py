@@ -8,8 +8,9 @@ paged with a continue token that pins that revision. See the package docstring
 (``kfs.storage``) for the whole story.
 
 What real Kubernetes does differently: the store is generic over a codec and a
-transformer (protobuf, encryption at rest) and a ``Versioner``; a GuaranteedUpdate may
-start from the watch cache's copy and retries only on a real conflict; lists of more
+transformer (protobuf, encryption at rest) and a ``Versioner``; its GuaranteedUpdate is
+one function of goroutine-blocking I/O where kfs writes the steps once (``update_steps``)
+for a blocking and an awaited driver; lists of more
 than ``--etcd-paging`` size are paged against etcd too, and the store counts objects per
 resource for APF and metrics; Events go to their own etcd lease pool, as here.
 """
@@ -103,11 +104,7 @@ class Storage:
 
     def get(self, key):
         """The object at `key`, with its resourceVersion; KeyNotFound if there is none."""
-        resp = self.range(key)
-        if not resp.kvs:
-            raise KeyNotFound(key)
-        kv = resp.kvs[0]
-        return decode(kv.value, kv.mod_revision)
+        return stored(self.range(key), key)
 
     def list(self, prefix, limit=0, continue_token=None, revision=0, predicate=None):
         """Objects under `prefix` (which should end in "/"): (items, revision, continue).
@@ -215,8 +212,7 @@ class Storage:
 
     def update(self, key, obj, revision):
         """Replace the object if its key is still at `revision`, else Conflict/KeyNotFound."""
-        resp = self._txn([self._compare(key, "mod", revision)],
-                         [self._put(key, encode(obj), keep_lease=True)], [self._get(key)])
+        resp = self._send(update_request(key, obj, revision))
         if not resp.succeeded:
             if not resp.responses[0].response_range.kvs:
                 raise KeyNotFound(key)
@@ -224,42 +220,14 @@ class Storage:
         return with_version(obj, resp.header.revision)
 
     def guaranteed_update(self, key, try_update, current=None, cached=False):
-        """Read-modify-write until it sticks: upstream's GuaranteedUpdate.
+        """Read-modify-write until it sticks: upstream's GuaranteedUpdate (the steps are
+        `update_steps`; this sends their requests to etcd). Returns (new object, changed)."""
+        return drive(update_steps(key, try_update, current, cached), self._ask)
 
-        `try_update(obj)` gets a private copy of the current object and returns the new
-        one (or raises, e.g. a 409 when the caller's resourceVersion is stale). If another
-        writer got in between, it is called again on the newer object. An unchanged
-        object is not written. Returns (new object, changed).
-
-        `current`, if given, is where to start; `cached` says it is the watch cache's copy,
-        which may be behind etcd: then a `try_update` that fails or changes nothing is
-        asked again on etcd's copy before its answer counts (upstream's
-        ``origStateIsCurrent``), and a stale copy fails the transaction's compare.
-        """
-        if current is None:
-            current, cached = self.get(key), False
-        while True:
-            revision = int(current["metadata"]["resourceVersion"])
-            try:
-                new = try_update(json.loads(json.dumps(current)))
-            except Exception:
-                if not cached:
-                    raise
-                current, cached = self.get(key), False
-                continue
-            if encode(new) == encode(current):
-                if not cached:
-                    return current, False
-                current, cached = self.get(key), False
-                continue
-            resp = self._txn([self._compare(key, "mod", revision)],
-                             [self._put(key, encode(new), keep_lease=True)], [self._get(key)])
-            if resp.succeeded:
-                return with_version(new, resp.header.revision), True
-            kvs = resp.responses[0].response_range.kvs
-            if not kvs:
-                raise KeyNotFound(key)
-            current, cached = decode(kvs[0].value, kvs[0].mod_revision), False
+    @_errors
+    def _ask(self, request):
+        call = self.kv.Range if isinstance(request, etcdrpc.RangeRequest) else self.kv.Txn
+        return call(request, self.timeout)
 
     def delete(self, key, revision):
         """Delete the object if still at `revision`: returns its last state, versioned at
@@ -306,6 +274,76 @@ def create_request(key, obj, lease=0):
                               success=[Storage._put(key, encode(obj), lease)])
 
 
+def update_request(key, obj, revision):
+    """The transaction of an update: if the key's mod_revision is still `revision`, put
+    (keeping its lease, as an Event's TTL); else read what is there."""
+    return etcdrpc.TxnRequest(compare=[Storage._compare(key, "mod", revision)],
+                              success=[Storage._put(key, encode(obj), keep_lease=True)],
+                              failure=[Storage._get(key)])
+
+
+def update_steps(key, try_update, current=None, cached=False):
+    """GuaranteedUpdate's decisions without their I/O: a generator that yields the etcd
+    requests it needs (a RangeRequest for etcd's copy, the TxnRequest of a write), is sent
+    their answers (`drive` does that, blocking or awaited), and returns (new, changed).
+
+    `try_update(obj)` gets a private copy of the current object and returns the new
+    one (or raises, e.g. a 409 when the caller's resourceVersion is stale). If another
+    writer got in between, it is called again on the newer object. An unchanged object
+    is not written. `current`, if given, is where to start; `cached` says it is the watch
+    cache's copy, which may be behind etcd: then a `try_update` that fails or changes
+    nothing is asked again on etcd's copy before its answer counts (upstream's
+    ``origStateIsCurrent``), and a stale copy fails the transaction's compare.
+    """
+    read = etcdrpc.RangeRequest(key=key_bytes(key))
+    if current is None:
+        current, cached = stored((yield read), key), False
+    while True:
+        try:
+            new = try_update(json.loads(json.dumps(current)))
+        except Exception:
+            if not cached:
+                raise
+            new = current  # maybe decided on a stale copy: ask again on etcd's
+        if encode(new) == encode(current):
+            if not cached:
+                return current, False
+            current, cached = stored((yield read), key), False
+            continue
+        revision = int(current["metadata"]["resourceVersion"])
+        resp = yield update_request(key, new, revision)
+        if resp.succeeded:
+            return with_version(new, resp.header.revision), True
+        current, cached = stored(resp.responses[0].response_range, key), False
+
+
+def drive(steps, ask):
+    """Run `update_steps`, answering each request with `ask(request)`."""
+    answer = None
+    try:
+        while True:
+            answer = ask(steps.send(answer))
+    except StopIteration as done:
+        return done.value
+
+
+async def drive_async(steps, ask):
+    """`drive` with an awaited `ask`."""
+    answer = None
+    try:
+        while True:
+            answer = await ask(steps.send(answer))
+    except StopIteration as done:
+        return done.value
+
+
+def stored(resp, key):
+    """The object a RangeResponse holds, with its version; KeyNotFound if none."""
+    if not resp.kvs:
+        raise KeyNotFound(key)
+    return decode(resp.kvs[0].value, resp.kvs[0].mod_revision)
+
+
 def created(resp, key, obj):
     """The created object with its version, from the create transaction's answer."""
     if not resp.succeeded:
@@ -315,9 +353,10 @@ def created(resp, key, obj):
 
 class LoopStorage:
     """The writes the API server awaits on its event loop, through a ``grpc.aio`` channel
-    to the same etcd (today: create). A blocking call in a pool thread costs the API
-    server about three times the CPU of the same call awaited here (``bench/etcd_client.py``);
-    make it inside the running loop (a grpc.aio channel belongs to one loop)."""
+    to the same etcd (today: create, and a binding's read-modify-write). A blocking call in
+    a pool thread costs the API server about three times the CPU of the same call awaited
+    here (``bench/etcd_client.py``); make it inside the running loop (a grpc.aio channel
+    belongs to one loop)."""
 
     def __init__(self, storage):
         self.channel = channel(*storage.endpoints, aio=True)
@@ -331,6 +370,17 @@ class LoopStorage:
         except grpc.RpcError as e:
             raise translate(e) from None
         return created(resp, key, obj)
+
+    async def guaranteed_update(self, key, try_update, current=None, cached=False):
+        """`Storage.guaranteed_update`, awaited."""
+        return await drive_async(update_steps(key, try_update, current, cached), self._ask)
+
+    async def _ask(self, request):
+        call = self.kv.Range if isinstance(request, etcdrpc.RangeRequest) else self.kv.Txn
+        try:
+            return await call(request, timeout=self.timeout)
+        except grpc.RpcError as e:
+            raise translate(e) from None
 
     async def close(self):
         await self.channel.close()

@@ -488,3 +488,34 @@ def test_a_read_modify_write_from_a_stale_cached_copy_decides_on_etcds_copy(etcd
         assert changed and new["n"] == 4 == etcd.get(key)["n"]
     finally:
         etcd.delete_key(key)
+
+
+def test_a_binding_awaited_on_the_event_loop_assigns_the_pod_once(etcd, ns):
+    """Registry.update_with_inline with the pod kind's binding change (what the API server
+    awaits for POST pods/<name>/binding) against etcd."""
+    registry = Registry(etcd, kinds.for_server(kinds.ServerConfig(etcd)))
+    pods = resources.lookup("pods")
+    registry.create(pods, ns, pod("bind-me"))
+    pod_kind = registry.kind(pods)
+
+    def binding(node):
+        return pod_kind.subresource_change("binding", "bind-me", {
+            "apiVersion": "v1", "kind": "Binding", "metadata": {"name": "bind-me"},
+            "target": {"kind": "Node", "name": node}})
+
+    async def bind_twice():
+        loop_storage = st.LoopStorage(etcd)
+        try:
+            bound = await registry.update_with_inline(loop_storage, pods, ns, "bind-me",
+                                                      binding("node7"))
+            with pytest.raises(errors.StatusError) as again:
+                await registry.update_with_inline(loop_storage, pods, ns, "bind-me",
+                                                  binding("node8"))
+            return bound, again.value
+        finally:
+            await loop_storage.close()
+    bound, again = asyncio.run(bind_twice())
+    stored = etcd.get(f"/registry/pods/{ns}/bind-me")
+    assert stored == bound and stored["spec"]["nodeName"] == "node7"
+    assert [c["type"] for c in stored["status"]["conditions"]] == ["PodScheduled"]
+    assert again.code == 409 and 'already assigned to node "node7"' in again.message

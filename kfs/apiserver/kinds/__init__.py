@@ -176,6 +176,12 @@ class Kind:
         """POST to a create subresource (`create_subresources`)."""
         raise NotImplementedError(subresource)
 
+    def subresource_change(self, subresource, name, body):
+        """If a create subresource is only a read-modify-write of its object (a binding):
+        the change, `change(current) -> new`, which the API server may await on its event
+        loop; else None (`create_subresource` does the work, in the thread pool)."""
+        return None
+
     def connect(self, registry, subresource, namespace, name, query):
         """The kubelet URL a connect subresource (`connect_subresources`) is proxied to."""
         raise NotImplementedError(subresource)

@@ -413,13 +413,18 @@ class Pod(Kind):
         pods/<name>/eviction: a delete its PodDisruptionBudget allows (``kinds/eviction.py``)."""
         if subresource == "eviction":
             return eviction.evict(registry, self.resource, namespace, name, body, dry_run)
-        binding = body
-        causes = rules.validate_binding(binding)
+        return registry.update_with(self.resource, namespace, name,
+                                    self.subresource_change(subresource, name, body), dry_run)
+
+    def subresource_change(self, subresource, name, body):
+        """A binding, checked (422 naming the field), as the change it makes to its pod."""
+        if subresource != "binding":
+            return None
+        causes = rules.validate_binding(body)
         if causes:
             raise errors.invalid(self.resource, name, causes,
                                  invalid_message("Binding", name, causes, group=""))
-        return registry.update_with(self.resource, namespace, name,
-                                    lambda pod: assign(pod, binding, self.resource), dry_run)
+        return lambda pod: assign(pod, body, self.resource)
 
     def connect(self, registry, subresource, namespace, name, query):
         """The kubelet URL for pods/log (/containerLogs), pods/exec (/exec), pods/attach
