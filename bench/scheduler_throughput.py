@@ -102,9 +102,10 @@ def raw_binding_rate(cp, client, pods, nodes, with_events=False):
     return len(pods) / took, {name: 1e6 * u / len(pods) for name, u in used.items()}
 
 
-def scheduler_rate(cp, client, ns, count, workdir, py_spy=None):
+def scheduler_rate(cp, client, ns, count, workdir, py_spy=None, py_spy_apiserver=None):
     """Start kfs scheduler over `count` pending pods: (bound pods per second, {process: µs
-    of CPU per pod}) from the first binding an informer sees to the last."""
+    of CPU per pod}) from the first binding an informer sees to the last; `py_spy*`: files
+    to sample the scheduler's and the API server's Python work into meanwhile."""
     seen, meter, spy = {}, None, []
     informer = Informer(client, "pods", namespace=ns)
 
@@ -114,6 +115,8 @@ def scheduler_rate(cp, client, ns, count, workdir, py_spy=None):
                 meter.start()
                 if py_spy:
                     spy.append(profile(proc.pid, py_spy))
+                if py_spy_apiserver:
+                    spy.append(profile(cp.procs["apiserver"].pid, py_spy_apiserver))
             seen[meta.name(obj)] = time.perf_counter()
             if len(seen) == count:
                 meter.stop()
@@ -173,6 +176,8 @@ def main():
     parser.add_argument("--py-spy", metavar="FILE", help="sample the scheduler with py-spy "
                         "(pip install py-spy) into FILE: .svg flame graph, .json speedscope, "
                         ".txt collapsed stacks")
+    parser.add_argument("--py-spy-apiserver", metavar="FILE",
+                        help="sample the API server likewise while the scheduler binds")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="kfs-bench-sched-"))
     with LocalControlPlane(workdir / "cp") as cp:
@@ -187,7 +192,8 @@ def main():
         rawev_pods = create_pods(client, "rawev", args.pods, "nobody")
         rawev, rawev_cpu = raw_binding_rate(cp, client, rawev_pods, nodes, with_events=True)
         create_pods(client, "sched", args.pods, "bench-scheduler")
-        sched, cpu = scheduler_rate(cp, client, "sched", args.pods, workdir, args.py_spy)
+        sched, cpu = scheduler_rate(cp, client, "sched", args.pods, workdir, args.py_spy,
+                                    args.py_spy_apiserver)
         decisions = decision_rate(client, min(args.pods, 500))
     print(f"nodes: {args.nodes} (Node objects only), pods: {args.pods} per measurement")
     print(f"raw binding writes ({BINDERS} threads, no decisions): {raw:7.1f} bindings/s   "
