@@ -27,19 +27,32 @@ def rss_bytes(pid):
     return 0
 
 
+def machine_ticks():
+    """(busy, all) CPU ticks of the whole machine so far (``/proc/stat``'s ``cpu`` line;
+    idle and iowait are not busy)."""
+    with open("/proc/stat") as f:
+        ticks = [int(t) for t in f.readline().split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+
 class CpuMeter:
-    """CPU used by named processes between ``start()`` and ``stop()``: ``used[name]``."""
+    """CPU used by named processes between ``start()`` and ``stop()``: ``used[name]``;
+    and ``busy``, the share of all the machine's cores that were busy meanwhile (anyone's
+    work: near 1.0, the machine, not one process, set the pace)."""
 
     def __init__(self, pids):
-        self.pids, self.before, self.used = dict(pids), {}, {}
+        self.pids, self.before, self.used, self.busy = dict(pids), {}, {}, None
 
     def start(self):
         self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.machine = machine_ticks()
         return self
 
     def stop(self):
         self.used = {name: cpu_seconds(pid) - self.before[name]
                      for name, pid in self.pids.items()}
+        busy, total = (now - then for now, then in zip(machine_ticks(), self.machine))
+        self.busy = busy / total if total else 0.0
         return self.used
 
 

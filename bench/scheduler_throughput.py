@@ -18,9 +18,13 @@ the same run:
 Prints the rates and the ratio scheduler / raw. The scheduler also writes a ``Scheduled``
 Event per pod (as kube-scheduler does), so the API server does two writes per pod for it and
 one for the raw run: a ratio near 0.5 means the API server, not the decisions, sets the pace.
+Each measurement also prints the bench process's own CPU per pod (its load threads and
+informer) and how busy the whole machine was: near 100 %, the cores, not one process,
+set the rate, and the CPU per pod of every process together is what to compare.
 Everything is stopped by PID at the end.
 """
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -81,12 +85,14 @@ def scheduled_event(pod, node_name):
 
 
 def raw_binding_rate(cp, client, pods, nodes, with_events=False):
-    """(bindings per second, {process: µs of CPU per binding}), while an informer watches
+    """(bindings per second, {process: µs of CPU per binding}, share of the machine's cores
+    busy), while an informer watches
     the namespace as the scheduler run's does; `with_events`: each binding followed by the
     Scheduled Event the scheduler would write, so both of its writes per pod."""
     informer = Informer(client, "pods", namespace=meta.namespace(pods[0])).start()
     informer.wait_synced(30)
-    meter = CpuMeter({"apiserver": cp.procs["apiserver"].pid, "etcd": cp.procs["etcd"].pid})
+    meter = CpuMeter({"apiserver": cp.procs["apiserver"].pid, "etcd": cp.procs["etcd"].pid,
+                      "bench": os.getpid()})
 
     def bind(i, p):
         client.bind(p, nodes[i % len(nodes)])
@@ -99,12 +105,12 @@ def raw_binding_rate(cp, client, pods, nodes, with_events=False):
     took = time.perf_counter() - start
     used = meter.stop()
     informer.stop()
-    return len(pods) / took, {name: 1e6 * u / len(pods) for name, u in used.items()}
+    return len(pods) / took, {name: 1e6 * u / len(pods) for name, u in used.items()}, meter.busy
 
 
 def scheduler_rate(cp, client, ns, count, workdir, py_spy=None, py_spy_apiserver=None):
     """Start kfs scheduler over `count` pending pods: (bound pods per second, {process: µs
-    of CPU per pod}) from the first binding an informer sees to the last; `py_spy*`: files
+    of CPU per pod}, share of the machine's cores busy) from the first binding an informer sees to the last; `py_spy*`: files
     to sample the scheduler's and the API server's Python work into meanwhile."""
     seen, meter, spy = {}, None, []
     informer = Informer(client, "pods", namespace=ns)
@@ -130,7 +136,7 @@ def scheduler_rate(cp, client, ns, count, workdir, py_spy=None, py_spy_apiserver
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
     meter = CpuMeter({"scheduler": proc.pid, "apiserver": cp.procs["apiserver"].pid,
-                      "etcd": cp.procs["etcd"].pid})
+                      "etcd": cp.procs["etcd"].pid, "bench": os.getpid()})
     try:
         wait_for(lambda: len(seen) >= count or proc.poll() is not None, 600,
                  interval=0.05, what=f"{count} pods bound by the scheduler")
@@ -146,7 +152,7 @@ def scheduler_rate(cp, client, ns, count, workdir, py_spy=None, py_spy_apiserver
         informer.stop()
     times = sorted(seen.values())
     return ((count - 1) / (times[-1] - times[0]),
-            {name: 1e6 * used / (count - 1) for name, used in meter.used.items()})
+            {name: 1e6 * used / (count - 1) for name, used in meter.used.items()}, meter.busy)
 
 
 def decision_rate(client, count):
@@ -165,8 +171,9 @@ def decision_rate(client, count):
     return count / (time.perf_counter() - start)
 
 
-def cpu_text(cpu):
-    return ", ".join(f"{name} {us:.0f} µs" for name, us in cpu.items())
+def cpu_text(cpu, busy):
+    return (", ".join(f"{name} {us:.0f} µs" for name, us in cpu.items()) +
+            f"; machine {100 * busy:.0f} % busy ({os.cpu_count()} cores)")
 
 
 def main():
@@ -179,6 +186,10 @@ def main():
     parser.add_argument("--py-spy-apiserver", metavar="FILE",
                         help="sample the API server likewise while the scheduler binds")
     args = parser.parse_args()
+    if 3 * args.pods > 110 * args.nodes:
+        parser.error(f"--pods {args.pods} three times over (raw, raw + events, scheduler) "
+                     f"does not fit {args.nodes} nodes of 110 pods: at most "
+                     f"{110 * args.nodes // 3} pods, or more --nodes")
     workdir = Path(tempfile.mkdtemp(prefix="kfs-bench-sched-"))
     with LocalControlPlane(workdir / "cp") as cp:
         client = Client.from_kubeconfig(cp.kubeconfig(), pool_maxsize=16)
@@ -188,21 +199,22 @@ def main():
         for ns in ("raw", "rawev", "sched"):
             create_namespace(client, ns)
         raw_pods = create_pods(client, "raw", args.pods, "nobody")
-        raw, raw_cpu = raw_binding_rate(cp, client, raw_pods, nodes)
+        raw, raw_cpu, raw_busy = raw_binding_rate(cp, client, raw_pods, nodes)
         rawev_pods = create_pods(client, "rawev", args.pods, "nobody")
-        rawev, rawev_cpu = raw_binding_rate(cp, client, rawev_pods, nodes, with_events=True)
+        rawev, rawev_cpu, rawev_busy = raw_binding_rate(cp, client, rawev_pods, nodes,
+                                                        with_events=True)
         create_pods(client, "sched", args.pods, "bench-scheduler")
-        sched, cpu = scheduler_rate(cp, client, "sched", args.pods, workdir, args.py_spy,
+        sched, cpu, busy = scheduler_rate(cp, client, "sched", args.pods, workdir, args.py_spy,
                                     args.py_spy_apiserver)
         decisions = decision_rate(client, min(args.pods, 500))
     print(f"nodes: {args.nodes} (Node objects only), pods: {args.pods} per measurement")
     print(f"raw binding writes ({BINDERS} threads, no decisions): {raw:7.1f} bindings/s   "
-          f"CPU per binding: {cpu_text(raw_cpu)}")
+          f"CPU per binding: {cpu_text(raw_cpu, raw_busy)}")
     print(f"raw bindings + Scheduled events:           {rawev:7.1f} pods/s       "
-          f"CPU per pod: {cpu_text(rawev_cpu)}")
+          f"CPU per pod: {cpu_text(rawev_cpu, rawev_busy)}")
     print(f"kfs scheduler (its own process):           {sched:7.1f} pods bound/s")
     print(f"                                           {'':7}              "
-          f"CPU per pod: {cpu_text(cpu)}")
+          f"CPU per pod: {cpu_text(cpu, busy)}")
     print(f"ratio scheduler / raw bindings:            {sched / raw:7.2f}")
     print(f"ratio scheduler / raw bindings + events:   {sched / rawev:7.2f}")
     print(f"the scheduler's own ceiling (1 core / its CPU per pod): "
