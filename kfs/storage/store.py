@@ -212,7 +212,7 @@ class Storage:
 
     def update(self, key, obj, revision):
         """Replace the object if its key is still at `revision`, else Conflict/KeyNotFound."""
-        resp = self._send(update_request(key, obj, revision))
+        resp = self._send(update_request(key, encode(obj), revision))
         if not resp.succeeded:
             if not resp.responses[0].response_range.kvs:
                 raise KeyNotFound(key)
@@ -274,11 +274,12 @@ def create_request(key, obj, lease=0):
                               success=[Storage._put(key, encode(obj), lease)])
 
 
-def update_request(key, obj, revision):
+def update_request(key, value, revision):
     """The transaction of an update: if the key's mod_revision is still `revision`, put
-    (keeping its lease, as an Event's TTL); else read what is there."""
+    `value` (an object's bytes, keeping the key's lease, as an Event's TTL); else read what
+    is there."""
     return etcdrpc.TxnRequest(compare=[Storage._compare(key, "mod", revision)],
-                              success=[Storage._put(key, encode(obj), keep_lease=True)],
+                              success=[Storage._put(key, value, keep_lease=True)],
                               failure=[Storage._get(key)])
 
 
@@ -305,13 +306,14 @@ def update_steps(key, try_update, current=None, cached=False):
             if not cached:
                 raise
             new = current  # maybe decided on a stale copy: ask again on etcd's
-        if encode(new) == encode(current):
+        value = encode(new)
+        if value == encode(current):
             if not cached:
                 return current, False
             current, cached = stored((yield read), key), False
             continue
         revision = int(current["metadata"]["resourceVersion"])
-        resp = yield update_request(key, new, revision)
+        resp = yield update_request(key, value, revision)
         if resp.succeeded:
             return with_version(new, resp.header.revision), True
         current, cached = stored(resp.responses[0].response_range, key), False
