@@ -511,10 +511,14 @@ def test_a_binding_awaited_on_the_event_loop_assigns_the_pod_once(etcd, ns):
             with pytest.raises(errors.StatusError) as again:
                 await registry.update_with_inline(loop_storage, pods, ns, "bind-me",
                                                   binding("node8"))
-            return bound, again.value
+            with pytest.raises(errors.StatusError) as missing:
+                await registry.update_with_inline(loop_storage, pods, ns, "no-such-pod",
+                                                  binding("node7"))
+            return bound, again.value, missing.value
         finally:
             await loop_storage.close()
-    bound, again = asyncio.run(bind_twice())
+    bound, again, missing = asyncio.run(bind_twice())
+    assert (missing.code, missing.reason) == (404, "NotFound")
     stored = etcd.get(f"/registry/pods/{ns}/bind-me")
     assert stored == bound and stored["spec"]["nodeName"] == "node7"
     assert [c["type"] for c in stored["status"]["conditions"]] == ["PodScheduled"]
