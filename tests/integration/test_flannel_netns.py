@@ -65,6 +65,10 @@ def cluster(etcd, tmp_path, request):
     daemons = {n: Flanneld(n, tmp_path, flags).start(wait=False) for n in NODES}
     for d in daemons.values():
         d.wait_started()
+    for node in daemons:   # a daemon's own subnet file is written before it sees the others'
+        others = {str(d.subnet()) for n, d in daemons.items() if n != node}
+        wait_for(lambda: others <= {r["dst"] for r in ip_json(node, "route", "show")}, 15,
+                 what=f"{node}'s routes to the other nodes' subnets")
     yield backend, daemons, reg, flags
     for node, d in daemons.items():
         d.stop()
