@@ -157,12 +157,14 @@ class Storage:
     # -- writes -----------------------------------------------------------------------------
 
     def _txn(self, compare, success, failure=()):
-        return self._send(etcdrpc.TxnRequest(compare=compare, success=success,
+        return self._ask(etcdrpc.TxnRequest(compare=compare, success=success,
                                              failure=list(failure)))
 
     @_errors
-    def _send(self, txn):
-        return self.kv.Txn(txn, self.timeout)
+    def _ask(self, request):
+        """One etcd call: a RangeRequest is a Range, a TxnRequest a Txn."""
+        call = self.kv.Range if isinstance(request, etcdrpc.RangeRequest) else self.kv.Txn
+        return call(request, self.timeout)
 
     @staticmethod
     def _compare(key, target, value):
@@ -208,11 +210,11 @@ class Storage:
         """Store a new object (gone after `ttl` seconds, if given); KeyExists if the key is
         taken. Returns it with its version."""
         lease = self.lease(ttl) if ttl else 0
-        return created(self._send(create_request(key, obj, lease)), key, obj)
+        return created(self._ask(create_request(key, obj, lease)), key, obj)
 
     def update(self, key, obj, revision):
         """Replace the object if its key is still at `revision`, else Conflict/KeyNotFound."""
-        resp = self._send(update_request(key, encode(obj), revision))
+        resp = self._ask(update_request(key, encode(obj), revision))
         if not resp.succeeded:
             if not resp.responses[0].response_range.kvs:
                 raise KeyNotFound(key)
@@ -223,11 +225,6 @@ class Storage:
         """Read-modify-write until it sticks: upstream's GuaranteedUpdate (the steps are
         `update_steps`; this sends their requests to etcd). Returns (new object, changed)."""
         return drive(update_steps(key, try_update, current, cached), self._ask)
-
-    @_errors
-    def _ask(self, request):
-        call = self.kv.Range if isinstance(request, etcdrpc.RangeRequest) else self.kv.Txn
-        return call(request, self.timeout)
 
     def delete(self, key, revision):
         """Delete the object if still at `revision`: returns its last state, versioned at
@@ -367,17 +364,14 @@ class LoopStorage:
 
     async def create(self, key, obj, lease=0):
         """`Storage.create`, awaited; a TTL's `lease` is one already granted."""
-        try:
-            resp = await self.kv.Txn(create_request(key, obj, lease), timeout=self.timeout)
-        except grpc.RpcError as e:
-            raise translate(e) from None
-        return created(resp, key, obj)
+        return created(await self._ask(create_request(key, obj, lease)), key, obj)
 
     async def guaranteed_update(self, key, try_update, current=None, cached=False):
         """`Storage.guaranteed_update`, awaited."""
         return await drive_async(update_steps(key, try_update, current, cached), self._ask)
 
     async def _ask(self, request):
+        """`Storage._ask`, awaited."""
         call = self.kv.Range if isinstance(request, etcdrpc.RangeRequest) else self.kv.Txn
         try:
             return await call(request, timeout=self.timeout)
