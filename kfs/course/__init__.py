@@ -22,7 +22,7 @@ _EXPORTS = {"architecture": "pictures", "catch_up": "catchup", "wait": "waiting"
             "check_manage_replicas": "checks", "check_registry_key": "checks",
             "check_restart_backoff": "checks", "check_statistic_probabilities": "checks",
             "check_first_free_subnet": "checks", "path": "pictures",
-            "check_load_balancer_backends": "checks"}
+            "check_load_balancer_backends": "checks", "check_machine_address": "checks"}
 __all__ = [*_EXPORTS, "dashboard"]
 
 

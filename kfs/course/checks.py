@@ -7,6 +7,23 @@ from kfs import resources
 from kfs.course.exercise import run_cases
 
 
+def check_machine_address(machine_address):
+    """Notebook 00: `machine_address(subnet, name)`: the address the lab gives machine `name`
+    on its network `subnet` (what ``Lab.address`` computes)."""
+    cases = [(("192.168.56.0/24", "cp"), "192.168.56.10",
+              "cp is the network's address + 10 (the host has + 1, the bridge's)."),
+             (("192.168.56.0/24", "node1"), "192.168.56.11", "node<N> is cp's address + N."),
+             (("192.168.56.0/24", "node2"), "192.168.56.12", "node<N> is cp's address + N."),
+             (("192.168.57.0/24", "node2"), "192.168.57.12",
+              "The test lab has a network of its own: start from `subnet`, not 192.168.56."),
+             (("10.1.0.0/24", "node12"), "10.1.0.22",
+              "node12 is + 22: read the whole number after \"node\", not its last digit.")]
+    return run_cases(_normalized(machine_address, str), cases,
+                     lambda subnet, name: f"machine {name} on {subnet}",
+                     "machine_address numbers the machines as the lab does: kfs lab status "
+                     "would show the same addresses.")
+
+
 def check_registry_key(registry_key):
     """Notebook 02: `registry_key(plural, namespace, name)` is the etcd key of an object."""
     cases = [(("pods", "default", "hello"), "/registry/pods/default/hello",

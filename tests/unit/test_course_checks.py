@@ -12,6 +12,8 @@ CHECKS = [("registry_key", course.check_registry_key, lambda p, ns, n: f"/{p}/{n
           ("restart_backoff", course.check_restart_backoff, lambda deaths: 10 * 2 ** deaths),
           ("statistic_probabilities", course.check_statistic_probabilities,
            lambda n: [1 / n] * (n - 1)),
+          ("machine_address", course.check_machine_address,      # always the kfs lab's
+           lambda subnet, name: f"192.168.56.{10 if name == 'cp' else 10 + int(name[4:])}"),
           ("first_free_subnet", course.check_first_free_subnet,
            lambda network, taken: "10.244.0.0/24"),
           ("load_balancer_backends", course.check_load_balancer_backends,   # every InternalIP

@@ -1,6 +1,6 @@
 """The shape issue 14 asks of every notebook, read from the .ipynb files (no lab needed):
 a short first cell that catches up to the notebook's stage, waits that show progress, and
-from notebook 01 on an exercise with its check."""
+an exercise with its check (the lab tour's too)."""
 import json
 from pathlib import Path
 
@@ -27,7 +27,7 @@ def test_waits_go_through_course_wait_which_shows_progress(path):
     assert not silent, f"{path.name}: kfs.util.wait_for shows no progress: {silent}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=[p.stem for p in NOTEBOOKS[1:]])
-def test_each_component_notebook_has_an_exercise_with_its_check(path):
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_each_notebook_has_an_exercise_with_its_check(path):
     cells = code_cells(path)
     assert any("course.solution(" in c and "course.check_" in c for c in cells), path.name
