@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from kfs import meta, pki
+from kfs import meta, pki, versions
 from kfs.client import ApiError, Client
 from kfs.util import wait_for
 
@@ -221,6 +221,24 @@ def test_kubectl_drain_stops_at_the_budget_and_says_which_pods_remain(controller
     assert "global timeout reached: 7s" in result.stderr
     assert f"(will retry after 5s): {TOO_MANY}" in result.stderr
     assert sorted(meta.name(p) for p in client.list("pods", ns)["items"]) == ["web-0", "web-1"]
+
+
+def test_debians_kubectl_1_20_drains_a_node_with_its_v1beta1_evictions(controller_manager,
+                                                                      kubectl_of, client, ns,
+                                                                      node):
+    old = kubectl_of(versions.KUBECTL_OLDEST)
+    n = node()
+    for i in range(2):
+        ready_pod(client, ns, f"web-{i}", n)
+    result = old.run("drain", n, "--ignore-daemonsets", "--force", "--grace-period=0",
+                     "--timeout=60s", "-v=8", timeout=90)
+    out = result.stdout + result.stderr
+    assert f"node/{n} evicted" in result.stdout, out[-2000:]   # 1.20's word for "drained"
+    evictions = {p for m, p in requests_of(out) if m == "POST"}
+    assert evictions == {f"/api/v1/namespaces/{ns}/pods/web-{i}/eviction" for i in range(2)}
+    assert [p for p in client.list("pods", ns)["items"] if p["spec"]["nodeName"] == n] == []
+    old("uncordon", n)
+    assert not client.get("nodes", n)["spec"].get("unschedulable")
 
 
 def test_api_resources_lists_pdb_in_policy_v1(kubectl):

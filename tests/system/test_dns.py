@@ -126,6 +126,23 @@ def test_wget_reaches_a_pod_by_the_services_short_name_and_across_namespaces(clu
                         what=f"wget {url} answered by a web pod")
 
 
+def test_with_the_real_kubectl_a_pod_resolves_and_reaches_the_services_of_both_namespaces(
+        cluster, lab):
+    from kfs.kubectl import kubectl
+
+    def in_client(*argv):   # kubectl exec's stdout (busybox nslookup may exit 1: see answers)
+        return kubectl("exec", "-n", NS_A, "client", "--", "timeout", "10", *argv, lab=lab,
+                       show=False, check=False)
+    for ns in (NS_A, NS_B):
+        name, ip = f"web.{ns}.svc.cluster.local", cluster_ip(cluster, ns, "web")
+        assert wait_for(lambda: f"Address: {ip}" in in_client("nslookup", name), 20,
+                        what=f"kubectl exec ... nslookup {name} to answer {ip}")
+    for url, ns in (("http://web", NS_A), (f"http://web.{NS_B}", NS_B)):
+        pod_ip = cluster.get("pods", "web", ns)["status"]["podIP"]
+        assert wait_for(lambda: f"hostname=web ip={pod_ip} " in in_client("wget", "-qO-", url),
+                        30, what=f"kubectl exec ... wget {url} answered by {ns}'s web pod")
+
+
 def test_srv_answers_a_named_port(cluster, lab):
     assert wait_for(lambda: answers(lab, f"_http._tcp.web.{NS_A}.svc.cluster.local",
                                     f"web.{NS_A}.svc.cluster.local", "80", qtype="srv"),

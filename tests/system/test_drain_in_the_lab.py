@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from kfs import meta
+from kfs import meta, versions
 from kfs.client import ApiError
 from kfs.kubectl import binary, env
 from kfs.util import wait_for
@@ -32,10 +32,10 @@ def budget(name, **spec):
                            "spec": {"selector": {"matchLabels": {"app": name}}, **spec}})
 
 
-def kubectl_run(lab, *argv, timeout=300):
+def kubectl_run(lab, *argv, timeout=300, version=None):
     """kubectl with both its streams (drain reports its retries on stderr)."""
-    return subprocess.run([binary(), *argv], capture_output=True, text=True, env=env(lab),
-                          timeout=timeout)
+    return subprocess.run([binary(version), *argv], capture_output=True, text=True,
+                          env=env(lab), timeout=timeout)
 
 
 def unschedulable(client, node):
@@ -60,15 +60,16 @@ def protected(client, lab):
     delete(lab, client, "maint")
 
 
+@pytest.mark.parametrize("version", [None, versions.KUBECTL_NEWEST], ids=["1.32", "newest"])
 def test_kubectl_drain_moves_the_nodes_pods_without_going_below_min_available_then_uncordon(
-        client, lab, protected):
+        client, lab, protected, version):
     before = {meta.name(p): p["spec"]["nodeName"] for p in running(pods_of(client, protected))}
     on_node1 = [name for name, node in before.items() if node == "node1"]
     assert len(on_node1) >= 2, f"the spread put {before}: drain would not need to wait"
     watch = ReadyWatch(client, protected).start()
     try:
         result = kubectl_run(lab, "drain", "node1", "--ignore-daemonsets", "--delete-emptydir-data",
-                             "--timeout=240s")
+                             "--timeout=240s", version=version)
         wait_settled(client, lab, protected, REPLICAS)
     finally:
         watch.stop()

@@ -28,6 +28,8 @@ READER = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reader"},
           "spec": {"nodeName": "node1", "restartPolicy": "Never", "containers": [
               {"name": "reader", "image": "kfs/busybox:1", "stdin": True,
                "command": ["sh", "-c", "read line; echo got $line"]}]}}
+both_kubectls = pytest.mark.parametrize("version", [None, versions.KUBECTL_NEWEST],
+                                        ids=["1.32", "newest"])
 
 
 def run(lab, *argv, input=None, version=None, timeout=60):
@@ -50,15 +52,17 @@ def xlab(lab):
     run(lab, "delete", "pod", "shell", "echo", "reader", "--ignore-not-found", "--wait=false")
 
 
-@pytest.mark.parametrize("version", [None, versions.KUBECTL_NEWEST], ids=["1.32", "newest"])
+@both_kubectls
 def test_exec_prints_both_streams_and_exits_with_the_commands_code(xlab, version):
     r = run(xlab, "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3",
             version=version)
     assert (r.returncode, r.stdout) == (3, "out\n") and "err\n" in r.stderr, r.stderr
 
 
-def test_stdin_piped_into_exec_reaches_cat_and_ends_it(xlab):
-    r = run(xlab, "exec", "-i", "shell", "--", "cat", input="hi\n", timeout=30)
+@both_kubectls
+def test_stdin_piped_into_exec_reaches_cat_and_ends_it(xlab, version):
+    r = run(xlab, "exec", "-i", "shell", "--", "cat", input="hi\n", timeout=30,
+            version=version)
     assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
 
 
@@ -81,14 +85,15 @@ def read_until(fd, text, timeout=15):
     return out.decode(errors="replace")
 
 
-def test_exec_it_gives_a_terminal_of_the_clients_size_and_its_exit_code(xlab):
+@both_kubectls
+def test_exec_it_gives_a_terminal_of_the_clients_size_and_its_exit_code(xlab, version):
     import fcntl
     import struct
     import termios
     pid, fd = pty.fork()
     if pid == 0:  # the child: kubectl on a pseudo-terminal of 33 rows, 111 columns
         os.environ.update(env(xlab))
-        os.execv(binary(), [binary(), "exec", "-it", "shell", "--", "sh"])
+        os.execv(binary(version), [binary(version), "exec", "-it", "shell", "--", "sh"])
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
     try:
         assert "#" in read_until(fd, "#")  # the shell's prompt
@@ -102,14 +107,17 @@ def test_exec_it_gives_a_terminal_of_the_clients_size_and_its_exit_code(xlab):
         os.close(fd)
 
 
-def test_kubectl_cp_copies_5_mb_both_ways_unchanged(xlab, tmp_path):
+@both_kubectls
+def test_kubectl_cp_copies_5_mb_both_ways_unchanged(xlab, tmp_path, version):
     data = os.urandom(5 * 1024 * 1024)
     (tmp_path / "big").write_bytes(data)
-    r = run(xlab, "cp", str(tmp_path / "big"), "shell:/tmp/big", timeout=120)
+    inside = f"/tmp/big-{version or 'default'}"
+    r = run(xlab, "cp", str(tmp_path / "big"), f"shell:{inside}", timeout=120, version=version)
     assert r.returncode == 0, r.stderr
-    inside = run(xlab, "exec", "shell", "--", "md5sum", "/tmp/big").stdout.split()[0]
-    assert inside == hashlib.md5(data).hexdigest()
-    r = run(xlab, "cp", "shell:/tmp/big", str(tmp_path / "back"), timeout=120)
+    md5 = run(xlab, "exec", "shell", "--", "md5sum", inside).stdout.split()[0]
+    assert md5 == hashlib.md5(data).hexdigest()
+    r = run(xlab, "cp", f"shell:{inside}", str(tmp_path / "back"), timeout=120,
+            version=version)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "back").read_bytes() == data
 
@@ -122,7 +130,7 @@ def test_attach_sends_stdin_to_the_containers_own_process(xlab):
     assert "got x" in r.stdout, r.stderr
 
 
-@pytest.mark.parametrize("version", [None, versions.KUBECTL_NEWEST], ids=["1.32", "newest"])
+@both_kubectls
 def test_port_forward_serves_100_sequential_requests(xlab, version):
     proc = subprocess.Popen([binary(version), "port-forward", "pod/echo", ":8080"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -15,6 +15,7 @@ import subprocess
 import threading
 
 import pytest
+import requests
 
 from kfs import images, meta
 from kfs.kubelet import runtime as rt
@@ -207,6 +208,67 @@ def test_pods_reach_addresses_outside_the_cluster_masqueraded(cluster, lab):
         server.remove(force=True)
     code, out = exec_in(lab, "node1", "ping", "-c", "1", "-W", "3", lab.host_ip)
     assert code == 0, out
+
+
+# -- Services across nodes -------------------------------------------------------------------
+
+@pytest.fixture
+def echo_service(cluster):
+    """A NodePort Service over the two echo pods, one on each node."""
+    client = cluster[0]
+    svc = client.create({"apiVersion": "v1", "kind": "Service",
+                         "metadata": {"name": "flannel-echo", "namespace": "default"},
+                         "spec": {"type": "NodePort", "selector": dict(LABEL),
+                                  "ports": [{"port": 80, "targetPort": 8080}]}})
+    for node in NODES:
+        wait_pod_ip(client, node, lambda ip: ip in NETWORK)
+    yield svc
+    client.delete("services", "flannel-echo", "default")
+
+
+def from_host(url):
+    """The answering pod's name, for one request on a new connection from the host."""
+    try:
+        r = requests.get(url, timeout=2, headers={"Connection": "close"})
+        return dict(field.split("=", 1) for field in r.text.split()).get("hostname")
+    except (requests.RequestException, ValueError):
+        return None
+
+
+def from_pod(lab, node, url):
+    """The answering pod's name, for one request from the echo pod on `node`."""
+    code, out = exec_in(lab, node, "wget", "-qO-", url, timeout=3)
+    return dict(field.split("=", 1) for field in out.split()).get("hostname") if code == 0 \
+        else None
+
+
+def answered_by_both_nodes(get, where):
+    """Requests (12 a round, for at most 30 s) until the pods of both nodes answered."""
+    seen = set()
+
+    def both():
+        seen.update(get() for _ in range(12))
+        return {f"echo-{n}" for n in NODES} <= seen
+    wait_for(both, 30, interval=0.2, what=f"answers from both nodes' pods {where}")
+    return seen - {None}
+
+
+def test_a_node_port_on_either_node_is_answered_by_the_pods_on_both_nodes(cluster, lab,
+                                                                          echo_service):
+    port = echo_service["spec"]["ports"][0]["nodePort"]
+    for node in NODES:
+        url = f"http://{lab.machine(node).ip}:{port}/"
+        assert answered_by_both_nodes(lambda: from_host(url), f"at {url}") == {
+            "echo-node1", "echo-node2"}
+
+
+def test_the_cluster_ip_is_answered_by_the_pods_on_both_nodes_from_a_pod_on_either(
+        cluster, lab, echo_service):
+    url = f"http://{echo_service['spec']['clusterIP']}/"
+    for node in NODES:
+        assert answered_by_both_nodes(lambda: from_pod(lab, node, url),
+                                      f"at {url} from echo-{node}") == {"echo-node1",
+                                                                       "echo-node2"}
 
 
 # -- vxlan -----------------------------------------------------------------------------------

@@ -3,9 +3,9 @@ node whose kubelet has only a bootstrap token, and ``kfs lab remove-node`` takes
 
 One module fixture adds the node (the slow part: a machine, its Docker, the kubelet's two
 CSRs, flanneld and Docker's restart on its subnet) and puts an echo pod on it and one on
-node1; the tests look at the certificates, the pods and the network, and the last one
-removes the node and checks that nothing of it is left: no pod, Node, Lease, flannel lease
-or route.
+each of node1 and node2; the tests look at the certificates, the pods and the network, and
+the last one removes the node and checks that nothing of it is left: no pod, Node, Lease,
+flannel lease or route.
 """
 import base64
 import ipaddress
@@ -21,7 +21,8 @@ from kfs.lab.stages import flannel, join, kubelet
 from kfs.util import wait_for
 
 LABEL = {"test": "join"}
-PODS = ("echo-joined", "echo-node1")
+PODS = ("echo-joined", "echo-node1", "echo-node2")
+OTHERS = ("node1", "node2")
 quiet = dict(progress=lambda msg: None)
 NETWORK = ipaddress.ip_network(flannel.NETWORK)
 
@@ -45,7 +46,7 @@ def running_ip(client, name, timeout=120):
 
 
 def delete_test_pods(client):
-    """The two echo pods, deleted at once (the Node may be gone: nobody waits for them)."""
+    """The echo pods, deleted at once (the Node may be gone: nobody waits for them)."""
     left = client.list("pods", "default", label_selector=LABEL)["items"]
     for name in {meta.name(p) for p in left} & set(PODS):
         client.delete("pods", name, "default", grace_period_seconds=0)
@@ -62,7 +63,8 @@ def joined(lab):
     delete_test_pods(client)
     machine = nodes.add_node(lab, **quiet)
     client.create(echo_pod("echo-joined", machine.name))
-    client.create(echo_pod("echo-node1", "node1"))
+    for node in OTHERS:
+        client.create(echo_pod(f"echo-{node}", node))
     ips = {n: running_ip(client, n) for n in PODS}
     yield client, machine, ips
     delete_test_pods(client)
@@ -136,12 +138,15 @@ def test_kubectl_logs_and_exec_reach_the_pod_on_the_joined_node(joined, lab):
     assert kubectl(lab, "logs", "echo-joined").strip() == "echo-joined started"
 
 
-def test_the_pod_on_the_joined_node_reaches_the_pod_on_node1_over_flannel(joined, lab):
+def test_the_pod_on_the_joined_node_and_the_pods_on_node1_and_node2_reach_each_other(joined,
+                                                                                     lab):
     client, machine, ips = joined
     assert all(ipaddress.ip_address(ip) in NETWORK for ip in ips.values())
-    out = kubectl(lab, "exec", "echo-joined", "--", "wget", "-qO-",
-                  f"http://{ips['echo-node1']}:8080/cgi-bin/index.cgi")
-    assert f"hostname=echo-node1 ip={ips['echo-node1']} client={ips['echo-joined']}" in out
+    for other in (f"echo-{node}" for node in OTHERS):
+        for src, dst in (("echo-joined", other), (other, "echo-joined")):
+            out = kubectl(lab, "exec", src, "--", "wget", "-qO-",
+                          f"http://{ips[dst]}:8080/cgi-bin/index.cgi")
+            assert f"hostname={dst} ip={ips[dst]} client={ips[src]}" in out
 
 
 def test_up_keeps_the_added_node_and_status_lists_it(joined, lab, capsys):
@@ -174,10 +179,13 @@ def test_remove_node_leaves_no_pod_node_lease_or_route_behind(joined, lab):
         meta.name(s) for s in client.list("secrets", "kube-system")["items"]]
     network = str(ipaddress.ip_interface(subnet).network)
 
-    def routes_gone():
-        out = subprocess.run(["ip", "-n", lab.machine("node1").netns, "-j", "route"],
+    def routes_gone(node):
+        out = subprocess.run(["ip", "-n", lab.machine(node).netns, "-j", "route"],
                              capture_output=True, text=True, check=True).stdout
         return network not in [r.get("dst") for r in json.loads(out)]
-    wait_for(routes_gone, 30, interval=0.5, what=f"node1's route to {network} to go")
-    # the echo pod's ReplicaSet-less pod is gone with its node; the one on node1 stays
-    assert running_ip(client, "echo-node1") == ips["echo-node1"]
+    for node in OTHERS:
+        wait_for(lambda: routes_gone(node), 30, interval=0.5,
+                 what=f"{node}'s route to {network} to go")
+    # the echo pod's ReplicaSet-less pod is gone with its node; the others stay
+    for node in OTHERS:
+        assert running_ip(client, f"echo-{node}") == ips[f"echo-{node}"]
