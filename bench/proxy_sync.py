@@ -18,8 +18,13 @@ Needs root; no lab, no API server.
 
     .venv/bin/python bench/proxy_sync.py [--services 1000] [--endpoints 10] [--runs 3]
 
-With ``--lab`` (the lab ``KFS_LAB`` names, at stage ``proxy`` or later) it measures the
-third figure, **network-programming latency**: a Service ``bench-np`` with no selector and an
+The namespace is a throwaway one, not a lab machine's: each lab machine's nat table is its
+own kube-proxy's, and a second proxier syncing 1,000 Services there would fight it (each
+removes the other's chains as stale). It is the same kernel and the same `iptables-restore`
+(iptables-nft) as the machines'.
+
+With ``--lab`` (the lab ``KFS_LAB`` names, at stage ``proxy`` or later) the same run then
+measures the third figure, **network-programming latency**: a Service ``bench-np`` with no selector and an
 EndpointSlice of its own in namespace ``default``; each of ``--changes`` (default 50) changes
 replaces the slice's endpoint with a new address (an update through the API server, carrying
 ``endpoints.kubernetes.io/last-change-trigger-time`` as the EndpointSlice controller would),
@@ -32,6 +37,8 @@ slice are deleted at the end. Changes made back to back each wait out kube-proxy
 ``--interval 1.5`` spaces the changes to show the latency of the sync itself.
 
     KFS_LAB=... .venv/bin/python bench/proxy_sync.py --lab [--changes 50] [--interval 1.5]
+
+(``--runs 0`` skips the sync ratios.)
 """
 import argparse
 import os
@@ -107,15 +114,20 @@ def programming_histogram(node):
     return values.get("sum", 0.0), values.get("count", 0.0)
 
 
-def lab_run(args):
-    from kfs.client import Client
+def proxy_lab():
+    """The lab KFS_LAB names, if it is at stage proxy or later (else exit, saying so)."""
     from kfs.lab import Lab
     from kfs.lab.stages import STAGES
-    from kfs.util import wait_for
     lab = Lab()
     if lab.stage not in STAGES or STAGES.index(lab.stage) < STAGES.index("proxy"):
         sys.exit(f"bench/proxy_sync.py --lab: lab {lab.name} is at stage {lab.stage}; "
                  "bring it to stage proxy or later first (kfs lab up --stage proxy)")
+    return lab
+
+
+def lab_run(args, lab):
+    from kfs.client import Client
+    from kfs.util import wait_for
     api, node1 = Client.from_kubeconfig(lab.admin_kubeconfig), lab.machine("node1")
     nat = Iptables(node1.command([]))   # iptables run on node1
     api.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": LAB_SERVICE},
@@ -168,8 +180,16 @@ def main():
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/proxy_sync.py needs root (a network namespace and iptables)")
-    if args.lab:
-        return lab_run(args)
+    lab = proxy_lab() if args.lab else None
+    if args.runs > 0:
+        sync_ratios(args)
+    if lab:
+        lab_run(args, lab)
+    else:
+        print("network programming latency p50/p99: --lab (the lab at stage proxy or later)")
+
+
+def sync_ratios(args):
     ns = f"kfs-proxybench-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     prefix = ["nsenter", f"--net=/run/netns/{ns}", "--"]
@@ -222,7 +242,6 @@ def main():
         print(f"proxier's own work per full sync: {overhead:.3f}s ("
               + ", ".join(f"{k} {v:.3f}s" for k, v in own.items())
               + f") = {overhead / m_raw:.2f} of the median raw restore")
-        print("network programming latency p50/p99: --lab (the lab at stage proxy or later)")
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
 
